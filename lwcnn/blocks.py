@@ -1,0 +1,824 @@
+"""Building blocks of lightweight CNNs: one frozen spec per block, many views of it.
+
+A spec (a frozen dataclass) holds a block's shape. From the spec come
+
+* `spec.build()`: the `nn.Module`,
+* `spec.cost(input_size)`: the analytical parameters and conv+linear multiply-adds at an input
+  size, from `lwcnn.cost` (no forward pass), and the output shape,
+* `spec.layers()` (composite blocks): the list of sub-specs that both `build` and `cost` walk,
+  so the module and its cost cannot drift apart.
+
+    >>> from lwcnn.blocks import InvertedResidual
+    >>> block = InvertedResidual(16, 24, expanded_channels=96, stride=2)
+    >>> block.cost(56)
+    BlockCost(params=5136, macs=7300608, out_channels=24, out_size=(28, 28))
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lwcnn import cost as C
+from lwcnn.cost import Size
+
+ACTIVATIONS = ("relu", "relu6", "hswish", "hsigmoid", "sigmoid", "silu", "swish", "prelu", "identity")
+
+
+# --- activations -----------------------------------------------------------------------------
+
+
+class HSigmoid(nn.Module):
+    """Hard sigmoid `ReLU6(x + 3) / 6` (MobileNetV3, eq. 2): a piecewise-linear sigmoid."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu6(x + 3.0) / 6.0
+
+
+class HSwish(nn.Module):
+    """Hard swish `x * ReLU6(x + 3) / 6` (MobileNetV3): swish with the sigmoid made piecewise linear."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * F.relu6(x + 3.0) / 6.0
+
+
+def _check_activation(name: str | None, argument: str = "activation") -> str:
+    name = "identity" if name is None else name
+    if name not in ACTIVATIONS:
+        raise ValueError(f"{argument}={name!r} is unknown; allowed: {', '.join(ACTIVATIONS)} or None")
+    return name
+
+
+def make_activation(name: str | None, channels: int = 1) -> nn.Module:
+    """The activation module for a name in `ACTIVATIONS` (`prelu` learns one slope per channel)."""
+    name = _check_activation(name)
+    if name == "prelu":
+        return nn.PReLU(channels)
+    return {
+        "relu": nn.ReLU,
+        "relu6": nn.ReLU6,
+        "hswish": HSwish,
+        "hsigmoid": HSigmoid,
+        "sigmoid": nn.Sigmoid,
+        "silu": nn.SiLU,
+        "swish": nn.SiLU,
+        "identity": nn.Identity,
+    }[name]()
+
+
+def activation_params(name: str | None, channels: int) -> int:
+    """Trainable parameters of an activation: `C` for PReLU, 0 for the rest."""
+    return channels if _check_activation(name) == "prelu" else 0
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """Interleave the channels of `groups` groups (ShuffleNet): reshape (g, C/g), transpose, flatten.
+
+    >>> channel_shuffle(torch.arange(6.0).view(1, 6, 1, 1), 2).flatten().tolist()
+    [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
+    """
+    batch, channels, height, width = x.shape
+    C._check_int("groups", groups)
+    if channels % groups:
+        raise ValueError(f"groups={groups} must divide the {channels} channels of x")
+    x = x.view(batch, groups, channels // groups, height, width).transpose(1, 2)
+    return x.reshape(batch, channels, height, width)
+
+
+# --- the cost record -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockCost:
+    """Analytical cost of a block at one input size: params, conv+linear MACs, output shape."""
+
+    params: int
+    macs: int
+    out_channels: int
+    out_size: tuple[int, int]
+
+    @property
+    def flops(self) -> int:
+        """Two FLOPs (a multiply and an add) per multiply-accumulate."""
+        return 2 * self.macs
+
+
+def _sequence_cost(specs, in_channels: int, input_size: Size) -> BlockCost:
+    """Cost of specs applied one after another (each one's output feeds the next)."""
+    size = C._pair("input_size", input_size)
+    params = macs = 0
+    channels = in_channels
+    for spec in specs:
+        if spec.in_channels != channels:
+            raise ValueError(f"{type(spec).__name__} expects {spec.in_channels} channels, gets {channels}")
+        step = spec.cost(size)
+        params, macs = params + step.params, macs + step.macs
+        channels, size = step.out_channels, step.out_size
+    return BlockCost(params, macs, channels, size)
+
+
+class _Spec:
+    """Shared checks of the block specs."""
+
+    def _positive(self, *names: str) -> None:
+        for name in names:
+            C._check_int(name, getattr(self, name))
+
+    def cost(self, input_size: Size) -> BlockCost:  # pragma: no cover - every spec overrides
+        raise NotImplementedError
+
+    def output_shape(self, input_size: Size) -> tuple[int, int, int]:
+        """(channels, height, width) of the block's output for an input of `input_size`."""
+        result = self.cost(input_size)
+        return (result.out_channels, *result.out_size)
+
+
+# --- ConvBNAct ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConvBNAct(_Spec):
+    """Conv (no bias) -> BatchNorm -> activation, "same" padding `dilation*(k-1)/2`.
+
+    The unit of every MobileNet; `groups=in_channels` makes it depthwise.
+    """
+
+    in_channels: int
+    out_channels: int
+    kernel_size: int = 3
+    stride: int = 1
+    groups: int = 1
+    dilation: int = 1
+    activation: str | None = "relu"
+    norm: bool = True
+    bias: bool = False
+
+    def __post_init__(self):
+        self._positive("in_channels", "out_channels", "kernel_size", "stride", "dilation")
+        C._check_groups(self.groups, self.in_channels, self.out_channels)
+        C.same_padding(self.kernel_size, self.dilation)
+        _check_activation(self.activation)
+
+    @property
+    def padding(self) -> int:
+        return C.same_padding(self.kernel_size, self.dilation)
+
+    def build(self) -> nn.Sequential:
+        layers = OrderedDict(
+            conv=nn.Conv2d(
+                self.in_channels,
+                self.out_channels,
+                self.kernel_size,
+                stride=self.stride,
+                padding=self.padding,
+                dilation=self.dilation,
+                groups=self.groups,
+                bias=self.bias,
+            )
+        )
+        if self.norm:
+            layers["bn"] = nn.BatchNorm2d(self.out_channels)
+        if _check_activation(self.activation) != "identity":
+            layers["act"] = make_activation(self.activation, self.out_channels)
+        return nn.Sequential(layers)
+
+    def cost(self, input_size: Size) -> BlockCost:
+        out_size = C.conv2d_output_size(
+            C._pair("input_size", input_size), self.kernel_size, self.stride, self.padding, self.dilation
+        )
+        params = C.conv2d_params(
+            self.in_channels, self.out_channels, self.kernel_size, self.groups, self.bias
+        )
+        if self.norm:
+            params += C.batchnorm_params(self.out_channels)
+        params += activation_params(self.activation, self.out_channels)
+        macs = C.conv2d_macs(self.in_channels, self.out_channels, self.kernel_size, out_size, self.groups)
+        return BlockCost(params, macs, self.out_channels, out_size)
+
+
+# --- depthwise separable -------------------------------------------------------------------------
+
+SEPARABLE_ORDERS = ("mobilenet", "xception")
+
+
+@dataclass(frozen=True)
+class DepthwiseSeparable(_Spec):
+    """Depthwise conv + pointwise conv (MobileNetV1, Fig. 3), each with BN and activation.
+
+    `order="mobilenet"`: depthwise on M channels, then 1x1 M -> N.
+    `order="xception"`: 1x1 M -> N first, then depthwise on N channels.
+    """
+
+    in_channels: int
+    out_channels: int
+    kernel_size: int = 3
+    stride: int = 1
+    activation: str | None = "relu"
+    order: str = "mobilenet"
+
+    def __post_init__(self):
+        self._positive("in_channels", "out_channels", "kernel_size", "stride")
+        if self.order not in SEPARABLE_ORDERS:
+            raise ValueError(f"order={self.order!r} is unknown; allowed: {', '.join(SEPARABLE_ORDERS)}")
+        _check_activation(self.activation)
+
+    def layers(self) -> list[ConvBNAct]:
+        m, n, k, act = self.in_channels, self.out_channels, self.kernel_size, self.activation
+        if self.order == "mobilenet":
+            return [
+                ConvBNAct(m, m, k, self.stride, groups=m, activation=act),
+                ConvBNAct(m, n, 1, activation=act),
+            ]
+        return [ConvBNAct(m, n, 1, activation=act), ConvBNAct(n, n, k, self.stride, groups=n, activation=act)]
+
+    def build(self) -> nn.Sequential:
+        names = ("depthwise", "pointwise") if self.order == "mobilenet" else ("pointwise", "depthwise")
+        return nn.Sequential(OrderedDict(zip(names, (spec.build() for spec in self.layers()), strict=False)))
+
+    def cost(self, input_size: Size) -> BlockCost:
+        return _sequence_cost(self.layers(), self.in_channels, input_size)
+
+
+# --- squeeze and excite ---------------------------------------------------------------------------
+
+GATES = ("hsigmoid", "sigmoid")
+
+
+class SqueezeExciteBlock(nn.Module):
+    """Global average pool -> 1x1 reduce -> act -> 1x1 expand -> gate -> rescale the input."""
+
+    def __init__(self, spec: SqueezeExcite):
+        super().__init__()
+        self.spec = spec
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(spec.channels, spec.squeeze_channels, 1)
+        self.activation = make_activation(spec.activation, spec.squeeze_channels)
+        self.fc2 = nn.Conv2d(spec.squeeze_channels, spec.channels, 1)
+        self.scale_activation = make_activation(spec.gate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+        return x * scale
+
+
+@dataclass(frozen=True)
+class SqueezeExcite(_Spec):
+    """Squeeze-and-excite with `squeeze_channels` = S; params `2*C*S + S + C` (MobileNetV3, Sec. 5.3)."""
+
+    channels: int
+    squeeze_channels: int
+    activation: str = "relu"
+    gate: str = "hsigmoid"
+
+    def __post_init__(self):
+        self._positive("channels", "squeeze_channels")
+        _check_activation(self.activation)
+        if self.gate not in GATES:
+            raise ValueError(f"gate={self.gate!r} is unknown; allowed: {', '.join(GATES)}")
+
+    @classmethod
+    def from_ratio(
+        cls, channels: int, ratio: float = 0.25, divisor: int | None = 8, **options
+    ) -> SqueezeExcite:
+        """SE whose squeeze width is `C*r` rounded to a multiple of `divisor` (`cost.se_channels`)."""
+        return cls(channels, C.se_channels(channels, ratio, divisor), **options)
+
+    @property
+    def in_channels(self) -> int:
+        return self.channels
+
+    @property
+    def out_channels(self) -> int:
+        return self.channels
+
+    def build(self) -> SqueezeExciteBlock:
+        return SqueezeExciteBlock(self)
+
+    def cost(self, input_size: Size) -> BlockCost:
+        size = C._pair("input_size", input_size)
+        params = C.se_params(self.channels, self.squeeze_channels)
+        params += activation_params(self.activation, self.squeeze_channels)
+        return BlockCost(params, C.se_macs(self.channels, self.squeeze_channels), self.channels, size)
+
+
+# --- inverted residual (MBConv) and fused MBConv ---------------------------------------------------
+
+
+class ResidualBlock(nn.Module):
+    """Runs `block` and adds the input when the spec allows a shortcut (same shape in and out)."""
+
+    def __init__(self, spec, block: nn.Module):
+        super().__init__()
+        self.spec = spec
+        self.block = block
+        self.use_residual = spec.use_residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.block(x)
+        return x + out if self.use_residual else out
+
+
+def _se_spec(channels: int, squeeze_channels: int, activation: str, gate: str) -> list[SqueezeExcite]:
+    return [SqueezeExcite(channels, squeeze_channels, activation, gate)] if squeeze_channels else []
+
+
+@dataclass(frozen=True)
+class InvertedResidual(_Spec):
+    """MobileNetV2's inverted residual with linear bottleneck; MBConv of MnasNet/EfficientNet.
+
+    1x1 expand M -> E (skipped when E == M), k x k depthwise (stride s), optional SE on E
+    channels (MobileNetV3: after the depthwise conv), 1x1 linear projection E -> N with no
+    activation. Shortcut between the thin ends when stride == 1 and M == N.
+    """
+
+    in_channels: int
+    out_channels: int
+    expanded_channels: int
+    kernel_size: int = 3
+    stride: int = 1
+    squeeze_channels: int = 0
+    activation: str = "relu6"
+    se_activation: str = "relu"
+    se_gate: str = "hsigmoid"
+    dilation: int = 1
+
+    def __post_init__(self):
+        self._positive(
+            "in_channels", "out_channels", "expanded_channels", "kernel_size", "stride", "dilation"
+        )
+        C._check_int("squeeze_channels", self.squeeze_channels, minimum=0)
+        C.same_padding(self.kernel_size, self.dilation)
+        _check_activation(self.activation)
+
+    @classmethod
+    def with_ratio(
+        cls,
+        in_channels: int,
+        out_channels: int,
+        expand_ratio: float = 6,
+        kernel_size: int = 3,
+        stride: int = 1,
+        se_ratio: float = 0.0,
+        se_divisor: int | None = 8,
+        **options,
+    ) -> InvertedResidual:
+        """Spec from the papers' ratios: E = round(M*t); S = `se_channels(E, se_ratio)` if se_ratio."""
+        if not expand_ratio >= 1:
+            raise ValueError(f"expand_ratio must be >= 1, got {expand_ratio}")
+        expanded = int(round(in_channels * expand_ratio))
+        squeeze = C.se_channels(expanded, se_ratio, se_divisor) if se_ratio else 0
+        return cls(in_channels, out_channels, expanded, kernel_size, stride, squeeze, **options)
+
+    @property
+    def use_residual(self) -> bool:
+        return self.stride == 1 and self.in_channels == self.out_channels
+
+    def layers(self) -> list:
+        m, e, n = self.in_channels, self.expanded_channels, self.out_channels
+        specs: list = []
+        if e != m:
+            specs.append(ConvBNAct(m, e, 1, activation=self.activation))
+        specs.append(
+            ConvBNAct(
+                e,
+                e,
+                self.kernel_size,
+                self.stride,
+                groups=e,
+                dilation=self.dilation,
+                activation=self.activation,
+            )
+        )
+        specs += _se_spec(e, self.squeeze_channels, self.se_activation, self.se_gate)
+        specs.append(ConvBNAct(e, n, 1, activation=None))  # linear bottleneck: no activation
+        return specs
+
+    def build(self) -> ResidualBlock:
+        return ResidualBlock(self, nn.Sequential(*(spec.build() for spec in self.layers())))
+
+    def cost(self, input_size: Size) -> BlockCost:
+        return _sequence_cost(self.layers(), self.in_channels, input_size)
+
+
+MBConv = InvertedResidual
+
+
+@dataclass(frozen=True)
+class FusedMBConv(_Spec):
+    """EfficientNetV2's fused MBConv: one k x k conv M -> E replaces expand + depthwise.
+
+    E == M keeps a single k x k conv M -> N with activation; otherwise k x k M -> E, optional
+    SE, then a linear 1x1 E -> N. Shortcut when stride == 1 and M == N.
+    """
+
+    in_channels: int
+    out_channels: int
+    expanded_channels: int
+    kernel_size: int = 3
+    stride: int = 1
+    squeeze_channels: int = 0
+    activation: str = "silu"
+    se_activation: str = "silu"
+    se_gate: str = "sigmoid"
+
+    def __post_init__(self):
+        self._positive("in_channels", "out_channels", "expanded_channels", "kernel_size", "stride")
+        C._check_int("squeeze_channels", self.squeeze_channels, minimum=0)
+        C.same_padding(self.kernel_size)
+        _check_activation(self.activation)
+
+    @property
+    def use_residual(self) -> bool:
+        return self.stride == 1 and self.in_channels == self.out_channels
+
+    def layers(self) -> list:
+        m, e, n, k = self.in_channels, self.expanded_channels, self.out_channels, self.kernel_size
+        if e == m:
+            return [ConvBNAct(m, n, k, self.stride, activation=self.activation)]
+        specs: list = [ConvBNAct(m, e, k, self.stride, activation=self.activation)]
+        specs += _se_spec(e, self.squeeze_channels, self.se_activation, self.se_gate)
+        specs.append(ConvBNAct(e, n, 1, activation=None))
+        return specs
+
+    def build(self) -> ResidualBlock:
+        return ResidualBlock(self, nn.Sequential(*(spec.build() for spec in self.layers())))
+
+    def cost(self, input_size: Size) -> BlockCost:
+        return _sequence_cost(self.layers(), self.in_channels, input_size)
+
+
+# --- ShuffleNetV2 unit -----------------------------------------------------------------------------
+
+
+class ShuffleV2Block(nn.Module):
+    """Split (stride 1) or copy (stride 2), two branches, concatenate, shuffle with 2 groups."""
+
+    def __init__(self, spec: ShuffleNetV2Unit):
+        super().__init__()
+        self.spec = spec
+        self.stride = spec.stride
+        shortcut, main = spec.branches()
+        self.branch1 = nn.Sequential(*(s.build() for s in shortcut))
+        self.branch2 = nn.Sequential(*(s.build() for s in main))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            kept, processed = x.chunk(2, dim=1)  # channel split: half passes through untouched
+            out = torch.cat((kept, self.branch2(processed)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+@dataclass(frozen=True)
+class ShuffleNetV2Unit(_Spec):
+    """ShuffleNetV2 unit (Fig. 3c/d). Stride 1: channel split, the right half goes through
+    1x1-ReLU, 3x3 depthwise, 1x1-ReLU; stride 2: both branches see the whole input and the left
+    one is 3x3 depthwise + 1x1. Then concat and channel shuffle. `out_channels` must be even.
+    """
+
+    in_channels: int
+    out_channels: int
+    stride: int = 1
+    kernel_size: int = 3
+
+    def __post_init__(self):
+        self._positive("in_channels", "out_channels", "stride", "kernel_size")
+        if self.out_channels % 2:
+            raise ValueError(f"out_channels={self.out_channels} must be even (two equal branches)")
+        if self.stride == 1 and self.in_channels != self.out_channels:
+            raise ValueError(
+                f"stride=1 needs in_channels == out_channels (channel split), got "
+                f"{self.in_channels} -> {self.out_channels}; use stride=2 to change width"
+            )
+        C.same_padding(self.kernel_size)
+
+    def branches(self) -> tuple[list[ConvBNAct], list[ConvBNAct]]:
+        half, k, s = self.out_channels // 2, self.kernel_size, self.stride
+        shortcut: list[ConvBNAct] = []
+        main_in = half
+        if s > 1:
+            m = self.in_channels
+            shortcut = [ConvBNAct(m, m, k, s, groups=m, activation=None), ConvBNAct(m, half, 1)]
+            main_in = m
+        main = [
+            ConvBNAct(main_in, half, 1),
+            ConvBNAct(half, half, k, s, groups=half, activation=None),
+            ConvBNAct(half, half, 1),
+        ]
+        return shortcut, main
+
+    def build(self) -> ShuffleV2Block:
+        return ShuffleV2Block(self)
+
+    def cost(self, input_size: Size) -> BlockCost:
+        shortcut, main = self.branches()
+        if self.stride == 1:
+            right = _sequence_cost(main, self.out_channels // 2, input_size)
+            return BlockCost(right.params, right.macs, self.out_channels, right.out_size)
+        left = _sequence_cost(shortcut, self.in_channels, input_size)
+        right = _sequence_cost(main, self.in_channels, input_size)
+        return BlockCost(
+            left.params + right.params, left.macs + right.macs, self.out_channels, right.out_size
+        )
+
+
+# --- Ghost module and bottleneck ------------------------------------------------------------------
+
+
+class GhostBlock(nn.Module):
+    """Ghost module: a few intrinsic maps by an ordinary conv, the rest by cheap depthwise ops."""
+
+    def __init__(self, spec: GhostModule):
+        super().__init__()
+        self.spec = spec
+        primary, cheap = spec.layers()
+        self.primary_conv = primary.build()
+        self.cheap_operation = cheap.build()
+        self.out_channels = spec.out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        intrinsic = self.primary_conv(x)
+        ghosts = self.cheap_operation(intrinsic)
+        return torch.cat((intrinsic, ghosts), dim=1)[:, : self.out_channels]
+
+
+@dataclass(frozen=True)
+class GhostModule(_Spec):
+    """GhostNet's module (Sec. 3.1): `ceil(N/s)` intrinsic maps from a k x k conv, `(s-1)` cheap
+    `d x d` depthwise "ghosts" of each, concatenated and cut to N channels.
+    """
+
+    in_channels: int
+    out_channels: int
+    kernel_size: int = 1
+    ratio: int = 2
+    dw_size: int = 3
+    stride: int = 1
+    relu: bool = True
+
+    def __post_init__(self):
+        self._positive("in_channels", "out_channels", "kernel_size", "dw_size", "stride")
+        C._check_int("ratio", self.ratio, minimum=2)
+        C.same_padding(self.kernel_size)
+        C.same_padding(self.dw_size)
+
+    @property
+    def intrinsic_channels(self) -> int:
+        return math.ceil(self.out_channels / self.ratio)
+
+    def layers(self) -> tuple[ConvBNAct, ConvBNAct]:
+        init = self.intrinsic_channels
+        act = "relu" if self.relu else None
+        primary = ConvBNAct(self.in_channels, init, self.kernel_size, self.stride, activation=act)
+        cheap = ConvBNAct(init, init * (self.ratio - 1), self.dw_size, groups=init, activation=act)
+        return primary, cheap
+
+    def build(self) -> GhostBlock:
+        return GhostBlock(self)
+
+    def cost(self, input_size: Size) -> BlockCost:
+        primary, cheap = self.layers()
+        intrinsic = primary.cost(input_size)
+        ghosts = cheap.cost(intrinsic.out_size)
+        return BlockCost(
+            intrinsic.params + ghosts.params,
+            intrinsic.macs + ghosts.macs,
+            self.out_channels,
+            intrinsic.out_size,
+        )
+
+
+class GhostBottleneckBlock(nn.Module):
+    def __init__(self, spec: GhostBottleneck):
+        super().__init__()
+        self.spec = spec
+        self.block = nn.Sequential(*(s.build() for s in spec.layers()))
+        self.shortcut = nn.Sequential(*(s.build() for s in spec.shortcut_layers()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x) + self.shortcut(x)
+
+
+@dataclass(frozen=True)
+class GhostBottleneck(_Spec):
+    """Ghost bottleneck (GhostNet, Fig. 3): Ghost module (ReLU) expands to `mid_channels`, a
+    depthwise conv when stride 2, optional SE, Ghost module (linear) projects; the shortcut is
+    the identity, or depthwise + 1x1 conv when the shape changes.
+    """
+
+    in_channels: int
+    mid_channels: int
+    out_channels: int
+    kernel_size: int = 3
+    stride: int = 1
+    squeeze_channels: int = 0
+
+    def __post_init__(self):
+        self._positive("in_channels", "mid_channels", "out_channels", "kernel_size", "stride")
+        C._check_int("squeeze_channels", self.squeeze_channels, minimum=0)
+        C.same_padding(self.kernel_size)
+
+    @property
+    def use_identity(self) -> bool:
+        return self.stride == 1 and self.in_channels == self.out_channels
+
+    def layers(self) -> list:
+        mid, k = self.mid_channels, self.kernel_size
+        specs: list = [GhostModule(self.in_channels, mid, relu=True)]
+        if self.stride > 1:
+            specs.append(ConvBNAct(mid, mid, k, self.stride, groups=mid, activation=None))
+        specs += _se_spec(mid, self.squeeze_channels, "relu", "hsigmoid")
+        specs.append(GhostModule(mid, self.out_channels, relu=False))
+        return specs
+
+    def shortcut_layers(self) -> list[ConvBNAct]:
+        if self.use_identity:
+            return []
+        m, k = self.in_channels, self.kernel_size
+        return [
+            ConvBNAct(m, m, k, self.stride, groups=m, activation=None),
+            ConvBNAct(m, self.out_channels, 1, activation=None),
+        ]
+
+    def build(self) -> GhostBottleneckBlock:
+        return GhostBottleneckBlock(self)
+
+    def cost(self, input_size: Size) -> BlockCost:
+        main = _sequence_cost(self.layers(), self.in_channels, input_size)
+        short = _sequence_cost(self.shortcut_layers(), self.in_channels, input_size)
+        return BlockCost(main.params + short.params, main.macs + short.macs, self.out_channels, main.out_size)
+
+
+# --- SqueezeNet Fire -----------------------------------------------------------------------------
+
+
+class FireBlock(nn.Module):
+    def __init__(self, spec: Fire):
+        super().__init__()
+        self.spec = spec
+        squeeze, expand1x1, expand3x3 = spec.layers()
+        self.squeeze = squeeze.build()
+        self.expand1x1 = expand1x1.build()
+        self.expand3x3 = expand3x3.build()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        squeezed = self.squeeze(x)
+        return torch.cat((self.expand1x1(squeezed), self.expand3x3(squeezed)), dim=1)
+
+
+@dataclass(frozen=True)
+class Fire(_Spec):
+    """SqueezeNet's Fire module: 1x1 squeeze to S, then 1x1 (E1) and 3x3 (E3) expands side by
+    side, concatenated; convs with bias and ReLU, no BatchNorm (SqueezeNet, Sec. 3.2).
+    """
+
+    in_channels: int
+    squeeze_channels: int
+    expand1x1_channels: int
+    expand3x3_channels: int
+
+    def __post_init__(self):
+        self._positive("in_channels", "squeeze_channels", "expand1x1_channels", "expand3x3_channels")
+
+    @property
+    def out_channels(self) -> int:
+        return self.expand1x1_channels + self.expand3x3_channels
+
+    def layers(self) -> tuple[ConvBNAct, ConvBNAct, ConvBNAct]:
+        s = self.squeeze_channels
+        plain = dict(norm=False, bias=True, activation="relu")
+        return (
+            ConvBNAct(self.in_channels, s, 1, **plain),
+            ConvBNAct(s, self.expand1x1_channels, 1, **plain),
+            ConvBNAct(s, self.expand3x3_channels, 3, **plain),
+        )
+
+    def build(self) -> FireBlock:
+        return FireBlock(self)
+
+    def cost(self, input_size: Size) -> BlockCost:
+        squeeze, expand1x1, expand3x3 = self.layers()
+        squeezed = squeeze.cost(input_size)
+        one, three = expand1x1.cost(squeezed.out_size), expand3x3.cost(squeezed.out_size)
+        params = squeezed.params + one.params + three.params
+        return BlockCost(params, squeezed.macs + one.macs + three.macs, self.out_channels, squeezed.out_size)
+
+
+# --- ESPNet's ESP module ----------------------------------------------------------------------------
+
+
+class ESPBlock(nn.Module):
+    """Reduce, K parallel dilated 3x3 convs, hierarchical feature fusion, concat, BN + PReLU."""
+
+    def __init__(self, spec: ESPModule):
+        super().__init__()
+        self.spec = spec
+        reduce, branches = spec.layers()
+        self.reduce = reduce.build()
+        self.branches = nn.ModuleList(b.build() for b in branches)
+        self.use_residual = spec.use_residual
+        self.bn = nn.BatchNorm2d(spec.out_channels)
+        self.act = nn.PReLU(spec.out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        reduced = self.reduce(x)
+        outputs = [branch(reduced) for branch in self.branches]
+        # Hierarchical feature fusion: add each larger dilation to the sum of the smaller ones
+        # before concatenating, which removes the gridding artefacts of dilated convs.
+        fused = [outputs[0]]
+        running = None
+        for out in outputs[1:]:
+            running = out if running is None else running + out
+            fused.append(running)
+        combined = torch.cat(fused, dim=1)
+        if self.use_residual:
+            combined = x + combined
+        return self.act(self.bn(combined))
+
+
+@dataclass(frozen=True)
+class ESPModule(_Spec):
+    """ESPNet's efficient spatial pyramid (ESP-B): a reduce conv to d = N/K channels (1x1, or
+    3x3 stride 2 when downsampling), K parallel 3x3 convs with dilations 1, 2, 4, ..., 2^(K-1)
+    (the first takes the remainder channels), hierarchical feature fusion, then BN + PReLU.
+    A residual is added when the shape allows.
+    """
+
+    in_channels: int
+    out_channels: int
+    branches: int = 5
+    stride: int = 1
+    residual: bool = True
+
+    def __post_init__(self):
+        self._positive("in_channels", "out_channels", "branches")
+        if self.stride not in (1, 2):
+            raise ValueError(f"stride={self.stride}: allowed are 1 and 2")
+        if self.out_channels < self.branches:
+            raise ValueError(
+                f"out_channels={self.out_channels} must be >= branches={self.branches} (one channel per branch)"
+            )
+
+    @property
+    def use_residual(self) -> bool:
+        return self.residual and self.stride == 1 and self.in_channels == self.out_channels
+
+    @property
+    def dilations(self) -> tuple[int, ...]:
+        return tuple(2**k for k in range(self.branches))
+
+    def layers(self) -> tuple[ConvBNAct, list[ConvBNAct]]:
+        width = self.out_channels // self.branches
+        first = self.out_channels - (self.branches - 1) * width
+        plain = dict(norm=False, activation=None)
+        kernel = 1 if self.stride == 1 else 3
+        reduce = ConvBNAct(self.in_channels, width, kernel, self.stride, **plain)
+        branches = [
+            ConvBNAct(width, first if i == 0 else width, 3, dilation=d, **plain)
+            for i, d in enumerate(self.dilations)
+        ]
+        return reduce, branches
+
+    def build(self) -> ESPBlock:
+        return ESPBlock(self)
+
+    def cost(self, input_size: Size) -> BlockCost:
+        reduce, branches = self.layers()
+        reduced = reduce.cost(input_size)
+        params, macs = reduced.params, reduced.macs
+        for branch in branches:
+            step = branch.cost(reduced.out_size)
+            params, macs = params + step.params, macs + step.macs
+        params += C.batchnorm_params(self.out_channels) + activation_params("prelu", self.out_channels)
+        return BlockCost(params, macs, self.out_channels, reduced.out_size)
+
+
+BLOCKS = (
+    ConvBNAct,
+    DepthwiseSeparable,
+    SqueezeExcite,
+    InvertedResidual,
+    FusedMBConv,
+    ShuffleNetV2Unit,
+    GhostModule,
+    GhostBottleneck,
+    Fire,
+    ESPModule,
+)
+
+__all__ = [cls.__name__ for cls in BLOCKS] + [
+    "MBConv",
+    "BlockCost",
+    "HSigmoid",
+    "HSwish",
+    "channel_shuffle",
+    "make_activation",
+    "activation_params",
+    "ACTIVATIONS",
+]
