@@ -1,0 +1,105 @@
+"""Measured latency: what a layer really costs on this machine, as opposed to its MACs.
+
+`measure` times a module's forward pass with `torch.utils.benchmark` (warm-up, repeated runs,
+CUDA-synchronised on a GPU) and reports the median and spread in milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+# torch.utils.benchmark imports cpp_extension, which warns about a missing CUDA toolkit on a
+# CPU-only machine: noise for a learner, and output that differs from machine to machine.
+logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+from torch.utils import benchmark  # noqa: E402
+
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Latency:
+    """One measurement: median and interquartile range of a forward pass, and its conditions."""
+
+    median_ms: float
+    iqr_ms: float
+    runs: int
+    device: str
+    threads: int
+    batch_size: int
+
+    def __str__(self) -> str:
+        return f"{self.median_ms:.3f} ms (IQR {self.iqr_ms:.3f} ms, {self.runs} runs, {self.device})"
+
+
+def device_name(device: str = "cpu") -> str:
+    """A readable name of the device, e.g. 'NVIDIA H100 80GB HBM3' or the CPU model."""
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name} ({torch.get_num_threads()} threads)"
+
+
+def measure(
+    module: nn.Module,
+    input_size: tuple[int, ...],
+    device: str = "cpu",
+    threads: int | None = None,
+    min_run_time_s: float = 0.2,
+    warmup: int = 3,
+    train: bool = False,
+) -> Latency:
+    """Median latency of `module(x)` for a random `x` of `input_size` (batch first).
+
+    Eval mode and `no_grad` unless `train=True`; `threads` sets torch's intra-op threads for
+    the measurement (restored afterwards).
+
+    >>> measure(nn.Conv2d(8, 8, 3), (1, 8, 16, 16)).median_ms > 0
+    True
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device={device!r} is unknown; allowed: {', '.join(DEVICES)}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but torch sees no CUDA device; use device='cpu'")
+    if not input_size or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in input_size):
+        raise ValueError(f"input_size must be positive ints (batch first), got {input_size!r}")
+    if threads is not None and (not isinstance(threads, int) or threads <= 0):
+        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+
+    previous_threads = torch.get_num_threads()
+    was_training = module.training
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        module = module.to(device).train(train)
+        x = torch.randn(*input_size, device=device)
+        with torch.set_grad_enabled(train):
+            for _ in range(warmup):
+                module(x)
+            timer = benchmark.Timer(
+                stmt="module(x)", globals={"module": module, "x": x}, num_threads=torch.get_num_threads()
+            )
+            result = timer.blocked_autorange(min_run_time=min_run_time_s)
+        return Latency(
+            median_ms=result.median * 1e3,
+            iqr_ms=result.iqr * 1e3,
+            runs=len(result.times),
+            device=device_name(device),
+            threads=torch.get_num_threads(),
+            batch_size=input_size[0],
+        )
+    finally:
+        module.train(was_training)
+        torch.set_num_threads(previous_threads)

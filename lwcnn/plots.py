@@ -1,0 +1,40 @@
+"""Figures the lessons and widgets draw (matplotlib, one function per figure)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+
+from lwcnn import cost
+
+
+def conv_cost_bars(summary: dict, ax=None):
+    """Bars: MACs of a standard conv, this conv and a depthwise-separable conv of the same shape."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 2.6))
+    labels = ["standard", f"this conv (groups={summary['groups']})", "depthwise-separable"]
+    values = [summary["standard_macs"], summary["macs"], summary["separable_macs"]]
+    bars = ax.barh(labels, values, color=["#999999", "#1f77b4", "#2ca02c"])
+    ax.bar_label(bars, labels=[f"{v / 1e6:,.2f} M" for v in values], padding=3)
+    ax.set_xlabel("multiply-adds (MACs)")
+    ax.set_xlim(0, max(values) * 1.3)
+    ax.invert_yaxis()
+    ax.figure.tight_layout()
+    return ax
+
+
+def separable_ratio_curve(summary: dict, ax=None, max_channels: int = 1024):
+    """`1/N + 1/Dk^2` against N for Dk = 3, 5, 7, with the current setting marked."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    channels = list(range(1, max_channels + 1))
+    for k in (3, 5, 7):
+        ratios = [float(cost.separable_to_standard_ratio(n, k)) for n in channels]
+        ax.plot(channels, ratios, label=f"Dk = {k}", lw=1.5 if k == summary["kernel_size"] else 0.8)
+    ax.plot(summary["out_channels"], float(summary["ratio"]), "ko")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("output channels N")
+    ax.set_ylabel("separable / standard MACs")
+    ax.legend()
+    ax.figure.tight_layout()
+    return ax

@@ -1,0 +1,183 @@
+"""The lessons' sliders. Each widget is a thin view over a plain summary function.
+
+The summary functions (`conv_layer_summary`, `separable_summary`) take slider values, clamp
+them to valid ones and return numbers from `lwcnn.cost`; they are what the tests check. The
+`*_widget` functions only wire ipywidgets sliders to a summary and its plot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+
+from lwcnn import cost, plots
+
+
+def clamp(value: int, low: int, high: int) -> int:
+    """`value` limited to [low, high]."""
+    return max(low, min(high, int(value)))
+
+
+def nearest_odd(value: int, low: int = 1, high: int = 7) -> int:
+    """The odd kernel size nearest below `value`, within [low, high] ("same" padding needs odd)."""
+    value = clamp(value, low, high)
+    return value if value % 2 else max(low, value - 1)
+
+
+def valid_groups(requested: int, in_channels: int, out_channels: int) -> int:
+    """The largest `groups` <= requested that divides both channel counts (1 always does)."""
+    requested = clamp(requested, 1, min(in_channels, out_channels))
+    return max(g for g in range(1, requested + 1) if in_channels % g == 0 and out_channels % g == 0)
+
+
+def conv_layer_summary(
+    height: int = 56,
+    width: int = 56,
+    in_channels: int = 64,
+    out_channels: int = 64,
+    kernel_size: int = 3,
+    stride: int = 1,
+    groups: int = 1,
+) -> dict:
+    """Shape and cost of one conv layer ("same" padding), with slider values clamped to valid ones.
+
+    Returns the clamped settings, the output shape, params, MACs and FLOPs of this conv, and the
+    MACs of a standard (groups=1) and a depthwise-separable conv of the same shape for contrast.
+    """
+    height, width = clamp(height, 1, 4096), clamp(width, 1, 4096)
+    in_channels, out_channels = clamp(in_channels, 1, 8192), clamp(out_channels, 1, 8192)
+    kernel_size = nearest_odd(kernel_size, 1, 15)
+    stride = clamp(stride, 1, 8)
+    groups = valid_groups(groups, in_channels, out_channels)
+    out_h, out_w = cost.conv2d_output_size((height, width), kernel_size, stride, "same")
+    macs = cost.conv2d_macs(in_channels, out_channels, kernel_size, (out_h, out_w), groups)
+    return {
+        "height": height,
+        "width": width,
+        "in_channels": in_channels,
+        "out_channels": out_channels,
+        "kernel_size": kernel_size,
+        "stride": stride,
+        "groups": groups,
+        "output_shape": (out_channels, out_h, out_w),
+        "params": cost.conv2d_params(in_channels, out_channels, kernel_size, groups),
+        "macs": macs,
+        "flops": 2 * macs,
+        "standard_macs": cost.conv2d_macs(in_channels, out_channels, kernel_size, (out_h, out_w)),
+        "separable_macs": cost.depthwise_separable_macs(
+            in_channels, out_channels, kernel_size, (out_h, out_w)
+        ),
+        "output_bytes": cost.feature_map_bytes(out_channels, (out_h, out_w)),
+    }
+
+
+def describe_conv(summary: dict) -> str:
+    """The lines a learner reads under the conv sliders."""
+    c, h, w = summary["output_shape"]
+    return "\n".join(
+        [
+            f"input  {summary['in_channels']} x {summary['height']} x {summary['width']}"
+            f"  ->  output {c} x {h} x {w}",
+            f"kernel {summary['kernel_size']}x{summary['kernel_size']}, stride {summary['stride']}, "
+            f"groups {summary['groups']}",
+            f"params {summary['params']:,}",
+            f"MACs   {summary['macs']:,}   (FLOPs {summary['flops']:,})",
+            f"output activations {summary['output_bytes']:,} bytes (float32)",
+        ]
+    )
+
+
+def separable_summary(
+    out_channels: int = 64, kernel_size: int = 3, in_channels: int = 64, feature_size: int = 56
+) -> dict:
+    """Standard vs depthwise-separable cost at one setting, and the exact ratio `1/N + 1/Dk^2`."""
+    out_channels = clamp(out_channels, 1, 4096)
+    in_channels = clamp(in_channels, 1, 4096)
+    kernel_size = nearest_odd(kernel_size, 1, 15)
+    feature_size = clamp(feature_size, 1, 1024)
+    standard = cost.conv2d_macs(in_channels, out_channels, kernel_size, feature_size)
+    separable = cost.depthwise_separable_macs(in_channels, out_channels, kernel_size, feature_size)
+    ratio = cost.separable_to_standard_ratio(out_channels, kernel_size)
+    assert Fraction(separable, standard) == ratio  # the formula and the two counts agree
+    return {
+        "out_channels": out_channels,
+        "kernel_size": kernel_size,
+        "in_channels": in_channels,
+        "feature_size": feature_size,
+        "standard_macs": standard,
+        "separable_macs": separable,
+        "ratio": ratio,
+        "saving": float(1 / ratio),
+    }
+
+
+def describe_separable(summary: dict) -> str:
+    n, k = summary["out_channels"], summary["kernel_size"]
+    return "\n".join(
+        [
+            f"N = {n}, Dk = {k}: separable / standard = 1/{n} + 1/{k * k} = {float(summary['ratio']):.4f}",
+            f"standard  {summary['standard_macs']:,} MACs",
+            f"separable {summary['separable_macs']:,} MACs  ({summary['saving']:.2f}x fewer)",
+        ]
+    )
+
+
+def _slider(description: str, value: int, low: int, high: int, step: int = 1) -> W.IntSlider:
+    return W.IntSlider(
+        value=value,
+        min=low,
+        max=high,
+        step=step,
+        description=description,
+        continuous_update=False,
+        style={"description_width": "initial"},
+    )
+
+
+def _live(controls: dict[str, W.Widget], render: Callable[..., None]) -> W.VBox:
+    """Sliders above an output area that `render(**values)` redraws whenever a slider moves."""
+    out = W.interactive_output(render, controls)
+    return W.VBox([W.HBox(list(controls.values())[:4]), W.HBox(list(controls.values())[4:]), out])
+
+
+def conv_cost_widget(**start) -> W.VBox:
+    """Sliders over H, W, C_in, C_out, k, stride and groups; prints the cost and draws a bar chart."""
+    s = conv_layer_summary(**start)
+    controls = {
+        "height": _slider("H", s["height"], 1, 224),
+        "width": _slider("W", s["width"], 1, 224),
+        "in_channels": _slider("C_in", s["in_channels"], 1, 512),
+        "out_channels": _slider("C_out", s["out_channels"], 1, 512),
+        "kernel_size": _slider("k", s["kernel_size"], 1, 7, step=2),
+        "stride": _slider("stride", s["stride"], 1, 4),
+        "groups": _slider("groups", s["groups"], 1, 512),
+    }
+
+    def render(**values):
+        summary = conv_layer_summary(**values)
+        controls["groups"].value = summary["groups"]  # snap the slider to a valid divisor
+        print(describe_conv(summary))
+        plots.conv_cost_bars(summary)
+        plt.show()
+
+    return _live(controls, render)
+
+
+def separable_ratio_widget(**start) -> W.VBox:
+    """Sliders over N and Dk; prints both costs and draws `1/N + 1/Dk^2` against N."""
+    s = separable_summary(**start)
+    controls = {
+        "out_channels": _slider("N (output channels)", s["out_channels"], 1, 1024),
+        "kernel_size": _slider("Dk (kernel)", s["kernel_size"], 1, 7, step=2),
+    }
+
+    def render(**values):
+        summary = separable_summary(**values)
+        print(describe_separable(summary))
+        plots.separable_ratio_curve(summary)
+        plt.show()
+
+    return _live(controls, render)

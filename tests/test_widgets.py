@@ -1,0 +1,75 @@
+"""The sliders' callbacks: numbers checked against torch, clamping, and live re-rendering."""
+
+from __future__ import annotations
+
+import matplotlib
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracles import counted_macs, counted_params
+from torch import nn
+
+from lwcnn import widgets
+
+matplotlib.use("Agg")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    h=st.integers(1, 20),
+    w=st.integers(1, 20),
+    cin=st.integers(1, 24),
+    cout=st.integers(1, 24),
+    k=st.integers(0, 8),
+    stride=st.integers(0, 5),
+    groups=st.integers(-2, 30),
+)
+def test_conv_summary_matches_a_real_conv_after_clamping(h, w, cin, cout, k, stride, groups):
+    s = widgets.conv_layer_summary(h, w, cin, cout, k, stride, groups)
+    assert s["kernel_size"] % 2 == 1 and 1 <= s["stride"] <= 8
+    assert cin % s["groups"] == 0 and cout % s["groups"] == 0
+    conv = nn.Conv2d(
+        cin, cout, s["kernel_size"], s["stride"], s["kernel_size"] // 2, groups=s["groups"], bias=False
+    )
+    macs, out = counted_macs(conv, torch.zeros(1, cin, h, w))
+    assert s["output_shape"] == tuple(out.shape[1:])
+    assert s["params"] == counted_params(conv)
+    assert s["macs"] == macs and s["flops"] == 2 * macs
+
+
+def test_groups_snap_to_the_largest_valid_divisor():
+    assert widgets.valid_groups(5, 64, 64) == 4
+    assert widgets.valid_groups(64, 64, 32) == 32
+    assert widgets.valid_groups(0, 7, 7) == 1
+    assert widgets.nearest_odd(4) == 3 and widgets.nearest_odd(100) == 7 and widgets.nearest_odd(-3) == 1
+
+
+def test_separable_summary_ratio():
+    s = widgets.separable_summary(out_channels=64, kernel_size=3)
+    assert s["ratio"] == pytest.approx(1 / 64 + 1 / 9)
+    assert s["separable_macs"] * 576 == s["standard_macs"] * 73
+    assert "7.89x fewer" in widgets.describe_separable(s)
+
+
+def test_conv_widget_re_renders_when_a_slider_moves(capsys):
+    widget = widgets.conv_cost_widget()
+    sliders = {c.description: c for box in widget.children[:2] for c in box.children}
+    capsys.readouterr()
+    sliders["C_out"].value = 128
+    shown = capsys.readouterr().out
+    expected = widgets.conv_layer_summary(56, 56, 64, 128, 3, 1, 1)
+    assert f"MACs   {expected['macs']:,}" in shown
+    sliders["groups"].value = 5  # not a divisor of 64 and 128: snaps to 4
+    assert sliders["groups"].value == 4
+    assert (
+        f"MACs   {widgets.conv_layer_summary(56, 56, 64, 128, 3, 1, 4)['macs']:,}" in capsys.readouterr().out
+    )
+
+
+def test_separable_widget_re_renders_when_a_slider_moves(capsys):
+    widget = widgets.separable_ratio_widget()
+    sliders = {c.description: c for box in widget.children[:2] for c in box.children}
+    capsys.readouterr()
+    sliders["Dk (kernel)"].value = 5
+    assert "1/64 + 1/25" in capsys.readouterr().out
