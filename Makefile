@@ -1,0 +1,45 @@
+# Two commands do all set-up:  `make lab` opens the course, `make test` checks it.
+# Both create .venv and install requirements.txt and the package on first use.
+
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# JupyterLab refuses to run as root unless told; only pass the flag when we are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+
+.PHONY: install lab test lint unit notebooks-test notebooks notebook-times clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: install
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: install
+	$(BIN)/pytest tests
+
+notebooks-test: install
+	$(BIN)/pytest $(NBVAL) notebooks
+
+test: lint unit notebooks-test
+
+# Re-execute every lesson in place in a fresh kernel (after changing lwcnn or a notebook).
+notebooks: install
+	$(BIN)/python benchmarks/notebook_times.py --write
+
+notebook-times: install
+	$(BIN)/python benchmarks/notebook_times.py
+
+clean:
+	rm -rf $(VENV) *.egg-info
