@@ -1,0 +1,39 @@
+"""lwcnn.latency.measure: sane results, restored state, clear errors (no timing targets here)."""
+
+import pytest
+import torch
+from torch import nn
+
+from lwcnn.latency import Latency, measure
+
+
+def test_measure_returns_a_positive_median_and_restores_state():
+    module = nn.Sequential(nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4)).train()
+    threads = torch.get_num_threads()
+    result = measure(module, (2, 4, 8, 8), threads=1, min_run_time_s=0.01)
+    assert isinstance(result, Latency)
+    assert result.median_ms > 0 and result.iqr_ms >= 0 and result.runs >= 1
+    assert result.batch_size == 2 and result.threads == 1
+    assert module.training  # measured in eval mode, then put back
+    assert torch.get_num_threads() == threads
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        (dict(device="tpu"), "device"),
+        (dict(input_size=(0, 3)), "input_size"),
+        (dict(input_size=()), "input_size"),
+        (dict(threads=0), "threads"),
+    ],
+)
+def test_bad_arguments(kwargs, argument):
+    arguments = {"module": nn.Identity(), "input_size": (1, 3)} | kwargs
+    with pytest.raises(ValueError, match=argument):
+        measure(**arguments)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_a_gpu_says_so():
+    with pytest.raises(ValueError, match="cuda"):
+        measure(nn.Identity(), (1, 3), device="cuda")
