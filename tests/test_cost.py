@@ -274,3 +274,23 @@ def test_bad_arguments_raise_value_error_naming_them(call, argument):
 def test_non_integers_raise_type_error(bad):
     with pytest.raises(TypeError, match="in_channels"):
         cost.conv2d_params(bad, 8, 3)
+
+
+def test_cost_module_is_plain_python():
+    # The formulas must answer a slider instantly and read like the papers: no torch in them.
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(cost.__file__).read_text())
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported <= {"__future__", "math", "fractions", "collections", "typing"}
