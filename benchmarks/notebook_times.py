@@ -39,7 +39,9 @@ def run(path: Path, write: bool) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("prefixes", nargs="*", help="lesson name prefixes, e.g. 01 02 (default: all)")
     parser.add_argument("--write", action="store_true", help="store the fresh outputs in the notebooks")
     args = parser.parse_args()
@@ -52,7 +54,9 @@ def main() -> None:
     for path in paths:
         times[path.name] = run(path, args.write)
         print(f"{path.name:45s} {times[path.name]:6.1f} s", flush=True)
-    print(f"notebooks={len(times)} total_seconds={sum(times.values()):.1f} slowest_seconds={max(times.values()):.1f}")
+    print(
+        f"notebooks={len(times)} total_seconds={sum(times.values()):.1f} slowest_seconds={max(times.values()):.1f}"
+    )
 
 
 if __name__ == "__main__":

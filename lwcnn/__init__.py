@@ -1,7 +1,7 @@
 """lwcnn: the helper package of the lightweight-CNN course.
 
-    from lwcnn import cost, blocks          # formulas and building blocks
-    lwcnn.count_model(model, (1, 3, 224, 224), convention="paper")
+from lwcnn import cost, blocks          # formulas and building blocks
+lwcnn.count_model(model, (1, 3, 224, 224), convention="paper")
 """
 
 from lwcnn import blocks, cost

@@ -49,7 +49,8 @@ def device_name(device: str = "cpu") -> str:
                     break
     except OSError:
         pass
-    return f"{name} ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"{name} ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def measure(
