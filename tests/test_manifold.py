@@ -32,7 +32,10 @@ def test_relu_loses_much_in_few_dimensions_and_little_in_many():
 def test_spiral_shape_and_errors():
     points = spiral(100)
     assert points.shape == (100, 2) and points.dtype == torch.float64
-    assert torch.allclose(points[0], torch.zeros(2)) and points.norm(dim=1).max() <= 1 + 1e-12
+    assert (
+        torch.allclose(points[0], torch.zeros(2, dtype=torch.float64))
+        and points.norm(dim=1).max() <= 1 + 1e-12
+    )
     with pytest.raises(ValueError, match="dims"):
         relu_round_trip(points, 1)
     with pytest.raises(ValueError, match="points"):
