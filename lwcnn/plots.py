@@ -38,3 +38,21 @@ def separable_ratio_curve(summary: dict, ax=None, max_channels: int = 1024):
     ax.legend()
     ax.figure.tight_layout()
     return ax
+
+
+def expansion_curves(curve: list[dict], current: dict, axes=None):
+    """MACs and activation memory of an inverted residual against its expansion ratio t."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9, 3))
+    ratios = [s["expand_ratio"] for s in curve]
+    axes[0].plot(ratios, [s["macs"] / 1e6 for s in curve], marker=".")
+    axes[0].plot(current["expand_ratio"], current["macs"] / 1e6, "ko")
+    axes[0].set_ylabel("MACs (millions)")
+    axes[1].plot(ratios, [s["expanded_bytes"] / 1e6 for s in curve], marker=".", label="expanded tensor")
+    axes[1].plot(ratios, [s["bottleneck_bytes"] / 1e6 for s in curve], marker=".", label="thin in + out")
+    axes[1].set_ylabel("activation memory (MB, float32)")
+    axes[1].legend()
+    for ax in axes:
+        ax.set_xlabel("expansion ratio t")
+    axes[0].figure.tight_layout()
+    return axes

@@ -73,3 +73,25 @@ def test_separable_widget_re_renders_when_a_slider_moves(capsys):
     capsys.readouterr()
     sliders["Dk (kernel)"].value = 5
     assert "1/64 + 1/25" in capsys.readouterr().out
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(1, 32), n=st.integers(1, 32), t=st.integers(0, 14), size=st.integers(1, 16))
+def test_expansion_summary_matches_the_built_block(m, n, t, size):
+    from lwcnn.blocks import InvertedResidual
+
+    s = widgets.expansion_summary(m, n, t, size)
+    assert 1 <= s["expand_ratio"] <= 12 and s["expanded_channels"] == m * s["expand_ratio"]
+    block = InvertedResidual(m, n, s["expanded_channels"]).build()
+    macs, out = counted_macs(block, torch.zeros(1, m, size, size))
+    assert s["params"] == counted_params(block) and s["macs"] == macs
+    assert s["expanded_bytes"] == 4 * s["expanded_channels"] * size * size
+    assert s["residual"] == (m == n)
+
+
+def test_expansion_widget_re_renders(capsys):
+    widget = widgets.expansion_widget()
+    sliders = {c.description: c for box in widget.children[:2] for c in box.children}
+    capsys.readouterr()
+    sliders["t (expansion)"].value = 3
+    assert "-> 72 (t = 3)" in capsys.readouterr().out
