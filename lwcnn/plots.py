@@ -56,3 +56,42 @@ def expansion_curves(curve: list[dict], current: dict, axes=None):
         ax.set_xlabel("expansion ratio t")
     axes[0].figure.tight_layout()
     return axes
+
+
+def width_resolution_grid(grid: list[dict], current: dict, axes=None):
+    """MobileNetV1's alpha x resolution grid: MACs vs params, and the paper's top-1 vs MACs.
+
+    `grid` and `current` are `lwcnn.widgets.width_resolution_summary` dicts. Left: every grid
+    model (one line per alpha, resolution changes MACs only), the paper's published points
+    (crosses) and the current setting (black dot). Right: the paper's top-1 against its
+    Mult-Adds, with the current setting's MACs as a dashed line.
+    """
+    from lwcnn import papers
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    left, right = axes
+    for alpha in sorted({s["width_multiplier"] for s in grid}, reverse=True):
+        row = [s for s in grid if s["width_multiplier"] == alpha]
+        left.plot([s["macs"] / 1e6 for s in row], [s["params"] / 1e6 for s in row], marker="o", ms=4)
+        left.annotate(f"alpha {alpha:g}", (row[0]["macs"] / 1e6, row[0]["params"] / 1e6), fontsize=8)
+    published = {*papers.MOBILENET_V1_WIDTH, *papers.MOBILENET_V1_RESOLUTION}
+    left.plot([p.macs_m for p in published], [p.params_m for p in published], "rx", ms=8, label="paper")
+    left.plot(current["macs"] / 1e6, current["params"] / 1e6, "ko", ms=8, label="current")
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xlabel("MACs (millions)")
+    left.set_ylabel("params (millions)")
+    left.legend(fontsize=8)
+    for points, label in (
+        (papers.MOBILENET_V1_WIDTH, "width (Table 6)"),
+        (papers.MOBILENET_V1_RESOLUTION, "resolution (Table 7)"),
+    ):
+        right.plot([p.macs_m for p in points], [p.top1 for p in points], marker="s", label=label)
+    right.axvline(current["macs"] / 1e6, color="k", ls="--", lw=1, label="current MACs")
+    right.set_xscale("log")
+    right.set_xlabel("Mult-Adds (millions)")
+    right.set_ylabel("ImageNet top-1 (%, paper)")
+    right.legend(fontsize=8)
+    left.figure.tight_layout()
+    return axes

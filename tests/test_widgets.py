@@ -95,3 +95,57 @@ def test_expansion_widget_re_renders(capsys):
     capsys.readouterr()
     sliders["t (expansion)"].value = 3
     assert "-> 72 (t = 3)" in capsys.readouterr().out
+
+
+@settings(max_examples=12, deadline=None)
+@given(alpha=st.floats(0.0, 3.0, allow_nan=False), resolution=st.integers(-10, 600))
+def test_width_resolution_summary_matches_the_built_network(alpha, resolution):
+    """The numbers under the alpha/rho sliders are the params and MACs torch counts on the module
+    built at the clamped setting; the alpha^2 rho^2 prediction uses the same clamped values."""
+    s = widgets.width_resolution_summary(alpha, resolution)
+    assert 0.1 <= s["width_multiplier"] <= 2.0 and 32 <= s["resolution"] <= 512
+    assert s["width_multiplier"] == round(min(max(alpha, 0.1), 2.0), 2)
+    from lwcnn import models
+
+    model = models.build("mobilenet_v1", width_multiplier=s["width_multiplier"]).eval()
+    assert s["params"] == counted_params(model)
+    size = s["resolution"]
+    if size <= 160:  # a forward pass at 512x512 is slow; params need none
+        macs, _ = counted_macs(model, torch.zeros(1, 3, size, size))
+        assert s["macs"] == macs
+    rho = s["resolution"] / 224
+    assert s["predicted_macs_ratio"] == pytest.approx(s["width_multiplier"] ** 2 * rho**2)
+    assert s["macs_ratio"] == pytest.approx(s["macs"] / 568_740_352)
+
+
+def test_width_resolution_summary_names_the_paper_row_only_on_the_grid():
+    from lwcnn import papers
+
+    for point in papers.MOBILENET_V1_WIDTH + papers.MOBILENET_V1_RESOLUTION:
+        s = widgets.width_resolution_summary(point.width_multiplier, point.resolution)
+        assert s["paper"] == point
+        assert abs(s["macs"] / (point.macs_m * 1e6) - 1) <= 0.02
+        assert f"{point.top1}% top-1" in widgets.describe_width_resolution(s)
+    assert widgets.width_resolution_summary(0.6, 224)["paper"] is None
+    assert "not one of the settings" in widgets.describe_width_resolution(
+        widgets.width_resolution_summary(1.0, 200)
+    )
+
+
+def test_width_resolution_grid_is_the_papers_sixteen_models():
+    grid = widgets.width_resolution_grid()
+    assert len({(s["width_multiplier"], s["resolution"]) for s in grid}) == 16
+    for alpha in (1.0, 0.75, 0.5, 0.25):  # params depend on width only
+        assert len({s["params"] for s in grid if s["width_multiplier"] == alpha}) == 1
+
+
+def test_width_resolution_widget_re_renders(capsys):
+    widget = widgets.width_resolution_widget(width_multiplier=0.5, resolution=160)
+    sliders = {c.description: c for box in widget.children[:2] for c in box.children}
+    capsys.readouterr()
+    sliders["alpha (width)"].value = 1.0
+    sliders["resolution"].value = 224
+    out = capsys.readouterr().out
+    assert "568.7 M" in out and "70.6% top-1" in out
+    sliders["resolution"].value = 128
+    assert "186.4 M" in capsys.readouterr().out
