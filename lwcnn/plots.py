@@ -95,3 +95,41 @@ def width_resolution_grid(grid: list[dict], current: dict, axes=None):
     right.legend(fontsize=8)
     left.figure.tight_layout()
     return axes
+
+
+def kernel_choice_curves(curve: list[dict], current: dict, ax=None):
+    """MACs of one 5x5 and of two 3x3 separable layers against N, for the current M and size."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    n = [s["out_channels"] for s in curve]
+    ax.plot(n, [s["one_5x5_macs"] / 1e6 for s in curve], label="one 5x5: HWM(25+N)")
+    ax.plot(n, [s["two_3x3_macs"] / 1e6 for s in curve], label="two 3x3: HWM(9+N) + HWN(9+N)")
+    ax.axvline(
+        current["crossover"], color="grey", ls=":", lw=1, label=f"crossover N = {current['crossover']}"
+    )
+    ax.plot(current["out_channels"], current["one_5x5_macs"] / 1e6, "ko")
+    ax.plot(current["out_channels"], current["two_3x3_macs"] / 1e6, "ko")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("output channels N")
+    ax.set_ylabel("MACs (millions)")
+    ax.set_title(f"M = {current['in_channels']}, {current['feature_size']}x{current['feature_size']}")
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax
+
+
+def se_cost_curves(current: dict, ax=None, max_channels: int = 1024):
+    """SE parameters `2CS + S + C` against C for r = 1/8, 1/4, 1/2, with the current setting."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    channels = list(range(8, max_channels + 1, 8))
+    for ratio in (0.125, 0.25, 0.5):
+        params = [cost.se_params(c, cost.se_channels(c, ratio, divisor=None)) for c in channels]
+        ax.plot(channels, [p / 1e3 for p in params], label=f"r = {ratio:g}")
+    ax.plot(current["channels"], current["params"] / 1e3, "ko", label="current")
+    ax.set_xlabel("channels C")
+    ax.set_ylabel("SE params (thousands)")
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax

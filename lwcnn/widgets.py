@@ -354,3 +354,146 @@ def width_resolution_widget(**start) -> W.VBox:
         plt.show()
 
     return _live(controls, render)
+
+
+# --- one 5x5 or two 3x3 (lesson 04) ----------------------------------------------------------
+
+
+def kernel_crossover(in_channels: int) -> int:
+    """Smallest N for which one 5x5 separable layer M -> N has fewer MACs than two 3x3 ones.
+
+    `HWM(25 + N) < HWM(9 + N) + HWN(9 + N)` simplifies to `16 M < N (9 + N)`; with M = N
+    that is N > 7.
+    """
+    cost._check_int("in_channels", in_channels)
+    n = 1
+    while n * (9 + n) <= 16 * in_channels:
+        n += 1
+    return n
+
+
+def kernel_choice_summary(in_channels: int = 32, out_channels: int = 32, feature_size: int = 28) -> dict:
+    """One 5x5 separable layer against two stacked 3x3 ones (same receptive field, 5x5).
+
+    Returns the clamped settings, both MACs from `lwcnn.cost.kernel5_vs_two_kernel3_macs`,
+    both params, which is cheaper, and the crossover N for this M.
+    """
+    m, n = clamp(in_channels, 1, 2048), clamp(out_channels, 1, 2048)
+    size = clamp(feature_size, 1, 224)
+    one, two = cost.kernel5_vs_two_kernel3_macs(m, n, size)
+    return {
+        "in_channels": m,
+        "out_channels": n,
+        "feature_size": size,
+        "one_5x5_macs": one,
+        "two_3x3_macs": two,
+        "one_5x5_params": cost.depthwise_separable_params(m, n, 5),
+        "two_3x3_params": cost.depthwise_separable_params(m, n, 3) + cost.depthwise_separable_params(n, n, 3),
+        "cheaper": "one 5x5" if one < two else "two 3x3" if two < one else "equal",
+        "crossover": kernel_crossover(m),
+        "receptive_field": (cost.receptive_field([5]), cost.receptive_field([3, 3])),
+    }
+
+
+def describe_kernel_choice(summary: dict) -> str:
+    s = summary
+    m, n, d = s["in_channels"], s["out_channels"], s["feature_size"]
+    return "\n".join(
+        [
+            f"M = {m}, N = {n}, {d}x{d} output; receptive field 5x5 either way",
+            f"one 5x5 separable  HWM(25+N)            = {s['one_5x5_macs']:,} MACs, {s['one_5x5_params']:,} params",
+            f"two 3x3 separable  HWM(9+N) + HWN(9+N)  = {s['two_3x3_macs']:,} MACs, {s['two_3x3_params']:,} params",
+            f"cheaper: {s['cheaper']}; for M = {m} the 5x5 wins from N = {s['crossover']}",
+        ]
+    )
+
+
+def kernel_choice_widget(**start) -> W.VBox:
+    """Sliders over M, N and the map size; both MAC curves against N with the crossover."""
+    s = kernel_choice_summary(**start)
+    controls = {
+        "in_channels": _slider("M (in)", s["in_channels"], 1, 256),
+        "out_channels": _slider("N (out)", s["out_channels"], 1, 256),
+        "feature_size": _slider("size", s["feature_size"], 7, 112, step=7),
+    }
+
+    def render(**values):
+        summary = kernel_choice_summary(**values)
+        print(describe_kernel_choice(summary))
+        curve = [
+            kernel_choice_summary(values["in_channels"], n, values["feature_size"]) for n in range(1, 257)
+        ]
+        plots.kernel_choice_curves(curve, summary)
+        plt.show()
+
+    return _live(controls, render)
+
+
+# --- squeeze-and-excite (lesson 06) ------------------------------------------------------------
+
+
+def se_summary(channels: int = 96, ratio: float = 0.25, feature_size: int = 14) -> dict:
+    """Cost of a squeeze-and-excite block on C channels with reduction ratio r.
+
+    Squeeze width `S = floor(C r)` (at least 1) as in the `2 C^2 r` formula, and MobileNetV3's
+    `make_divisible(floor(C r), 8)`; params `2 C S + S + C` (two 1x1 convs with biases), MACs
+    `2 C S`, and for scale the MACs of a 3x3 depthwise conv on the same C x size x size map.
+    """
+    channels = clamp(channels, 1, 2048)
+    ratio = clamp_float(ratio, 0.01, 1.0, digits=3)
+    size = clamp(feature_size, 1, 224)
+    squeeze = cost.se_channels(channels, ratio, divisor=None)
+    v3_squeeze = cost.se_channels(channels, ratio, divisor=8)
+    return {
+        "channels": channels,
+        "ratio": ratio,
+        "feature_size": size,
+        "squeeze_channels": squeeze,
+        "params": cost.se_params(channels, squeeze),
+        "formula_params": 2 * channels * channels * ratio,
+        "macs": cost.se_macs(channels, squeeze),
+        "v3_squeeze_channels": v3_squeeze,
+        "v3_params": cost.se_params(channels, v3_squeeze),
+        "elementwise_ops": cost.se_elementwise_ops(channels, size),
+        "depthwise_macs": cost.depthwise_conv_macs(channels, 3, size),
+    }
+
+
+def describe_se(summary: dict) -> str:
+    s = summary
+    c, r, d = s["channels"], s["ratio"], s["feature_size"]
+    return "\n".join(
+        [
+            f"SE on C = {c} channels, r = {r:g}: squeeze to S = floor(C r) = {s['squeeze_channels']}",
+            f"params 2CS + S + C = {s['params']:,}   (2 C^2 r = {s['formula_params']:,.0f})   MACs 2CS = {s['macs']:,}",
+            f"MobileNetV3 rounds S to {s['v3_squeeze_channels']} (a multiple of 8): {s['v3_params']:,} params",
+            f"at {d}x{d}: pooling + rescale {s['elementwise_ops']:,} element ops; "
+            f"a 3x3 depthwise conv there: {s['depthwise_macs']:,} MACs",
+        ]
+    )
+
+
+def se_widget(**start) -> W.VBox:
+    """Sliders over C, r and the map size; SE params against C for three ratios."""
+    s = se_summary(**start)
+    controls = {
+        "channels": _slider("C (channels)", s["channels"], 8, 1024, step=8),
+        "ratio": W.FloatSlider(
+            value=s["ratio"],
+            min=0.05,
+            max=1.0,
+            step=0.05,
+            description="r (ratio)",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        ),
+        "feature_size": _slider("size", s["feature_size"], 7, 112, step=7),
+    }
+
+    def render(**values):
+        summary = se_summary(**values)
+        print(describe_se(summary))
+        plots.se_cost_curves(summary)
+        plt.show()
+
+    return _live(controls, render)

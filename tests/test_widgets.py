@@ -149,3 +149,83 @@ def test_width_resolution_widget_re_renders(capsys):
     assert "568.7 M" in out and "70.6% top-1" in out
     sliders["resolution"].value = 128
     assert "186.4 M" in capsys.readouterr().out
+
+
+def _conv_weights(model: nn.Module) -> int:
+    return sum(p.numel() for m in model.modules() if isinstance(m, nn.Conv2d) for p in m.parameters())
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(-3, 40), n=st.integers(-3, 40), size=st.integers(-1, 12))
+def test_kernel_choice_summary_matches_built_layers(m, n, size):
+    from lwcnn.blocks import DepthwiseSeparable
+
+    s = widgets.kernel_choice_summary(m, n, size)
+    m, n, size = s["in_channels"], s["out_channels"], s["feature_size"]
+    assert m >= 1 and n >= 1 and size >= 1
+    x = torch.zeros(1, m, size, size)
+    one = nn.Sequential(*(layer.build() for layer in DepthwiseSeparable(m, n, 5).layers()))
+    two = nn.Sequential(
+        *(layer.build() for layer in DepthwiseSeparable(m, n, 3).layers()),
+        *(layer.build() for layer in DepthwiseSeparable(n, n, 3).layers()),
+    )
+    assert s["one_5x5_macs"] == counted_macs(one, x)[0]
+    assert s["two_3x3_macs"] == counted_macs(two, x)[0]
+    conv_params = _conv_weights
+    assert (s["one_5x5_params"], s["two_3x3_params"]) == (conv_params(one), conv_params(two))
+    assert s["receptive_field"] == (5, 5)
+    one_macs, two_macs = s["one_5x5_macs"], s["two_3x3_macs"]
+    expected = "one 5x5" if one_macs < two_macs else "two 3x3" if two_macs < one_macs else "equal"
+    assert s["cheaper"] == expected  # "equal" when 16 M = N (9 + N), e.g. M = N = 7
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(1, 3000))
+def test_kernel_crossover_is_where_the_5x5_starts_to_win(m):
+    n = widgets.kernel_crossover(m)
+    one, two = widgets.cost.kernel5_vs_two_kernel3_macs(m, n, 1)
+    assert one < two
+    if n > 1:
+        one, two = widgets.cost.kernel5_vs_two_kernel3_macs(m, n - 1, 1)
+        assert one >= two
+
+
+def test_kernel_crossover_with_equal_widths_is_eight():
+    """The issue's checked fact: with M = N the 5x5 is cheaper exactly when N > 7."""
+    for n in range(1, 300):
+        one, two = widgets.cost.kernel5_vs_two_kernel3_macs(n, n, 7)
+        assert (one < two) == (n > 7)
+    assert widgets.kernel_crossover(8) == 8
+
+
+@settings(max_examples=60, deadline=None)
+@given(c=st.integers(-5, 300), r=st.floats(-1, 2, allow_nan=False), size=st.integers(0, 20))
+def test_se_summary_matches_a_built_se_block(c, r, size):
+    from lwcnn.blocks import SqueezeExcite
+
+    s = widgets.se_summary(c, r, size)
+    c, size = s["channels"], s["feature_size"]
+    assert 0.01 <= s["ratio"] <= 1.0
+    block = SqueezeExcite(c, s["squeeze_channels"]).build()
+    macs, _ = counted_macs(block, torch.zeros(1, c, size, size))
+    assert (s["params"], s["macs"]) == (counted_params(block), macs)
+    assert s["macs"] == 2 * c * s["squeeze_channels"]
+    assert s["squeeze_channels"] == max(1, int(c * s["ratio"] + 1e-9)) or s["squeeze_channels"] == max(
+        1, int(c * s["ratio"])
+    )
+    v3 = SqueezeExcite(c, s["v3_squeeze_channels"]).build()
+    assert s["v3_params"] == counted_params(v3) and s["v3_squeeze_channels"] % 8 == 0
+
+
+def test_kernel_and_se_widgets_re_render(capsys):
+    widget = widgets.kernel_choice_widget(in_channels=32, out_channels=32, feature_size=28)
+    sliders = {c.description: c for box in widget.children[:2] for c in box.children}
+    capsys.readouterr()
+    sliders["N (out)"].value = 8
+    sliders["M (in)"].value = 8
+    assert "for M = 8 the 5x5 wins from N = 8" in capsys.readouterr().out
+    widget = widgets.se_widget(channels=96, ratio=0.25)
+    sliders = {c.description: c for box in widget.children[:2] for c in box.children}
+    capsys.readouterr()
+    sliders["C (channels)"].value = 960
+    assert "squeeze to S = floor(C r) = 240" in capsys.readouterr().out
