@@ -5,8 +5,15 @@ A spec (a frozen dataclass) holds a block's shape. From the spec come
 * `spec.build()`: the `nn.Module`,
 * `spec.cost(input_size)`: the analytical parameters and conv+linear multiply-adds at an input
   size, from `lwcnn.cost` (no forward pass), and the output shape,
-* `spec.layers()` (composite blocks): the list of sub-specs that both `build` and `cost` walk,
-  so the module and its cost cannot drift apart.
+* `spec.layers()` (composite blocks): the list of sub-specs that `build` makes modules of.
+
+`cost` checks `input_size`, then calls the spec's `_cost_of(height, width, **fields)`: integer
+arithmetic on fields that were checked when the spec was made, with `lwcnn.cost`'s kernels. A
+composite block's `_cost_of` walks the layers of `layers()` by calling each sub-spec class's
+`_cost_of` instead of making the sub-spec (the inverted residual, the bulk of every MobileNet
+after V1, sums its layers in one formula). Networks (`lwcnn.models`) call `_cost_of` on their
+layers' arguments the same way, so a new architecture costs microseconds. The tests check every
+`_cost_of` against `layers()` made and costed one by one, and against torch's own counts.
 
     >>> from lwcnn.blocks import InvertedResidual
     >>> block = InvertedResidual(16, 24, expanded_channels=96, stride=2)
@@ -73,7 +80,12 @@ def make_activation(name: str | None, channels: int = 1) -> nn.Module:
 
 def activation_params(name: str | None, channels: int) -> int:
     """Trainable parameters of an activation: `C` for PReLU, 0 for the rest."""
-    return channels if _check_activation(name) == "prelu" else 0
+    return _activation_params(_check_activation(name), channels)
+
+
+def _activation_params(name: str | None, channels: int) -> int:
+    """`activation_params` for a name already checked."""
+    return channels if name == "prelu" else 0
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -108,29 +120,32 @@ class BlockCost:
         return 2 * self.macs
 
 
-def _sequence_cost(specs, in_channels: int, input_size: Size) -> BlockCost:
-    """Cost of specs applied one after another (each one's output feeds the next)."""
-    size = C._pair("input_size", input_size)
-    params = macs = 0
-    channels = in_channels
-    for spec in specs:
-        if spec.in_channels != channels:
-            raise ValueError(f"{type(spec).__name__} expects {spec.in_channels} channels, gets {channels}")
-        step = spec.cost(size)
-        params, macs = params + step.params, macs + step.macs
-        channels, size = step.out_channels, step.out_size
-    return BlockCost(params, macs, channels, size)
+# (params, macs, out_channels, out_height, out_width): what every `_cost_of` returns
+LayerCost = tuple[int, int, int, int, int]
 
 
 class _Spec:
-    """Shared checks of the block specs."""
+    """What the block specs share: argument checks, `cost` and `output_shape`.
+
+    A spec writes `_cost_of(height, width, <its fields, with their defaults>)`, a staticmethod,
+    so that the cost can be computed from a spec's fields or from the arguments that would make
+    one. Its fields have been checked, so it only does arithmetic.
+    """
 
     def _positive(self, *names: str) -> None:
         for name in names:
             C._check_int(name, getattr(self, name))
 
-    def cost(self, input_size: Size) -> BlockCost:  # pragma: no cover - every spec overrides
+    @staticmethod
+    def _cost_of(height: int, width: int, *fields) -> LayerCost:  # pragma: no cover - every spec overrides
         raise NotImplementedError
+
+    def cost(self, input_size: Size) -> BlockCost:
+        """Parameters, conv+linear multiply-adds and output shape at `input_size` (int or (h, w))."""
+        height, width = C._pair("input_size", input_size)
+        # a frozen dataclass keeps exactly its fields in its instance dict
+        params, macs, channels, out_height, out_width = self._cost_of(height, width, **vars(self))
+        return BlockCost(params, macs, channels, (out_height, out_width))
 
     def output_shape(self, input_size: Size) -> tuple[int, int, int]:
         """(channels, height, width) of the block's output for an input of `input_size`."""
@@ -187,18 +202,28 @@ class ConvBNAct(_Spec):
             layers["act"] = make_activation(self.activation, self.out_channels)
         return nn.Sequential(layers)
 
-    def cost(self, input_size: Size) -> BlockCost:
-        out_size = C.conv2d_output_size(
-            C._pair("input_size", input_size), self.kernel_size, self.stride, self.padding, self.dilation
-        )
-        params = C.conv2d_params(
-            self.in_channels, self.out_channels, self.kernel_size, self.groups, self.bias
-        )
-        if self.norm:
-            params += C.batchnorm_params(self.out_channels)
-        params += activation_params(self.activation, self.out_channels)
-        macs = C.conv2d_macs(self.in_channels, self.out_channels, self.kernel_size, out_size, self.groups)
-        return BlockCost(params, macs, self.out_channels, out_size)
+    @staticmethod
+    def _cost_of(
+        height: int,
+        width: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        groups: int = 1,
+        dilation: int = 1,
+        activation: str | None = "relu",
+        norm: bool = True,
+        bias: bool = False,
+    ) -> LayerCost:
+        """Conv weights `Dk*Dk*(M/g)*N` (+ N bias) + BN `2N` + PReLU `N`; MACs `weights * Df*Df`."""
+        out_height = C._same_out(height, stride)  # "same" padding
+        out_width = out_height if width == height else C._same_out(width, stride)
+        weights = C._conv_weights(in_channels, out_channels, kernel_size, kernel_size, groups)
+        params = weights + (out_channels if bias else 0) + _activation_params(activation, out_channels)
+        if norm:
+            params += C._batchnorm_params(out_channels)
+        return params, weights * out_height * out_width, out_channels, out_height, out_width
 
 
 # --- depthwise separable -------------------------------------------------------------------------
@@ -240,8 +265,29 @@ class DepthwiseSeparable(_Spec):
         names = ("depthwise", "pointwise") if self.order == "mobilenet" else ("pointwise", "depthwise")
         return nn.Sequential(OrderedDict(zip(names, (spec.build() for spec in self.layers()), strict=False)))
 
-    def cost(self, input_size: Size) -> BlockCost:
-        return _sequence_cost(self.layers(), self.in_channels, input_size)
+    @staticmethod
+    def _cost_of(
+        height: int,
+        width: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        activation: str | None = "relu",
+        order: str = "mobilenet",
+    ) -> LayerCost:
+        m, n, k, act = in_channels, out_channels, kernel_size, activation
+        if order == "mobilenet":  # the layers() above, costed in turn
+            first, first_macs, _, height, width = ConvBNAct._cost_of(
+                height, width, m, m, k, stride, m, 1, act
+            )
+            second, second_macs, _, height, width = ConvBNAct._cost_of(height, width, m, n, 1, 1, 1, 1, act)
+        else:
+            first, first_macs, _, height, width = ConvBNAct._cost_of(height, width, m, n, 1, 1, 1, 1, act)
+            second, second_macs, _, height, width = ConvBNAct._cost_of(
+                height, width, n, n, k, stride, n, 1, act
+            )
+        return first + second, first_macs + second_macs, n, height, width
 
 
 # --- squeeze and excite ---------------------------------------------------------------------------
@@ -299,11 +345,21 @@ class SqueezeExcite(_Spec):
     def build(self) -> SqueezeExciteBlock:
         return SqueezeExciteBlock(self)
 
-    def cost(self, input_size: Size) -> BlockCost:
-        size = C._pair("input_size", input_size)
-        params = C.se_params(self.channels, self.squeeze_channels)
-        params += activation_params(self.activation, self.squeeze_channels)
-        return BlockCost(params, C.se_macs(self.channels, self.squeeze_channels), self.channels, size)
+    @staticmethod
+    def _cost_of(
+        height: int,
+        width: int,
+        channels: int,
+        squeeze_channels: int,
+        activation: str = "relu",
+        gate: str = "hsigmoid",
+    ) -> LayerCost:
+        """Two 1x1 convs with bias, C -> S -> C, on the pooled 1x1 map (`cost.se_params`, `cost.se_macs`)."""
+        weights = C._conv_weights(channels, squeeze_channels, 1, 1, 1) + C._conv_weights(
+            squeeze_channels, channels, 1, 1, 1
+        )
+        params = weights + squeeze_channels + channels + _activation_params(activation, squeeze_channels)
+        return params, weights, channels, height, width
 
 
 # --- inverted residual (MBConv) and fused MBConv ---------------------------------------------------
@@ -401,8 +457,44 @@ class InvertedResidual(_Spec):
     def build(self) -> ResidualBlock:
         return ResidualBlock(self, nn.Sequential(*(spec.build() for spec in self.layers())))
 
-    def cost(self, input_size: Size) -> BlockCost:
-        return _sequence_cost(self.layers(), self.in_channels, input_size)
+    @staticmethod
+    def _cost_of(
+        height: int,
+        width: int,
+        in_channels: int,
+        out_channels: int,
+        expanded_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        squeeze_channels: int = 0,
+        activation: str = "relu6",
+        se_activation: str = "relu",
+        se_gate: str = "hsigmoid",
+        dilation: int = 1,
+    ) -> LayerCost:
+        """The layers() above in one go: this block is most of every MobileNet after V1.
+
+        MACs `H*W*M*E + H'*W'*E*(Dk*Dk + N) + 2*E*S`: the 1x1 expansion M -> E at the input size
+        (none when E == M), the k x k depthwise conv and the 1x1 projection E -> N at the output
+        size, SE's two 1x1 convs on the pooled map (MobileNetV2, Sec. 3.3: `h*w*d'*t*(d' + k^2 +
+        d'')` at stride 1 without SE). Params: those weights, BatchNorm's `2*C` after every conv,
+        SE's biases `S + E`, PReLU's slopes.
+        """
+        e, n, s = expanded_channels, out_channels, squeeze_channels
+        out_height = C._same_out(height, stride)  # "same" padding
+        out_width = out_height if width == height else C._same_out(width, stride)
+        weights = e * (kernel_size * kernel_size + n)  # the depthwise conv and the projection
+        macs = weights * out_height * out_width
+        activated = e  # output channels of the convs with `activation` (the projection is linear)
+        if e != in_channels:  # the expansion
+            expand = in_channels * e
+            weights, macs, activated = weights + expand, macs + expand * height * width, e + e
+        params = weights + 2 * (activated + n) + (activated if activation == "prelu" else 0)
+        if s:
+            squeeze = 2 * e * s
+            params += squeeze + s + e + (s if se_activation == "prelu" else 0)
+            macs += squeeze
+        return params, macs, n, out_height, out_width
 
 
 MBConv = InvertedResidual
@@ -448,8 +540,31 @@ class FusedMBConv(_Spec):
     def build(self) -> ResidualBlock:
         return ResidualBlock(self, nn.Sequential(*(spec.build() for spec in self.layers())))
 
-    def cost(self, input_size: Size) -> BlockCost:
-        return _sequence_cost(self.layers(), self.in_channels, input_size)
+    @staticmethod
+    def _cost_of(
+        height: int,
+        width: int,
+        in_channels: int,
+        out_channels: int,
+        expanded_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        squeeze_channels: int = 0,
+        activation: str = "silu",
+        se_activation: str = "silu",
+        se_gate: str = "sigmoid",
+    ) -> LayerCost:
+        m, e, n, k = in_channels, expanded_channels, out_channels, kernel_size
+        if e == m:  # the layers() above, costed in turn
+            return ConvBNAct._cost_of(height, width, m, n, k, stride, 1, 1, activation)
+        params, macs, _, height, width = ConvBNAct._cost_of(height, width, m, e, k, stride, 1, 1, activation)
+        if squeeze_channels:
+            step, step_macs, *_ = SqueezeExcite._cost_of(
+                height, width, e, squeeze_channels, se_activation, se_gate
+            )
+            params, macs = params + step, macs + step_macs
+        step, step_macs, _, height, width = ConvBNAct._cost_of(height, width, e, n, 1, 1, 1, 1, None)
+        return params + step, macs + step_macs, n, height, width
 
 
 # --- ShuffleNetV2 unit -----------------------------------------------------------------------------
@@ -516,16 +631,23 @@ class ShuffleNetV2Unit(_Spec):
     def build(self) -> ShuffleV2Block:
         return ShuffleV2Block(self)
 
-    def cost(self, input_size: Size) -> BlockCost:
-        shortcut, main = self.branches()
-        if self.stride == 1:
-            right = _sequence_cost(main, self.out_channels // 2, input_size)
-            return BlockCost(right.params, right.macs, self.out_channels, right.out_size)
-        left = _sequence_cost(shortcut, self.in_channels, input_size)
-        right = _sequence_cost(main, self.in_channels, input_size)
-        return BlockCost(
-            left.params + right.params, left.macs + right.macs, self.out_channels, right.out_size
-        )
+    @staticmethod
+    def _cost_of(
+        height: int, width: int, in_channels: int, out_channels: int, stride: int = 1, kernel_size: int = 3
+    ) -> LayerCost:
+        half, k, s, m = out_channels // 2, kernel_size, stride, in_channels
+        params = macs = 0
+        main_in = half
+        if s > 1:  # the branches() above, costed in turn; stride 1 passes half the input through
+            params, macs, _, h, w = ConvBNAct._cost_of(height, width, m, m, k, s, m, 1, None)
+            step, step_macs, *_ = ConvBNAct._cost_of(h, w, m, half, 1)
+            params, macs, main_in = params + step, macs + step_macs, m
+        step, step_macs, _, h, w = ConvBNAct._cost_of(height, width, main_in, half, 1)
+        params, macs = params + step, macs + step_macs
+        step, step_macs, _, h, w = ConvBNAct._cost_of(h, w, half, half, k, s, half, 1, None)
+        params, macs = params + step, macs + step_macs
+        step, step_macs, _, h, w = ConvBNAct._cost_of(h, w, half, half, 1)
+        return params + step, macs + step_macs, out_channels, h, w
 
 
 # --- Ghost module and bottleneck ------------------------------------------------------------------
@@ -570,7 +692,7 @@ class GhostModule(_Spec):
 
     @property
     def intrinsic_channels(self) -> int:
-        return math.ceil(self.out_channels / self.ratio)
+        return _intrinsic_channels(self.out_channels, self.ratio)
 
     def layers(self) -> tuple[ConvBNAct, ConvBNAct]:
         init = self.intrinsic_channels
@@ -582,16 +704,32 @@ class GhostModule(_Spec):
     def build(self) -> GhostBlock:
         return GhostBlock(self)
 
-    def cost(self, input_size: Size) -> BlockCost:
-        primary, cheap = self.layers()
-        intrinsic = primary.cost(input_size)
-        ghosts = cheap.cost(intrinsic.out_size)
-        return BlockCost(
-            intrinsic.params + ghosts.params,
-            intrinsic.macs + ghosts.macs,
-            self.out_channels,
-            intrinsic.out_size,
+    @staticmethod
+    def _cost_of(
+        height: int,
+        width: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 1,
+        ratio: int = 2,
+        dw_size: int = 3,
+        stride: int = 1,
+        relu: bool = True,
+    ) -> LayerCost:
+        init, act = _intrinsic_channels(out_channels, ratio), "relu" if relu else None
+        # the layers() above: the primary conv, then the cheap depthwise op on its output
+        params, macs, _, height, width = ConvBNAct._cost_of(
+            height, width, in_channels, init, kernel_size, stride, 1, 1, act
         )
+        cheap, cheap_macs, *_ = ConvBNAct._cost_of(
+            height, width, init, init * (ratio - 1), dw_size, 1, init, 1, act
+        )
+        return params + cheap, macs + cheap_macs, out_channels, height, width
+
+
+def _intrinsic_channels(out_channels: int, ratio: int) -> int:
+    """`ceil(N/s)`: the Ghost module's maps made by the ordinary conv."""
+    return math.ceil(out_channels / ratio)
 
 
 class GhostBottleneckBlock(nn.Module):
@@ -649,10 +787,34 @@ class GhostBottleneck(_Spec):
     def build(self) -> GhostBottleneckBlock:
         return GhostBottleneckBlock(self)
 
-    def cost(self, input_size: Size) -> BlockCost:
-        main = _sequence_cost(self.layers(), self.in_channels, input_size)
-        short = _sequence_cost(self.shortcut_layers(), self.in_channels, input_size)
-        return BlockCost(main.params + short.params, main.macs + short.macs, self.out_channels, main.out_size)
+    @staticmethod
+    def _cost_of(
+        height: int,
+        width: int,
+        in_channels: int,
+        mid_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        squeeze_channels: int = 0,
+    ) -> LayerCost:
+        m, mid, n, k, s = in_channels, mid_channels, out_channels, kernel_size, stride
+        # layers(), costed in turn
+        params, macs, _, h, w = GhostModule._cost_of(height, width, m, mid, relu=True)
+        if s > 1:
+            step, step_macs, _, h, w = ConvBNAct._cost_of(h, w, mid, mid, k, s, mid, 1, None)
+            params, macs = params + step, macs + step_macs
+        if squeeze_channels:
+            step, step_macs, *_ = SqueezeExcite._cost_of(h, w, mid, squeeze_channels, "relu", "hsigmoid")
+            params, macs = params + step, macs + step_macs
+        step, step_macs, _, h, w = GhostModule._cost_of(h, w, mid, n, relu=False)
+        params, macs = params + step, macs + step_macs
+        if not (s == 1 and m == n):  # shortcut_layers(): depthwise + 1x1 unless it is the identity
+            step, step_macs, _, sh, sw = ConvBNAct._cost_of(height, width, m, m, k, s, m, 1, None)
+            params, macs = params + step, macs + step_macs
+            step, step_macs, *_ = ConvBNAct._cost_of(sh, sw, m, n, 1, 1, 1, 1, None)
+            params, macs = params + step, macs + step_macs
+        return params, macs, n, h, w
 
 
 # --- SqueezeNet Fire -----------------------------------------------------------------------------
@@ -702,12 +864,21 @@ class Fire(_Spec):
     def build(self) -> FireBlock:
         return FireBlock(self)
 
-    def cost(self, input_size: Size) -> BlockCost:
-        squeeze, expand1x1, expand3x3 = self.layers()
-        squeezed = squeeze.cost(input_size)
-        one, three = expand1x1.cost(squeezed.out_size), expand3x3.cost(squeezed.out_size)
-        params = squeezed.params + one.params + three.params
-        return BlockCost(params, squeezed.macs + one.macs + three.macs, self.out_channels, squeezed.out_size)
+    @staticmethod
+    def _cost_of(
+        height: int,
+        width: int,
+        in_channels: int,
+        squeeze_channels: int,
+        expand1x1_channels: int,
+        expand3x3_channels: int,
+    ) -> LayerCost:
+        s, plain = squeeze_channels, ("relu", False, True)  # activation, norm, bias of the layers()
+        params, macs, _, height, width = ConvBNAct._cost_of(height, width, in_channels, s, 1, 1, 1, 1, *plain)
+        one, one_macs, *_ = ConvBNAct._cost_of(height, width, s, expand1x1_channels, 1, 1, 1, 1, *plain)
+        three, three_macs, *_ = ConvBNAct._cost_of(height, width, s, expand3x3_channels, 3, 1, 1, 1, *plain)
+        out_channels = expand1x1_channels + expand3x3_channels
+        return params + one + three, macs + one_macs + three_macs, out_channels, height, width
 
 
 # --- ESPNet's ESP module ----------------------------------------------------------------------------
@@ -771,11 +942,10 @@ class ESPModule(_Spec):
 
     @property
     def dilations(self) -> tuple[int, ...]:
-        return tuple(2**k for k in range(self.branches))
+        return _esp_dilations(self.branches)
 
     def layers(self) -> tuple[ConvBNAct, list[ConvBNAct]]:
-        width = self.out_channels // self.branches
-        first = self.out_channels - (self.branches - 1) * width
+        width, first = _esp_widths(self.out_channels, self.branches)
         plain = dict(norm=False, activation=None)
         kernel = 1 if self.stride == 1 else 3
         reduce = ConvBNAct(self.in_channels, width, kernel, self.stride, **plain)
@@ -788,15 +958,41 @@ class ESPModule(_Spec):
     def build(self) -> ESPBlock:
         return ESPBlock(self)
 
-    def cost(self, input_size: Size) -> BlockCost:
-        reduce, branches = self.layers()
-        reduced = reduce.cost(input_size)
-        params, macs = reduced.params, reduced.macs
-        for branch in branches:
-            step = branch.cost(reduced.out_size)
-            params, macs = params + step.params, macs + step.macs
-        params += C.batchnorm_params(self.out_channels) + activation_params("prelu", self.out_channels)
-        return BlockCost(params, macs, self.out_channels, reduced.out_size)
+    @staticmethod
+    def _cost_of(
+        height: int,
+        width: int,
+        in_channels: int,
+        out_channels: int,
+        branches: int = 5,
+        stride: int = 1,
+        residual: bool = True,
+    ) -> LayerCost:
+        branch_width, first = _esp_widths(out_channels, branches)
+        kernel, plain = 1 if stride == 1 else 3, (None, False, False)  # activation, norm, bias
+        # layers(): the reduce conv, then the dilated branches on its output
+        params, macs, _, height, width = ConvBNAct._cost_of(
+            height, width, in_channels, branch_width, kernel, stride, 1, 1, *plain
+        )
+        for index, dilation in enumerate(_esp_dilations(branches)):
+            out = first if index == 0 else branch_width
+            step, step_macs, *_ = ConvBNAct._cost_of(
+                height, width, branch_width, out, 3, 1, 1, dilation, *plain
+            )
+            params, macs = params + step, macs + step_macs
+        params += C._batchnorm_params(out_channels) + _activation_params("prelu", out_channels)
+        return params, macs, out_channels, height, width
+
+
+def _esp_widths(out_channels: int, branches: int) -> tuple[int, int]:
+    """(d, first): each branch's d = N // K channels; the first branch takes the remainder too."""
+    width = out_channels // branches
+    return width, out_channels - (branches - 1) * width
+
+
+def _esp_dilations(branches: int) -> tuple[int, ...]:
+    """1, 2, 4, ..., 2^(K-1)."""
+    return tuple(2**k for k in range(branches))
 
 
 BLOCKS = (

@@ -75,6 +75,52 @@ def _area(size: Size, name: str = "output_size") -> int:
     return h * w
 
 
+# --- kernels: each formula once, for arguments already checked -------------------------------
+#
+# The public functions below check their arguments, then call these. Block and network specs
+# (`lwcnn.blocks`, `lwcnn.models`) call them directly: their fields were checked when the spec
+# was made, and checking them again for every layer of every architecture would cost more than
+# the arithmetic.
+
+
+def _same_padding(kernel_size: int, dilation: int) -> int:
+    """`dilation * (Dk - 1) / 2`, the "same" padding of an odd kernel."""
+    return dilation * (kernel_size - 1) // 2
+
+
+def _conv_out(size: int, kernel_size: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length along one axis: `floor((D + 2p - d*(Dk - 1) - 1) / s) + 1`."""
+    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+def _same_out(size: int, stride: int) -> int:
+    """`_conv_out` with "same" padding: `2p = d*(Dk - 1)` cancels, leaving `ceil(D / s)`."""
+    return (size - 1) // stride + 1
+
+
+def _conv_weights(in_channels: int, out_channels: int, kernel_h: int, kernel_w: int, groups: int) -> int:
+    """Weights of a conv, no bias: `Dk*Dk * (M/groups) * N`. Its MACs are this times `Df*Df`."""
+    return kernel_h * kernel_w * (in_channels // groups) * out_channels
+
+
+def _linear_weights(in_features: int, out_features: int) -> int:
+    """Weights of a fully-connected layer, no bias: `M*N`."""
+    return in_features * out_features
+
+
+def _batchnorm_params(channels: int) -> int:
+    """BatchNorm's gamma and beta: `2*C`."""
+    return 2 * channels
+
+
+def _make_divisible(value: float, divisor: int, min_value: int) -> int:
+    """`value` to the nearest multiple of `divisor` (at least `min_value`), never 10% down."""
+    rounded = int(value + divisor / 2) // divisor * divisor
+    if rounded < min_value:
+        rounded = min_value
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
 def same_padding(kernel_size: int, dilation: int = 1) -> int:
     """Padding that keeps the size at stride 1 ("same"): `dilation * (Dk - 1) / 2`, odd Dk only.
 
@@ -89,7 +135,7 @@ def same_padding(kernel_size: int, dilation: int = 1) -> int:
         raise ValueError(
             f"kernel_size={kernel_size} is even: 'same' padding needs an odd kernel_size " "(1, 3, 5, 7, ...)"
         )
-    return dilation * (kernel_size - 1) // 2
+    return _same_padding(kernel_size, dilation)
 
 
 # --- convolution -----------------------------------------------------------------------------
@@ -124,7 +170,6 @@ def conv2d_output_size(
         raise ValueError(f"padding={padding!r}: allowed are an int, a pair, 'same' or 'valid'")
     else:
         p = _pair("padding", padding, minimum=0)
-    out = []
     for axis in range(2):
         span = d[axis] * (k[axis] - 1) + 1
         if size[axis] + 2 * p[axis] < span:
@@ -132,7 +177,7 @@ def conv2d_output_size(
                 f"input_size={input_size} is smaller than the kernel's span {span} "
                 f"(kernel_size={kernel_size}, dilation={dilation}, padding={padding})"
             )
-        out.append((size[axis] + 2 * p[axis] - span) // s[axis] + 1)
+    out = [_conv_out(size[axis], k[axis], s[axis], p[axis], d[axis]) for axis in range(2)]
     return _like(input_size, (out[0], out[1]))
 
 
@@ -148,7 +193,7 @@ def conv2d_params(
     _check_int("out_channels", out_channels)
     _check_groups(groups, in_channels, out_channels)
     kh, kw = _pair("kernel_size", kernel_size)
-    return kh * kw * (in_channels // groups) * out_channels + (out_channels if bias else 0)
+    return _conv_weights(in_channels, out_channels, kh, kw, groups) + (out_channels if bias else 0)
 
 
 def conv2d_macs(
@@ -239,7 +284,7 @@ def linear_params(in_features: int, out_features: int, bias: bool = True) -> int
     """Parameters of a fully-connected layer: `M*N` (+ N with bias)."""
     _check_int("in_features", in_features)
     _check_int("out_features", out_features)
-    return in_features * out_features + (out_features if bias else 0)
+    return _linear_weights(in_features, out_features) + (out_features if bias else 0)
 
 
 def linear_macs(in_features: int, out_features: int, rows: int = 1) -> int:
@@ -254,7 +299,7 @@ def batchnorm_params(channels: int, affine: bool = True) -> int:
     The running mean and variance are buffers, not parameters.
     """
     _check_int("channels", channels)
-    return 2 * channels if affine else 0
+    return _batchnorm_params(channels) if affine else 0
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -269,10 +314,7 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     if not value > 0:
         raise ValueError(f"value must be positive, got {value}")
     min_value = divisor if min_value is None else _check_int("min_value", min_value)
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
+    return _make_divisible(value, divisor, min_value)
 
 
 def se_channels(channels: int, ratio: float = 0.25, divisor: int | None = 8) -> int:

@@ -5,7 +5,7 @@ One frozen dataclass per network holds its paper's table. From that one spec com
 * `spec.stages()`: the network as named stages of `lwcnn.blocks` specs (plus `spec.classifier()`),
 * `spec.build()`: the `nn.Module`, built from those block specs,
 * `spec.cost(resolution)`: params and conv+linear MACs per stage and in total, by integer
-  arithmetic over the blocks' `.cost` (no module, no forward pass).
+  arithmetic on the blocks' arguments (no module, no forward pass, no block spec made).
 
     >>> cost("mobilenet_v2").macs               # torchvision's MobileNetV2: FlopCounterMode / 2
     300774272
@@ -31,7 +31,7 @@ import dataclasses
 import functools
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
@@ -47,8 +47,10 @@ from lwcnn.blocks import (
     Fire,
     GhostBottleneck,
     InvertedResidual,
+    LayerCost,
     ShuffleNetV2Unit,
-    activation_params,
+    _activation_params,
+    _Spec,
     make_activation,
 )
 from lwcnn.cost import Size
@@ -173,12 +175,13 @@ def small_mobilenet_cost(
 
 # --- glue layers: what a network needs around the blocks ----------------------------------------
 #
-# Each has the blocks' interface (in_channels, out_channels, build, cost) so that a stage can mix
-# them with the block specs. None of them costs multiply-adds except PlainConv and Linear.
+# Each has the blocks' interface (in_channels, out_channels, build, cost, _cost_of) so that a
+# stage can mix them with the block specs. None of them costs multiply-adds except PlainConv and
+# Linear.
 
 
 @dataclass(frozen=True)
-class PlainConv:
+class PlainConv(_Spec):
     """Conv with bias and explicit padding, then an activation, no BatchNorm.
 
     SqueezeNet's conv1 (7x7/2 or 3x3/2 with no padding), which `ConvBNAct`'s "same" padding
@@ -206,17 +209,26 @@ class PlainConv:
             layers["act"] = make_activation(self.activation, self.out_channels)
         return nn.Sequential(layers)
 
-    def cost(self, input_size: Size) -> BlockCost:
-        size = C._pair("input_size", input_size)
-        out_size = C.conv2d_output_size(size, self.kernel_size, self.stride, self.padding)
-        params = C.conv2d_params(self.in_channels, self.out_channels, self.kernel_size, bias=True)
-        params += activation_params(self.activation, self.out_channels)
-        macs = C.conv2d_macs(self.in_channels, self.out_channels, self.kernel_size, out_size)
-        return BlockCost(params, macs, self.out_channels, out_size)
+    @staticmethod
+    def _cost_of(
+        height: int,
+        width: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        activation: str | None = "relu",
+    ) -> LayerCost:
+        # the checked function: without "same" padding an input can be smaller than the kernel
+        out_height, out_width = C.conv2d_output_size((height, width), kernel_size, stride, padding)
+        weights = C._conv_weights(in_channels, out_channels, kernel_size, kernel_size, 1)
+        params = weights + out_channels + _activation_params(activation, out_channels)
+        return params, weights * out_height * out_width, out_channels, out_height, out_width
 
 
 @dataclass(frozen=True)
-class MaxPool:
+class MaxPool(_Spec):
     """Max pooling: no parameters and no multiply-adds, it only shrinks the map.
 
     `ceil_mode=True` rounds the output size up, as Caffe did (SqueezeNet keeps it); PyTorch then
@@ -245,21 +257,31 @@ class MaxPool:
     def build(self) -> nn.MaxPool2d:
         return nn.MaxPool2d(self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode)
 
-    def _pooled(self, length: int) -> int:
-        floor = C.conv2d_output_size(length, self.kernel_size, self.stride, self.padding)
-        if not self.ceil_mode:
+    @staticmethod
+    def _pooled(length: int, kernel_size: int, stride: int, padding: int, ceil_mode: bool) -> int:
+        floor = C.conv2d_output_size(length, kernel_size, stride, padding)
+        if not ceil_mode:
             return floor
-        k, s, p = self.kernel_size, self.stride, self.padding
+        k, s, p = kernel_size, stride, padding
         out = -(-(length + 2 * p - k) // s) + 1  # ceil division
         return out - 1 if (out - 1) * s >= length + p else out
 
-    def cost(self, input_size: Size) -> BlockCost:
-        height, width = C._pair("input_size", input_size)
-        return BlockCost(0, 0, self.channels, (self._pooled(height), self._pooled(width)))
+    @staticmethod
+    def _cost_of(
+        height: int,
+        width: int,
+        channels: int,
+        kernel_size: int = 3,
+        stride: int = 2,
+        padding: int = 0,
+        ceil_mode: bool = False,
+    ) -> LayerCost:
+        window = (kernel_size, stride, padding, ceil_mode)
+        return 0, 0, channels, MaxPool._pooled(height, *window), MaxPool._pooled(width, *window)
 
 
 @dataclass(frozen=True)
-class Flatten:
+class Flatten(_Spec):
     """(N, C, 1, 1) -> (N, C) after the global pooling; costs nothing."""
 
     channels: int
@@ -275,20 +297,20 @@ class Flatten:
     def build(self) -> nn.Flatten:
         return nn.Flatten()
 
-    def cost(self, input_size: Size) -> BlockCost:
-        return BlockCost(0, 0, self.channels, C._pair("input_size", input_size))
+    @staticmethod
+    def _cost_of(height: int, width: int, channels: int) -> LayerCost:
+        return 0, 0, channels, height, width
 
 
 @dataclass(frozen=True)
-class Dropout:
+class Dropout(_Spec):
     """Dropout with probability `p` (identity at inference); costs nothing."""
 
     channels: int
     p: float = 0.2
 
     def __post_init__(self) -> None:
-        if not 0 <= self.p < 1:
-            raise ValueError(f"p must be in [0, 1), got {self.p!r}")
+        _check_probability("p", self.p)
 
     @property
     def in_channels(self) -> int:
@@ -301,12 +323,13 @@ class Dropout:
     def build(self) -> nn.Dropout:
         return nn.Dropout(self.p)
 
-    def cost(self, input_size: Size) -> BlockCost:
-        return BlockCost(0, 0, self.channels, C._pair("input_size", input_size))
+    @staticmethod
+    def _cost_of(height: int, width: int, channels: int, p: float = 0.2) -> LayerCost:
+        return 0, 0, channels, height, width
 
 
 @dataclass(frozen=True)
-class Activation:
+class Activation(_Spec):
     """A lone activation (MobileNetV3's h-swish between its two classifier layers)."""
 
     channels: int
@@ -326,13 +349,13 @@ class Activation:
     def build(self) -> nn.Module:
         return make_activation(self.activation, self.channels)
 
-    def cost(self, input_size: Size) -> BlockCost:
-        size = C._pair("input_size", input_size)
-        return BlockCost(activation_params(self.activation, self.channels), 0, self.channels, size)
+    @staticmethod
+    def _cost_of(height: int, width: int, channels: int, activation: str = "relu") -> LayerCost:
+        return _activation_params(activation, channels), 0, channels, height, width
 
 
 @dataclass(frozen=True)
-class Linear:
+class Linear(_Spec):
     """Fully-connected layer on the pooled vector: params `M*N + N`, MACs `M*N`."""
 
     in_features: int
@@ -354,15 +377,23 @@ class Linear:
     def build(self) -> nn.Linear:
         return nn.Linear(self.in_features, self.out_features, bias=self.bias)
 
-    def cost(self, input_size: Size) -> BlockCost:
-        size = C._pair("input_size", input_size)
-        params = C.linear_params(self.in_features, self.out_features, self.bias)
-        return BlockCost(params, C.linear_macs(self.in_features, self.out_features), self.out_features, size)
+    @staticmethod
+    def _cost_of(
+        height: int, width: int, in_features: int, out_features: int, bias: bool = True
+    ) -> LayerCost:
+        """On the pooled vector: params `M*N` (+ N), MACs `M*N` (`cost.linear_params`, `cost.linear_macs`)."""
+        weights = C._linear_weights(in_features, out_features)
+        return weights + (out_features if bias else 0), weights, out_features, height, width
 
 
 def _check_activation_name(name: str | None) -> None:
     if name is not None and name not in ACTIVATIONS:
         raise ValueError(f"activation={name!r} is unknown; allowed: {', '.join(ACTIVATIONS)} or None")
+
+
+def _check_probability(name: str, value: Any) -> None:
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
 
 
 # --- the network spec: stages of block specs, one build, one cost -------------------------------
@@ -422,13 +453,31 @@ class NetworkCost:
         return "\n".join(lines)
 
 
+NO_SE = 0  # squeeze_channels of a block without squeeze-and-excite
+
+# A layer of a network, written down but not made: its spec class and the arguments that make
+# it, `kind(*args, **kwargs)`. The first argument is always the layer's input channels.
+Layer = tuple[type, tuple[Any, ...], dict[str, Any]]
+StageLayers = tuple[str, Sequence[Layer]]  # (stage name, its layers)
+
+
+def _layer(kind: type, *args: Any, **kwargs: Any) -> Layer:
+    """`kind(*args, **kwargs)`, written down for `NetworkSpec` to make or to cost."""
+    return kind, args, kwargs
+
+
 class NetworkSpec:
     """What every network spec shares.
 
     A subclass is a frozen dataclass with the fields `num_classes`, `in_channels` and
-    `resolution`, and writes `_make_stages()` (the feature extractor, stage by stage) and
-    `_make_classifier()` (the layers after global average pooling) from its table. `build` and
-    `cost` both walk those lists, so the module and its cost cannot drift apart.
+    `resolution`, and writes from its table `_make_stages()`, the feature extractor as
+    (stage name, layers) pairs, and `_make_classifier()`, the layers after global average
+    pooling, each layer as `_layer(SpecClass, *args, **kwargs)`. From that one layout,
+    `stages()` and `build` make the layer specs (each constructor checks its arguments), and
+    `cost` calls `SpecClass._cost_of(height, width, *args, **kwargs)` on the same arguments
+    without making a spec: they follow from this spec's fields, checked once when it was made,
+    so checking them again per layer would only cost time. A table other than the paper's is
+    checked by making its specs once, when the network spec is made.
     """
 
     norm_eps: ClassVar[float] = 1e-5  # BatchNorm settings of the reference implementation
@@ -437,10 +486,10 @@ class NetworkSpec:
     in_channels: int
     resolution: int | None
 
-    def _make_stages(self) -> Sequence[Stage]:  # pragma: no cover - every spec overrides
+    def _make_stages(self) -> list[StageLayers]:  # pragma: no cover - every spec overrides
         raise NotImplementedError
 
-    def _make_classifier(self) -> Sequence[Any]:  # pragma: no cover - every spec overrides
+    def _make_classifier(self) -> list[Layer]:  # pragma: no cover - every spec overrides
         raise NotImplementedError
 
     def _check_common(self) -> None:
@@ -448,6 +497,8 @@ class NetworkSpec:
         C._check_int("in_channels", self.in_channels)
         if self.resolution is not None:
             C._check_int("resolution", self.resolution)
+        if hasattr(self, "dropout"):
+            _check_probability("dropout", self.dropout)
 
     @property
     def default_resolution(self) -> int:
@@ -460,12 +511,12 @@ class NetworkSpec:
         return self.default_resolution if self.resolution is None else self.resolution
 
     def stages(self) -> tuple[Stage, ...]:
-        """The feature extractor as named stages of layer specs (computed once per spec)."""
-        return _layout(self)[0]
+        """The feature extractor as named stages of layer specs (made once per spec)."""
+        return _specs(self)[0]
 
     def classifier(self) -> tuple[Any, ...]:
         """The layers after global average pooling, as layer specs."""
-        return _layout(self)[1]
+        return _specs(self)[1]
 
     def build(self) -> nn.Sequential:
         """The module: `features` (one nn.Sequential per stage) -> `avgpool` -> `classifier`.
@@ -501,57 +552,67 @@ class NetworkSpec:
     def cost(self, resolution: Size | None = None) -> NetworkCost:
         """Params and conv+linear MACs per stage at `resolution` (default `input_resolution`).
 
-        Pure integer arithmetic over the block specs' `.cost`; results are cached per
-        (spec, size) and per (block, size), which is safe because specs are frozen.
+        Pure integer arithmetic: each layer's `_cost_of` on the layout's arguments, no spec or
+        module made. Cached per (spec, size), which is safe because specs are frozen.
         """
         size = C._pair("resolution", self.input_resolution if resolution is None else resolution)
         return _network_cost(self, size)
 
 
+def _make(layer: Layer) -> Any:
+    kind, args, kwargs = layer
+    return kind(*args, **kwargs)
+
+
 @functools.lru_cache(maxsize=1024)
-def _layout(spec: NetworkSpec) -> tuple[tuple[Stage, ...], tuple[Any, ...]]:
-    return tuple(spec._make_stages()), tuple(spec._make_classifier())
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _layer_cost(layer: Any, input_size: tuple[int, int]) -> BlockCost:
-    return layer.cost(input_size)
-
-
-def _walk(
-    layers: Iterable[Any], channels: int, size: tuple[int, int], where: str
-) -> tuple[int, int, int, tuple[int, int]]:
-    """(params, macs, channels, size) after `layers`, checking that each takes what it gets."""
-    params = macs = 0
-    for layer in layers:
-        if layer.in_channels != channels:
-            raise ValueError(
-                f"{where}: {type(layer).__name__} expects {layer.in_channels} channels, gets {channels}"
-            )
-        step = _layer_cost(layer, size)
-        params += step.params
-        macs += step.macs
-        channels, size = step.out_channels, step.out_size
-    return params, macs, channels, size
+def _specs(spec: NetworkSpec) -> tuple[tuple[Stage, ...], tuple[Any, ...]]:
+    """The spec's layers made into specs, every argument checked by the spec's constructor."""
+    made = tuple(Stage(name, tuple(_make(layer) for layer in layers)) for name, layers in spec._make_stages())
+    return made, tuple(_make(layer) for layer in spec._make_classifier())
 
 
 @functools.lru_cache(maxsize=4096)
 def _network_cost(spec: NetworkSpec, input_size: tuple[int, int]) -> NetworkCost:
-    channels, size = spec.in_channels, input_size
-    rows = []
-    for stage in spec.stages():
-        params, macs, channels, size = _walk(stage.layers, channels, size, stage.name)
-        rows.append(StageCost(stage.name, params, macs, channels, size))
-    params, macs, channels, _ = _walk(spec.classifier(), channels, (1, 1), "classifier")
-    rows.append(StageCost("classifier", params, macs, channels, (1, 1)))
-    return NetworkCost(
-        input_size, sum(row.params for row in rows), sum(row.macs for row in rows), tuple(rows)
-    )
+    """Each layer's `_cost_of` on its arguments, in order, summed per stage.
+
+    The layout is made afresh for each size: keeping it would cost more (in garbage collection)
+    than making it again.
+    """
+    channels, (height, width) = spec.in_channels, input_size
+    rows, total_params, total_macs = [], 0, 0
+    for name, layers in (*spec._make_stages(), ("classifier", spec._make_classifier())):
+        if name == "classifier":  # after the global average pooling: on the pooled 1x1 map
+            height = width = 1
+        params = macs = 0
+        for kind, args, kwargs in layers:
+            if args[0] != channels:  # every layer's first argument is its input channels
+                raise ValueError(f"{name}: {kind.__name__} expects {args[0]} channels, gets {channels}")
+            step_params, step_macs, channels, height, width = kind._cost_of(height, width, *args, **kwargs)
+            params += step_params
+            macs += step_macs
+        size = (height, width)
+        rows.append(
+            _made(StageCost, name=name, params=params, macs=macs, out_channels=channels, out_size=size)
+        )
+        total_params += params
+        total_macs += macs
+    return _made(NetworkCost, input_size=input_size, params=total_params, macs=total_macs, stages=tuple(rows))
+
+
+def _made(cls: type, **fields: Any) -> Any:
+    """An instance of the frozen dataclass `cls` (one without `__post_init__`), fields set at once.
+
+    A frozen dataclass's `__init__` sets its fields one by one through `object.__setattr__`;
+    `cost` makes a row per stage, and that was a tenth of its time.
+    """
+    instance = object.__new__(cls)
+    object.__setattr__(instance, "__dict__", fields)
+    return instance
 
 
 def clear_cost_caches() -> None:
-    """Forget every cached layout and cost (for timing cold calls)."""
-    for cached in (_layout, _layer_cost, _network_cost):
+    """Forget every cached layer spec and cost (for timing cold calls)."""
+    for cached in (_specs, _network_cost):
         cached.cache_clear()
 
 
@@ -563,16 +624,20 @@ def _check_width(value: float, name: str = "width_multiplier") -> None:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
 
 
-def _check_choice(name: str, value: Any, allowed: Iterable[Any]) -> None:
-    allowed = tuple(allowed)
+def _check_choice(name: str, value: Any, allowed: Collection[Any]) -> None:
     if value not in allowed:
         raise ValueError(f"{name}={value!r} is unknown; allowed: {', '.join(map(repr, allowed))}")
 
 
 def _as_rows(spec: Any, name: str, row_type: type) -> None:
-    """Store the table field as a tuple of `row_type` (so plain tuples or lists work too)."""
+    """Store the table field as a tuple of `row_type` (so plain tuples or lists work too).
+
+    Call it last in `__post_init__`. A table other than the default (the paper's) is checked:
+    its channel counts and repeats here, everything else by making the network's layer specs
+    once, whose constructors check their arguments. `cost` makes no spec and trusts them.
+    """
     rows = getattr(spec, name)
-    if rows is None:
+    if rows is None or rows is spec.__dataclass_fields__[name].default:
         return
     try:
         converted = tuple(row if isinstance(row, row_type) else row_type(*row) for row in rows)
@@ -580,7 +645,14 @@ def _as_rows(spec: Any, name: str, row_type: type) -> None:
         raise ValueError(f"{name}: every row must be a {row_type.__name__} {row_type._fields}") from error
     if not converted:
         raise ValueError(f"{name} must hold at least one row")
+    for index, row in enumerate(converted):
+        for field_name, value in zip(row._fields, row, strict=True):
+            if field_name.endswith("channels"):
+                _check_width(value, f"{name}[{index}].{field_name}")
+            elif field_name == "repeats":
+                C._check_int(f"{name}[{index}].repeats", value, minimum=0)
     object.__setattr__(spec, name, converted)
+    _specs(spec)
 
 
 def _without_first_stride(rows: Sequence[Any]) -> tuple[Any, ...]:
@@ -593,18 +665,37 @@ def _without_first_stride(rows: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(rows)
 
 
-def _split_at_strides(layers: Sequence[tuple[Any, int]]) -> list[list[Any]]:
-    """Group (layer, stride) pairs into stages; each stride > 1 starts a new stage."""
-    groups: list[list[Any]] = []
-    for layer, stride in layers:
-        if not groups or stride > 1:
-            groups.append([])
-        groups[-1].append(layer)
-    return groups
+def _numbered(groups: Iterable[Sequence[Layer]], first: int = 1) -> list[StageLayers]:
+    return [(f"stage{index}", group) for index, group in enumerate(groups, first)]
 
 
-def _numbered(groups: Iterable[Sequence[Any]], first: int = 1) -> list[Stage]:
-    return [Stage(f"stage{index}", tuple(group)) for index, group in enumerate(groups, first)]
+def _repeated_rows(
+    spec: Any, rows: Iterable[Any], channels: int, depth: float = 1.0, first_index: int = 1
+) -> tuple[list[StageLayers], int]:
+    """One stage per row of `n` repeated blocks (the t, c, n, s rows of MobileNetV2, MnasNet and
+    EfficientNet; `ceil(n * depth)` blocks with a depth multiplier): `spec._block(row, M, c', s)`
+    first, then the block c' -> c' at stride 1, one layer `n - 1` times over. Returns the stages
+    and the channels they end with."""
+    stages = []
+    for index, row in enumerate(rows, first_index):
+        count = row.repeats if depth == 1 else math.ceil(row.repeats * depth)
+        out, blocks = spec._width(row.out_channels), []
+        if count > 0:
+            blocks.append(spec._block(row, channels, out, row.stride))
+            channels = out
+        if count > 1:
+            blocks += [spec._block(row, out, out, 1)] * (count - 1)
+        stages.append((f"stage{index}", blocks))
+    return stages, channels
+
+
+def _dropout_classifier(channels: int, dropout: float, num_classes: int) -> list[Layer]:
+    """Flatten, dropout, linear: the classifier of MobileNetV2, MnasNet, EfficientNet, GhostNet."""
+    return [
+        _layer(Flatten, channels),
+        _layer(Dropout, channels, dropout),
+        _layer(Linear, channels, num_classes),
+    ]
 
 
 # --- MobileNetV1 -------------------------------------------------------------------------------
@@ -658,20 +749,23 @@ class MobileNetV1(NetworkSpec):
     def _width(self, channels: int) -> int:
         return max(8, int(channels * self.width_multiplier))
 
-    def _make_stages(self) -> list[Stage]:
+    def _make_stages(self) -> list[StageLayers]:
         stem = self._width(self.stem_channels)
         rows = _without_first_stride(self.table) if self.small_input else self.table
-        stages = [Stage("stem", (ConvBNAct(self.in_channels, stem, 3, 1 if self.small_input else 2),))]
-        channels, layers = stem, []
+        stages = [("stem", [_layer(ConvBNAct, self.in_channels, stem, 3, 1 if self.small_input else 2)])]
+        channels, blocks = stem, []
         for row in rows:
+            if row.stride > 1 or not blocks:  # each stride > 1 opens a stage
+                blocks = []
+                stages.append((f"stage{len(stages)}", blocks))
             out = self._width(row.out_channels)
-            layers.append((DepthwiseSeparable(channels, out, 3, row.stride), row.stride))
+            blocks.append(_layer(DepthwiseSeparable, channels, out, 3, row.stride))
             channels = out
-        return stages + _numbered(_split_at_strides(layers))
+        return stages
 
-    def _make_classifier(self) -> list[Any]:
+    def _make_classifier(self) -> list[Layer]:
         channels = self._width(self.table[-1].out_channels)
-        return [Flatten(channels), Linear(channels, self.num_classes)]
+        return [_layer(Flatten, channels), _layer(Linear, channels, self.num_classes)]
 
 
 # --- MobileNetV2 -------------------------------------------------------------------------------
@@ -729,31 +823,29 @@ class MobileNetV2(NetworkSpec):
         _as_rows(self, "table", V2Row)
 
     def _width(self, channels: float) -> int:
-        return C.make_divisible(channels * self.width_multiplier, self.divisor)
+        return C._make_divisible(channels * self.width_multiplier, self.divisor, self.divisor)
 
     @property
     def _head_channels(self) -> int:
-        return C.make_divisible(self.last_channels * max(1.0, self.width_multiplier), self.divisor)
+        return C._make_divisible(
+            self.last_channels * max(1.0, self.width_multiplier), self.divisor, self.divisor
+        )
 
-    def _make_stages(self) -> list[Stage]:
+    def _block(self, row: V2Row, in_channels: int, out_channels: int, stride: int) -> Layer:
+        expanded = int(round(in_channels * row.expand_ratio))
+        return _layer(InvertedResidual, in_channels, out_channels, expanded, 3, stride, NO_SE, "relu6")
+
+    def _make_stages(self) -> list[StageLayers]:
         channels = self._width(self.stem_channels)
         rows = _without_first_stride(self.table) if self.small_input else self.table
         stem_stride = 1 if self.small_input else 2
-        stages = [Stage("stem", (ConvBNAct(self.in_channels, channels, 3, stem_stride, activation="relu6"),))]
-        for index, row in enumerate(rows, 1):
-            out, blocks = self._width(row.out_channels), []
-            for repeat in range(row.repeats):
-                expanded = int(round(channels * row.expand_ratio))
-                stride = row.stride if repeat == 0 else 1
-                blocks.append(InvertedResidual(channels, out, expanded, 3, stride, activation="relu6"))
-                channels = out
-            stages.append(Stage(f"stage{index}", tuple(blocks)))
-        head = ConvBNAct(channels, self._head_channels, 1, activation="relu6")
-        return [*stages, Stage("head", (head,))]
+        stem = _layer(ConvBNAct, self.in_channels, channels, 3, stem_stride, activation="relu6")
+        stages, channels = _repeated_rows(self, rows, channels)
+        head = _layer(ConvBNAct, channels, self._head_channels, 1, activation="relu6")
+        return [("stem", [stem]), *stages, ("head", [head])]
 
-    def _make_classifier(self) -> list[Any]:
-        channels = self._head_channels
-        return [Flatten(channels), Dropout(channels, self.dropout), Linear(channels, self.num_classes)]
+    def _make_classifier(self) -> list[Layer]:
+        return _dropout_classifier(self._head_channels, self.dropout, self.num_classes)
 
 
 # --- MobileNetV3 -------------------------------------------------------------------------------
@@ -844,36 +936,45 @@ class MobileNetV3(NetworkSpec):
         return MOBILENET_V3_TABLES[self.variant] if self.table is None else self.table
 
     def _width(self, channels: float) -> int:
-        return C.make_divisible(channels * self.width_multiplier, 8)
+        return C._make_divisible(channels * self.width_multiplier, 8, 8)
 
-    def _make_stages(self) -> list[Stage]:
+    def _make_stages(self) -> list[StageLayers]:
         channels = self._width(self.stem_channels)
         rows = _without_first_stride(self.rows) if self.small_input else self.rows
         stem_stride = 1 if self.small_input else 2
-        stages = [
-            Stage("stem", (ConvBNAct(self.in_channels, channels, 3, stem_stride, activation="hswish"),))
-        ]
-        layers = []
-        for row in rows:
-            expanded, out = self._width(row.expanded_channels), self._width(row.out_channels)
-            squeeze = C.make_divisible(expanded // 4, 8) if row.use_se else 0
-            block = InvertedResidual(
-                channels, out, expanded, row.kernel_size, row.stride, squeeze, activation=row.activation
+        stem = _layer(ConvBNAct, self.in_channels, channels, 3, stem_stride, activation="hswish")
+        stages, blocks, alpha = [("stem", [stem])], [], self.width_multiplier
+        for row in rows:  # self._width written out, as this loop is the bulk of `cost`
+            if row.stride > 1 or not blocks:  # each stride > 1 opens a stage
+                blocks = []
+                stages.append((f"stage{len(stages)}", blocks))
+            expanded = C._make_divisible(row.expanded_channels * alpha, 8, 8)
+            out = C._make_divisible(row.out_channels * alpha, 8, 8)
+            squeeze = C._make_divisible(expanded // 4, 8, 8) if row.use_se else 0
+            block = _layer(
+                InvertedResidual,
+                channels,
+                out,
+                expanded,
+                row.kernel_size,
+                row.stride,
+                squeeze,
+                row.activation,
             )
-            layers.append((block, row.stride))
+            blocks.append(block)
             channels = out
-        head = ConvBNAct(channels, 6 * channels, 1, activation="hswish")
-        return [*stages, *_numbered(_split_at_strides(layers)), Stage("head", (head,))]
+        stages.append(("head", [_layer(ConvBNAct, channels, 6 * channels, 1, activation="hswish")]))
+        return stages
 
-    def _make_classifier(self) -> list[Any]:
+    def _make_classifier(self) -> list[Layer]:
         channels = 6 * self._width(self.rows[-1].out_channels)
         hidden = self._width(MOBILENET_V3_LAST_CHANNELS[self.variant])
         return [
-            Flatten(channels),
-            Linear(channels, hidden),
-            Activation(hidden, "hswish"),
-            Dropout(hidden, self.dropout),
-            Linear(hidden, self.num_classes),
+            _layer(Flatten, channels),
+            _layer(Linear, channels, hidden),
+            _layer(Activation, hidden, "hswish"),
+            _layer(Dropout, hidden, self.dropout),
+            _layer(Linear, hidden, self.num_classes),
         ]
 
 
@@ -953,40 +1054,38 @@ class MnasNet(NetworkSpec):
     def _width(self, channels: float) -> int:
         return C.make_divisible(channels * self.width_multiplier, 8)
 
-    def _make_stages(self) -> list[Stage]:
+    def _block(self, row: MBRow, in_channels: int, out_channels: int, stride: int) -> Layer:
+        squeeze = max(1, round(in_channels * row.se_ratio)) if row.se_ratio else 0
+        expanded = in_channels * row.expand_ratio
+        return _layer(
+            InvertedResidual,
+            in_channels,
+            out_channels,
+            expanded,
+            row.kernel_size,
+            stride,
+            squeeze,
+            activation="relu",
+            se_gate="sigmoid",
+        )
+
+    def _make_stages(self) -> list[StageLayers]:
         stem, separable = self._width(self.stem_channels), self._width(self.separable_channels)
         stages = [
-            Stage("stem", (ConvBNAct(self.in_channels, stem, 3, 2),)),
-            Stage(
+            ("stem", [_layer(ConvBNAct, self.in_channels, stem, 3, 2)]),
+            (
                 "stage1",  # SepConv 3x3: no shortcut, no activation after the pointwise conv
-                (ConvBNAct(stem, stem, 3, groups=stem), ConvBNAct(stem, separable, 1, activation=None)),
+                [
+                    _layer(ConvBNAct, stem, stem, 3, groups=stem),
+                    _layer(ConvBNAct, stem, separable, 1, activation=None),
+                ],
             ),
         ]
-        channels = separable
-        for index, row in enumerate(self.rows, 2):
-            out, blocks = self._width(row.out_channels), []
-            for repeat in range(row.repeats):
-                squeeze = max(1, round(channels * row.se_ratio)) if row.se_ratio else 0
-                stride = row.stride if repeat == 0 else 1
-                blocks.append(
-                    InvertedResidual(
-                        channels,
-                        out,
-                        channels * row.expand_ratio,
-                        row.kernel_size,
-                        stride,
-                        squeeze,
-                        activation="relu",
-                        se_gate="sigmoid",
-                    )
-                )
-                channels = out
-            stages.append(Stage(f"stage{index}", tuple(blocks)))
-        return [*stages, Stage("head", (ConvBNAct(channels, self.last_channels, 1),))]
+        rows, channels = _repeated_rows(self, self.rows, separable, first_index=2)
+        return [*stages, *rows, ("head", [_layer(ConvBNAct, channels, self.last_channels, 1)])]
 
-    def _make_classifier(self) -> list[Any]:
-        channels = self.last_channels
-        return [Flatten(channels), Dropout(channels, self.dropout), Linear(channels, self.num_classes)]
+    def _make_classifier(self) -> list[Layer]:
+        return _dropout_classifier(self.last_channels, self.dropout, self.num_classes)
 
 
 # --- ShuffleNetV2 ------------------------------------------------------------------------------
@@ -1026,20 +1125,22 @@ class ShuffleNetV2(NetworkSpec):
     def channels(self) -> tuple[int, int, int, int, int]:
         return SHUFFLENET_V2_CHANNELS[self.width_multiplier]
 
-    def _make_stages(self) -> list[Stage]:
+    def _make_stages(self) -> list[StageLayers]:
         conv1, *stage_channels, conv5 = self.channels
-        stages = [Stage("stem", (ConvBNAct(self.in_channels, conv1, 3, 2), MaxPool(conv1, 3, 2, 1)))]
+        stages = [
+            ("stem", [_layer(ConvBNAct, self.in_channels, conv1, 3, 2), _layer(MaxPool, conv1, 3, 2, 1)])
+        ]
         channels = conv1
         for index, (out, repeats) in enumerate(zip(stage_channels, self.stage_repeats, strict=True), 2):
-            units = [ShuffleNetV2Unit(channels, out, stride=2)]
-            units += [ShuffleNetV2Unit(out, out, stride=1)] * (repeats - 1)
-            stages.append(Stage(f"stage{index}", tuple(units)))
+            units = [_layer(ShuffleNetV2Unit, channels, out, stride=2)]
+            units += [_layer(ShuffleNetV2Unit, out, out, stride=1)] * (repeats - 1)
+            stages.append((f"stage{index}", units))
             channels = out
-        return [*stages, Stage("head", (ConvBNAct(channels, conv5, 1),))]
+        return [*stages, ("head", [_layer(ConvBNAct, channels, conv5, 1)])]
 
-    def _make_classifier(self) -> list[Any]:
+    def _make_classifier(self) -> list[Layer]:
         channels = self.channels[-1]
-        return [Flatten(channels), Linear(channels, self.num_classes)]
+        return [_layer(Flatten, channels), _layer(Linear, channels, self.num_classes)]
 
 
 # --- GhostNet ----------------------------------------------------------------------------------
@@ -1106,27 +1207,25 @@ class GhostNet(NetworkSpec):
     def _width(self, channels: float) -> int:
         return C.make_divisible(channels * self.width_multiplier, 4)
 
-    def _make_stages(self) -> list[Stage]:
+    def _make_stages(self) -> list[StageLayers]:
         channels = self._width(self.stem_channels)
-        stages = [Stage("stem", (ConvBNAct(self.in_channels, channels, 3, 2),))]
-        layers = []
+        stages, blocks = [("stem", [_layer(ConvBNAct, self.in_channels, channels, 3, 2)])], []
         for row in self.table:
+            if row.stride > 1 or not blocks:  # each stride > 1 opens a stage
+                blocks = []
+                stages.append((f"stage{len(stages)}", blocks))
             expanded, out = self._width(row.expanded_channels), self._width(row.out_channels)
             squeeze = C.make_divisible(expanded * row.se_ratio, 4) if row.se_ratio else 0
-            block = GhostBottleneck(channels, expanded, out, row.kernel_size, row.stride, squeeze)
-            layers.append((block, row.stride))
+            block = _layer(GhostBottleneck, channels, expanded, out, row.kernel_size, row.stride, squeeze)
+            blocks.append(block)
             channels = out
-        head = ConvBNAct(channels, self._width(self.table[-1].expanded_channels), 1)
-        return [*stages, *_numbered(_split_at_strides(layers)), Stage("head", (head,))]
+        head = _layer(ConvBNAct, channels, self._width(self.table[-1].expanded_channels), 1)
+        return [*stages, ("head", [head])]
 
-    def _make_classifier(self) -> list[Any]:
+    def _make_classifier(self) -> list[Layer]:
         channels, hidden = self._width(self.table[-1].expanded_channels), self.last_channels
-        return [
-            ConvBNAct(channels, hidden, 1, norm=False, bias=True),  # conv_head on the pooled 1x1 map
-            Flatten(hidden),
-            Dropout(hidden, self.dropout),
-            Linear(hidden, self.num_classes),
-        ]
+        conv_head = _layer(ConvBNAct, channels, hidden, 1, norm=False, bias=True)  # on the pooled 1x1 map
+        return [conv_head, *_dropout_classifier(hidden, self.dropout, self.num_classes)]
 
 
 # --- EfficientNet ------------------------------------------------------------------------------
@@ -1180,35 +1279,32 @@ class EfficientNet(NetworkSpec):
     def _width(self, channels: float) -> int:
         return C.make_divisible(channels * self.width_multiplier, 8)
 
-    def _make_stages(self) -> list[Stage]:
-        channels = self._width(self.stem_channels)
-        stages = [Stage("stem", (ConvBNAct(self.in_channels, channels, 3, 2, activation="silu"),))]
-        for index, row in enumerate(self.table, 1):
-            out, blocks = self._width(row.out_channels), []
-            for repeat in range(math.ceil(row.repeats * self.depth_multiplier)):
-                expanded = C.make_divisible(channels * row.expand_ratio, 8)
-                squeeze = max(1, int(channels * row.se_ratio)) if row.se_ratio else 0
-                stride = row.stride if repeat == 0 else 1
-                blocks.append(
-                    InvertedResidual(
-                        channels,
-                        out,
-                        expanded,
-                        row.kernel_size,
-                        stride,
-                        squeeze,
-                        activation="silu",
-                        se_activation="silu",
-                        se_gate="sigmoid",
-                    )
-                )
-                channels = out
-            stages.append(Stage(f"stage{index}", tuple(blocks)))
-        return [*stages, Stage("head", (ConvBNAct(channels, 4 * channels, 1, activation="silu"),))]
+    def _block(self, row: MBRow, in_channels: int, out_channels: int, stride: int) -> Layer:
+        expanded = C.make_divisible(in_channels * row.expand_ratio, 8)
+        squeeze = max(1, int(in_channels * row.se_ratio)) if row.se_ratio else 0
+        return _layer(
+            InvertedResidual,
+            in_channels,
+            out_channels,
+            expanded,
+            row.kernel_size,
+            stride,
+            squeeze,
+            activation="silu",
+            se_activation="silu",
+            se_gate="sigmoid",
+        )
 
-    def _make_classifier(self) -> list[Any]:
+    def _make_stages(self) -> list[StageLayers]:
+        channels = self._width(self.stem_channels)
+        stem = _layer(ConvBNAct, self.in_channels, channels, 3, 2, activation="silu")
+        stages, channels = _repeated_rows(self, self.table, channels, self.depth_multiplier)
+        head = _layer(ConvBNAct, channels, 4 * channels, 1, activation="silu")
+        return [("stem", [stem]), *stages, ("head", [head])]
+
+    def _make_classifier(self) -> list[Layer]:
         channels = 4 * self._width(self.table[-1].out_channels)
-        return [Flatten(channels), Dropout(channels, self.dropout), Linear(channels, self.num_classes)]
+        return _dropout_classifier(channels, self.dropout, self.num_classes)
 
 
 # --- SqueezeNet --------------------------------------------------------------------------------
@@ -1278,28 +1374,27 @@ class SqueezeNet(NetworkSpec):
         self._check_common()
         _check_choice("version", self.version, SQUEEZENET_TABLES)
 
-    def _make_stages(self) -> list[Stage]:
+    def _make_stages(self) -> list[StageLayers]:
         (conv1, kernel), rows = SQUEEZENET_TABLES[self.version]
-        groups: list[list[Any]] = [[PlainConv(self.in_channels, conv1, kernel, stride=2)]]
+        groups: list[list[Layer]] = [[_layer(PlainConv, self.in_channels, conv1, kernel, stride=2)]]
         channels = conv1
         for row in rows:
             if row == MAXPOOL:
-                groups.append([MaxPool(channels, 3, 2, ceil_mode=True)])
+                groups.append([_layer(MaxPool, channels, 3, 2, ceil_mode=True)])
             else:
-                fire = Fire(channels, *row)
-                groups[-1].append(fire)
-                channels = fire.out_channels
+                groups[-1].append(_layer(Fire, channels, *row))
+                channels = row.expand1x1 + row.expand3x3  # Fire concatenates its two expands
         # conv1 and the first pool form the stem; every later pool opens a stage
-        stem = Stage("stem", (*groups[0], *groups[1][:1]))
+        stem = ("stem", [*groups[0], *groups[1][:1]])
         stages = _numbered([groups[1][1:], *groups[2:]])
-        head = (
-            Dropout(channels, self.dropout),
-            ConvBNAct(channels, self.num_classes, 1, norm=False, bias=True),
-        )
-        return [stem, *stages, Stage("head", head)]
+        head = [
+            _layer(Dropout, channels, self.dropout),
+            _layer(ConvBNAct, channels, self.num_classes, 1, norm=False, bias=True),
+        ]
+        return [stem, *stages, ("head", head)]
 
-    def _make_classifier(self) -> list[Any]:
-        return [Flatten(self.num_classes)]
+    def _make_classifier(self) -> list[Layer]:
+        return [_layer(Flatten, self.num_classes)]
 
 
 # --- by name -----------------------------------------------------------------------------------
@@ -1379,8 +1474,8 @@ def spec(name: str, **options_: Any) -> NetworkSpec:
     MobileNetV1(width_multiplier=0.5, resolution=None, small_input=False, num_classes=1000, in_channels=3, stem_channels=32)
     """
     spec_class, fixed, defaults = _preset(name)
-    allowed = options(name)
-    unknown = sorted(set(options_) - set(allowed))
+    allowed = _OPTIONS[name]
+    unknown = sorted(options_.keys() - allowed)
     if unknown:
         raise ValueError(
             f"{name}: unknown option(s) {', '.join(unknown)}; valid options: {', '.join(allowed)}"
@@ -1419,7 +1514,7 @@ def cost(name_or_spec: str | NetworkSpec, resolution: Size | None = None, **opti
     """Params and conv+linear MACs per stage and in total, without building a module.
 
     `resolution` defaults to the spec's (224; 240/260/300 for EfficientNet-B1..B3; 32 with
-    `small_input=True`). Pure integer arithmetic over the block specs' `.cost`, cached.
+    `small_input=True`). Pure integer arithmetic on the layers' arguments (`NetworkSpec.cost`), cached.
 
     >>> result = cost("mobilenet_v3_large")
     >>> result.params, result.macs                  # torchvision's, FlopCounterMode / 2

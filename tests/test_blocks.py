@@ -1,8 +1,11 @@
 """Every block: analytical params == torch's parameter count, analytical MACs == FlopCounterMode / 2,
-analytical output shape == the module's output shape, over a few hundred random specs each."""
+analytical output shape == the module's output shape, over a few hundred random specs each; and the
+fast `cost` (each spec's `_cost_of`) == the cost composed from its `layers()` made as specs."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from fractions import Fraction
 
 import pytest
@@ -11,6 +14,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracles import counted_macs, counted_params
+from reference import outcome, reference_cost
 from torch import nn
 
 from lwcnn import blocks as B
@@ -289,3 +293,116 @@ def test_channel_shuffle_checks_groups():
 def test_functional_hswish_agrees_with_module():
     x = torch.linspace(-5, 5, 101)
     torch.testing.assert_close(B.HSwish()(x), F.hardswish(x))
+
+
+# --- the fast cost against the cost composed from layers() -------------------------------------
+
+odd = st.sampled_from([1, 3, 5, 7])
+width_ = st.integers(1, 40)
+
+
+@st.composite
+def conv_bn_acts(draw):
+    groups = draw(st.integers(1, 4))
+    return B.ConvBNAct(
+        groups * draw(st.integers(1, 8)),
+        groups * draw(st.integers(1, 8)),
+        draw(odd),
+        draw(st.integers(1, 3)),
+        groups,
+        draw(st.integers(1, 3)),
+        draw(activations),
+        draw(st.booleans()),
+        draw(st.booleans()),
+    )
+
+
+@st.composite
+def shufflenet_units(draw):
+    out, stride = 2 * draw(st.integers(1, 20)), draw(st.integers(1, 3))
+    return B.ShuffleNetV2Unit(out if stride == 1 else draw(width_), out, stride, draw(odd))
+
+
+@st.composite
+def esp_modules(draw):
+    branches = draw(st.integers(1, 5))
+    out = draw(st.integers(branches, 40))
+    return B.ESPModule(draw(width_), out, branches, draw(st.integers(1, 2)), draw(st.booleans()))
+
+
+se_acts = st.sampled_from(["relu", "prelu", "silu"])
+SPEC_STRATEGIES = {
+    B.ConvBNAct: conv_bn_acts(),
+    B.DepthwiseSeparable: st.builds(
+        B.DepthwiseSeparable,
+        width_,
+        width_,
+        odd,
+        st.integers(1, 3),
+        activations,
+        st.sampled_from(B.SEPARABLE_ORDERS),
+    ),
+    B.SqueezeExcite: st.builds(
+        B.SqueezeExcite, st.integers(1, 64), st.integers(1, 32), se_acts, st.sampled_from(B.GATES)
+    ),
+    B.InvertedResidual: st.builds(
+        B.InvertedResidual,
+        width_,
+        width_,
+        st.integers(1, 120),
+        odd,
+        st.integers(1, 3),
+        st.integers(0, 16),
+        st.sampled_from(["relu6", "hswish", "prelu", "silu"]),
+        se_acts,
+        st.sampled_from(B.GATES),
+        st.integers(1, 3),
+    ),
+    B.FusedMBConv: st.builds(
+        B.FusedMBConv, width_, width_, width_, odd, st.integers(1, 3), st.integers(0, 8), se_acts, se_acts
+    ),
+    B.ShuffleNetV2Unit: shufflenet_units(),
+    B.GhostModule: st.builds(
+        B.GhostModule, width_, width_, odd, st.integers(2, 4), odd, st.integers(1, 3), st.booleans()
+    ),
+    B.GhostBottleneck: st.builds(
+        B.GhostBottleneck, width_, width_, width_, odd, st.integers(1, 3), st.integers(0, 8)
+    ),
+    B.Fire: st.builds(B.Fire, width_, width_, width_, width_),
+    B.ESPModule: esp_modules(),
+}
+block_specs = st.one_of(*SPEC_STRATEGIES.values())
+input_sizes = st.one_of(st.integers(1, 64), st.tuples(st.integers(1, 64), st.integers(1, 64)))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(spec=block_specs, size=input_sizes)
+def test_fast_cost_equals_the_cost_of_its_layers(spec, size):
+    assert spec.cost(size) == reference_cost(spec, size), spec
+    assert spec.output_shape(size) == (spec.cost(size).out_channels, *spec.cost(size).out_size)
+
+
+def test_the_property_test_draws_every_block():
+    assert set(SPEC_STRATEGIES) == set(B.BLOCKS)
+
+
+@pytest.mark.parametrize("cls", B.BLOCKS)
+def test_cost_of_takes_the_spec_fields_with_their_defaults(cls):
+    """`cost` passes a spec's fields to `_cost_of` by name, networks pass a layer's arguments: both
+    only work if `_cost_of(height, width, ...)` lists exactly the fields, with the same defaults."""
+    parameters = list(inspect.signature(cls._cost_of).parameters.values())
+    assert [p.name for p in parameters[:2]] == ["height", "width"]
+    fields = dataclasses.fields(cls)
+    assert [p.name for p in parameters[2:]] == [f.name for f in fields]
+    no_default = dataclasses.MISSING, inspect.Parameter.empty
+    assert [p.default for p in parameters[2:]] == [
+        no_default[1] if f.default is no_default[0] else f.default for f in fields
+    ]
+
+
+@pytest.mark.parametrize("size", [0, -3, (4, 0), (4, 5, 6), [3], 2.0, "8", True, (2, 3.5)])
+def test_bad_input_sizes_raise_the_checked_functions_errors(size):
+    spec = B.InvertedResidual(8, 8, 16)
+    expected = outcome(lambda: reference_cost(spec, size))
+    assert isinstance(expected, tuple) and "input_size" in expected[1]
+    assert outcome(lambda: spec.cost(size)) == expected

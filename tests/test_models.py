@@ -5,13 +5,17 @@
 * Every name: the built module's params and FlopCounterMode MACs == `cost`, stage by stage shapes
   included, at several input sizes; width multipliers and resolutions of V2/V3 by hypothesis.
 * The papers' figures (MobileNetV1's width and resolution tables, the headline MACs/params).
+* The fast `cost` (each layer's `_cost_of`, no spec made) == walking `stages()` made as specs and
+  costing every layer by composition, for every name and random options; caches and checks.
 
 torchvision models are built once per module (cached); everything runs on one thread.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 
 import pytest
 import torch
@@ -19,9 +23,10 @@ import torchvision
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracles import counted_macs, counted_params
+from reference import outcome, reference_cost, reference_network_cost
 from torch import nn
 
-from lwcnn import models
+from lwcnn import blocks, models
 
 TORCHVISION_NAMES = (
     "mobilenet_v2",
@@ -363,3 +368,188 @@ def test_maxpool_ceil_mode_size_matches_torch():
         pool = models.MaxPool(1, 3, 2, ceil_mode=True)
         out = pool.build()(torch.zeros(1, 1, length, length))
         assert pool.cost(length).out_size == tuple(out.shape[2:])
+
+
+# --- the fast cost against the composed one ------------------------------------------------------
+
+GLUE = (models.PlainConv, models.MaxPool, models.Flatten, models.Dropout, models.Activation, models.Linear)
+
+
+def _same_cost(network: models.NetworkSpec, size) -> None:
+    """`network.cost(size)` equals the composed reference: the same rows, or the same error."""
+    fast, slow = outcome(lambda: network.cost(size)), outcome(lambda: reference_network_cost(network, size))
+    assert fast == slow, (network, size)
+    if isinstance(fast, models.NetworkCost):
+        assert hash(fast) == hash(slow)
+        assert fast.params == sum(row.params for row in fast.stages)
+
+
+@pytest.mark.parametrize("name", models.MODEL_NAMES)
+def test_fast_cost_equals_walking_the_specs_for_every_name(name):
+    network = models.spec(name)
+    for size in (None, 1, 7, 16, 33, (64, 128), (97, 31), 224, 301):
+        _same_cost(network, size)
+
+
+width_options = st.floats(0.05, 2.5).map(lambda w: round(w, 3))
+sizes = st.one_of(st.integers(1, 320), st.tuples(st.integers(1, 320), st.integers(1, 320)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), name=st.sampled_from(models.MODEL_NAMES), size=sizes)
+def test_fast_cost_equals_walking_the_specs_at_any_options(data, name, size):
+    allowed, options = models.options(name), {}
+    if "width_multiplier" in allowed and name.startswith("shufflenet"):
+        options["width_multiplier"] = data.draw(st.sampled_from(sorted(models.SHUFFLENET_V2_CHANNELS)))
+    elif "width_multiplier" in allowed:
+        options["width_multiplier"] = data.draw(width_options)
+    if "depth_multiplier" in allowed:
+        options["depth_multiplier"] = data.draw(st.floats(0.1, 2.0))
+    if "small_input" in allowed:
+        options["small_input"] = data.draw(st.booleans())
+    if "divisor" in allowed:
+        options["divisor"] = data.draw(st.sampled_from([1, 4, 8, 16]))
+    if "stage_repeats" in allowed:
+        options["stage_repeats"] = data.draw(st.tuples(*[st.integers(1, 5)] * 3))
+    options["num_classes"] = data.draw(st.integers(1, 50))
+    options["in_channels"] = data.draw(st.integers(1, 4))
+    _same_cost(models.spec(name, **options), size)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([3, 5]),
+            st.integers(8, 200),
+            st.integers(8, 100),
+            st.booleans(),
+            st.sampled_from(["relu", "hswish", "prelu"]),
+            st.integers(1, 2),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    width=width_options,
+    size=st.integers(8, 160),
+)
+def test_fast_cost_equals_walking_the_specs_for_custom_v3_tables(rows, width, size):
+    _same_cost(models.MobileNetV3(table=rows, width_multiplier=width), size)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(1, 6), st.integers(8, 160), st.integers(0, 4), st.integers(1, 2)),
+        min_size=1,
+        max_size=6,
+    ),
+    width=width_options,
+    size=st.integers(8, 160),
+)
+def test_fast_cost_equals_walking_the_specs_for_custom_v2_tables(rows, width, size):
+    _same_cost(models.MobileNetV2(table=rows, width_multiplier=width), size)
+
+
+glue_specs = st.one_of(
+    st.builds(
+        models.PlainConv,
+        st.integers(1, 16),
+        st.integers(1, 16),
+        st.integers(1, 7),
+        st.integers(1, 3),
+        st.integers(0, 3),
+        st.sampled_from(["relu", "prelu", None]),
+    ),
+    st.builds(
+        models.MaxPool,
+        st.integers(1, 16),
+        st.integers(1, 5),
+        st.integers(1, 3),
+        st.integers(0, 2),
+        st.booleans(),
+    ),
+    st.builds(models.Flatten, st.integers(1, 64)),
+    st.builds(models.Dropout, st.integers(1, 64), st.floats(0, 0.9)),
+    st.builds(models.Activation, st.integers(1, 64), st.sampled_from(["relu", "prelu", "hswish"])),
+    st.builds(models.Linear, st.integers(1, 64), st.integers(1, 64), st.booleans()),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(spec=glue_specs, size=st.one_of(st.integers(1, 24), st.tuples(st.integers(1, 24), st.integers(1, 24))))
+def test_glue_layers_fast_cost_equals_the_checked_functions(spec, size):
+    assert outcome(lambda: spec.cost(size)) == outcome(lambda: reference_cost(spec, size)), spec
+
+
+@pytest.mark.parametrize("cls", GLUE)
+def test_glue_cost_of_takes_the_spec_fields_with_their_defaults(cls):
+    parameters = list(inspect.signature(cls._cost_of).parameters.values())
+    fields = dataclasses.fields(cls)
+    assert [p.name for p in parameters] == ["height", "width", *(f.name for f in fields)]
+    assert [p.default for p in parameters[2:]] == [
+        inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default for f in fields
+    ]
+
+
+def test_cost_makes_no_layer_spec(monkeypatch):
+    """The cold path costs the layout's arguments: no block or glue spec is made (or checked)."""
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError(f"cost() made a {type(self).__name__}")
+
+    for cls in (*blocks.BLOCKS, *GLUE):
+        monkeypatch.setattr(cls, "__init__", refuse)
+    models.clear_cost_caches()
+    for name in models.MODEL_NAMES:
+        assert models.cost(name, 96).macs > 0
+    with pytest.raises(AssertionError, match="made a"):
+        models.spec("mobilenet_v2", width_multiplier=0.5).stages()
+
+
+def test_cold_calls_compute_and_clear_cost_caches_forgets_everything(monkeypatch):
+    calls = []
+    original = blocks.InvertedResidual._cost_of
+
+    def counting(*args, **kwargs):
+        calls.append(args[:2])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(blocks.InvertedResidual, "_cost_of", staticmethod(counting))
+    models.clear_cost_caches()
+    first = models.cost("mobilenet_v3_small", 160, width_multiplier=0.8)
+    assert len(calls) == 11  # one per bneck row
+    assert models.cost("mobilenet_v3_small", 160, width_multiplier=0.8) is first  # cached
+    models.spec("mobilenet_v3_small", width_multiplier=0.8).stages()
+    assert len(calls) == 11
+    models.clear_cost_caches()
+    assert models._network_cost.cache_info().currsize == models._specs.cache_info().currsize == 0
+    again = models.cost("mobilenet_v3_small", 160, width_multiplier=0.8)
+    assert len(calls) == 22 and again == first and again is not first
+
+
+@pytest.mark.parametrize(
+    "make, argument",
+    [
+        (lambda: models.MobileNetV2(dropout=1.5), "dropout"),
+        (lambda: models.spec("squeezenet1_1", dropout=-0.1), "dropout"),
+        (lambda: models.MobileNetV2(table=[(6, 0, 2, 2)]), r"table\[0\]\.out_channels"),
+        (lambda: models.MobileNetV2(table=[(6, 24, 2, 2), (6, -8, 1, 1)]), r"table\[1\]\.out_channels"),
+        (lambda: models.MobileNetV2(table=[(6, 24, 2, 0)]), "stride"),
+        (lambda: models.MobileNetV3(table=[(4, 64, 24, False, "relu", 2)]), "kernel_size"),
+        (lambda: models.MobileNetV3(table=[(3, 64, 24, False, "gelu", 2)]), "activation"),
+        (lambda: models.MobileNetV3(table=[(3, 0, 24, False, "relu", 2)]), r"table\[0\]\.expanded_channels"),
+        (lambda: models.GhostNet(table=[(4, 16, 16, 0, 1)]), "kernel_size"),
+        (lambda: models.MobileNetV1(table=[(64, 0)]), "stride"),
+    ],
+)
+def test_bad_options_and_table_rows_raise_value_error_naming_them(make, argument):
+    with pytest.raises(ValueError, match=argument):
+        make()
+
+
+def test_table_repeats_must_be_whole_numbers():
+    with pytest.raises(TypeError, match=r"table\[0\]\.repeats must be an int"):
+        models.MobileNetV2(table=[(6, 24, 2.0, 2)])
+    with pytest.raises(TypeError, match=r"table\[0\]\.repeats must be an int"):
+        models.EfficientNet(table=[(6, 3, 2, 24, 1.5)])

@@ -1,0 +1,144 @@
+"""The slow, plainly right costs that the fast ones are checked against.
+
+A block is costed the way its `layers()` (or `branches()`) read: each sub-layer made as a spec
+(its constructor checks it) and costed by the checked public functions of `lwcnn.cost`, one after
+another. A network is costed by walking `spec.stages()`, its layers made as specs. This is how
+lwcnn computed every cost before the `_cost_of` fast path; the tests assert that both agree, and
+the other tests compare both with torch's own counts.
+"""
+
+from __future__ import annotations
+
+from lwcnn import blocks as B
+from lwcnn import cost as C
+from lwcnn import models as M
+
+
+def conv_bn_act_cost(spec: B.ConvBNAct, size: C.Size) -> B.BlockCost:
+    out_size = C.conv2d_output_size(
+        C._pair("input_size", size), spec.kernel_size, spec.stride, spec.padding, spec.dilation
+    )
+    params = C.conv2d_params(spec.in_channels, spec.out_channels, spec.kernel_size, spec.groups, spec.bias)
+    if spec.norm:
+        params += C.batchnorm_params(spec.out_channels)
+    params += B.activation_params(spec.activation, spec.out_channels)
+    macs = C.conv2d_macs(spec.in_channels, spec.out_channels, spec.kernel_size, out_size, spec.groups)
+    return B.BlockCost(params, macs, spec.out_channels, out_size)
+
+
+def sequence_cost(specs, in_channels: int, size: C.Size) -> B.BlockCost:
+    """Specs applied one after another, each one's output feeding the next."""
+    size = C._pair("input_size", size)
+    params = macs = 0
+    channels = in_channels
+    for spec in specs:
+        assert spec.in_channels == channels, (spec, channels)
+        step = reference_cost(spec, size)
+        params, macs = params + step.params, macs + step.macs
+        channels, size = step.out_channels, step.out_size
+    return B.BlockCost(params, macs, channels, size)
+
+
+def _pooled(pool: M.MaxPool, length: int) -> int:
+    floor = C.conv2d_output_size(length, pool.kernel_size, pool.stride, pool.padding)
+    if not pool.ceil_mode:
+        return floor
+    k, s, p = pool.kernel_size, pool.stride, pool.padding
+    out = -(-(length + 2 * p - k) // s) + 1
+    return out - 1 if (out - 1) * s >= length + p else out
+
+
+def reference_cost(spec, size: C.Size) -> B.BlockCost:
+    """The cost of any block or glue layer spec at `size`, composed from its sub-specs."""
+    if isinstance(spec, B.ConvBNAct):
+        return conv_bn_act_cost(spec, size)
+    if isinstance(spec, B.SqueezeExcite):
+        params = C.se_params(spec.channels, spec.squeeze_channels)
+        params += B.activation_params(spec.activation, spec.squeeze_channels)
+        macs = C.se_macs(spec.channels, spec.squeeze_channels)
+        return B.BlockCost(params, macs, spec.channels, C._pair("input_size", size))
+    if isinstance(spec, (B.DepthwiseSeparable, B.InvertedResidual, B.FusedMBConv)):
+        return sequence_cost(spec.layers(), spec.in_channels, size)
+    if isinstance(spec, B.ShuffleNetV2Unit):
+        shortcut, main = spec.branches()
+        if spec.stride == 1:
+            right = sequence_cost(main, spec.out_channels // 2, size)
+            return B.BlockCost(right.params, right.macs, spec.out_channels, right.out_size)
+        left = sequence_cost(shortcut, spec.in_channels, size)
+        right = sequence_cost(main, spec.in_channels, size)
+        return B.BlockCost(
+            left.params + right.params, left.macs + right.macs, spec.out_channels, right.out_size
+        )
+    if isinstance(spec, B.GhostModule):
+        primary, cheap = spec.layers()
+        intrinsic = reference_cost(primary, size)
+        ghosts = reference_cost(cheap, intrinsic.out_size)
+        params, macs = intrinsic.params + ghosts.params, intrinsic.macs + ghosts.macs
+        return B.BlockCost(params, macs, spec.out_channels, intrinsic.out_size)
+    if isinstance(spec, B.GhostBottleneck):
+        main = sequence_cost(spec.layers(), spec.in_channels, size)
+        short = sequence_cost(spec.shortcut_layers(), spec.in_channels, size)
+        return B.BlockCost(
+            main.params + short.params, main.macs + short.macs, spec.out_channels, main.out_size
+        )
+    if isinstance(spec, B.Fire):
+        squeeze, expand1x1, expand3x3 = spec.layers()
+        squeezed = reference_cost(squeeze, size)
+        one, three = (
+            reference_cost(expand1x1, squeezed.out_size),
+            reference_cost(expand3x3, squeezed.out_size),
+        )
+        params = squeezed.params + one.params + three.params
+        macs = squeezed.macs + one.macs + three.macs
+        return B.BlockCost(params, macs, spec.out_channels, squeezed.out_size)
+    if isinstance(spec, B.ESPModule):
+        reduce, branches = spec.layers()
+        reduced = reference_cost(reduce, size)
+        params, macs = reduced.params, reduced.macs
+        for branch in branches:
+            step = reference_cost(branch, reduced.out_size)
+            params, macs = params + step.params, macs + step.macs
+        params += C.batchnorm_params(spec.out_channels) + B.activation_params("prelu", spec.out_channels)
+        return B.BlockCost(params, macs, spec.out_channels, reduced.out_size)
+    if isinstance(spec, M.PlainConv):
+        out_size = C.conv2d_output_size(
+            C._pair("input_size", size), spec.kernel_size, spec.stride, spec.padding
+        )
+        params = C.conv2d_params(spec.in_channels, spec.out_channels, spec.kernel_size, bias=True)
+        params += B.activation_params(spec.activation, spec.out_channels)
+        macs = C.conv2d_macs(spec.in_channels, spec.out_channels, spec.kernel_size, out_size)
+        return B.BlockCost(params, macs, spec.out_channels, out_size)
+    if isinstance(spec, M.MaxPool):
+        height, width = C._pair("input_size", size)
+        return B.BlockCost(0, 0, spec.channels, (_pooled(spec, height), _pooled(spec, width)))
+    if isinstance(spec, (M.Flatten, M.Dropout)):
+        return B.BlockCost(0, 0, spec.channels, C._pair("input_size", size))
+    if isinstance(spec, M.Activation):
+        params = B.activation_params(spec.activation, spec.channels)
+        return B.BlockCost(params, 0, spec.channels, C._pair("input_size", size))
+    if isinstance(spec, M.Linear):
+        params = C.linear_params(spec.in_features, spec.out_features, spec.bias)
+        macs = C.linear_macs(spec.in_features, spec.out_features)
+        return B.BlockCost(params, macs, spec.out_features, C._pair("input_size", size))
+    raise TypeError(f"no reference cost for {type(spec).__name__}")
+
+
+def reference_network_cost(network: M.NetworkSpec, resolution: C.Size | None = None) -> M.NetworkCost:
+    """Walk `network.stages()` and `classifier()`, made as specs, costing each layer by composition."""
+    input_size = C._pair("resolution", network.input_resolution if resolution is None else resolution)
+    channels, size, rows = network.in_channels, input_size, []
+    for stage in network.stages():
+        step = sequence_cost(stage.layers, channels, size)
+        rows.append(M.StageCost(stage.name, step.params, step.macs, step.out_channels, step.out_size))
+        channels, size = step.out_channels, step.out_size
+    head = sequence_cost(network.classifier(), channels, (1, 1))
+    rows.append(M.StageCost("classifier", head.params, head.macs, head.out_channels, (1, 1)))
+    return M.NetworkCost(input_size, sum(r.params for r in rows), sum(r.macs for r in rows), tuple(rows))
+
+
+def outcome(compute):
+    """`compute()`, or the (type, message) of the ValueError or TypeError it raises."""
+    try:
+        return compute()
+    except (ValueError, TypeError) as error:
+        return type(error), str(error)
