@@ -1,0 +1,248 @@
+"""Record the latency tables lessons 04, 06 and 07 show, for this machine's devices.
+
+For the CPU (one thread, batch 1) and, when torch sees one, the CUDA GPU (batch 1, and batch 64
+for the convolution tables), one CSV per device: `data/latency/<device-slug>.csv`, with `#`
+lines on top saying the device, torch version, threads, date and command. The lessons read
+every recorded device with `lwcnn.lut.recorded_tables()` and show them side by side.
+
+Tables (the `table` column):
+
+* `separable`: standard 3x3 conv vs depthwise-separable 3x3 (C -> C, plain convs as in lesson 02)
+  at 56x56x64, 28x28x128, 14x14x256, 7x7x512.
+* `kernel`: a depthwise-separable block (BN + ReLU) with a 3x3 kernel, with 5x5, and two stacked
+  3x3 blocks (the same 5x5 receptive field; MnasNet's comparison), C -> C at the same shapes.
+* `activation`: ReLU, ReLU6, sigmoid, SiLU (swish), Hardswish, Hardsigmoid (torch's fused
+  modules, which lwcnn's blocks build) and lwcnn's `HSwish`/`HSigmoid` (the formulas written out
+  as separate torch ops) on four tensor sizes.
+* `se`: MobileNetV3-Large inverted residuals with and without their squeeze-and-excite.
+* `zoo`: every named model of `lwcnn.models` (not the generic 'mnasnet', 'ghostnet',
+  'efficientnet'), at 224x224 for all, with params and MACs from `lwcnn.models.cost`.
+
+Each item is timed one call at a time for about `--round-ms` per round, in `--rounds` rounds
+with the items shuffled each round; median and IQR over all calls. About 1-2 minutes on a
+2-core CPU.
+
+    .venv/bin/python benchmarks/record_latency.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from lwcnn import cost as C
+from lwcnn import lut, models
+from lwcnn.blocks import ConvBNAct, DepthwiseSeparable, HSigmoid, HSwish, InvertedResidual
+
+THREADS = 1
+ROUNDS = 7
+ROUND_MS = 100.0
+CONV_SHAPES = ((56, 64), (28, 128), (14, 256), (7, 512))  # (size, channels), MobileNetV1's layers
+ACTIVATION_SHAPES = ((16, 112, 112), (64, 56, 56), (240, 14, 14), (960, 7, 7))
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "relu6": nn.ReLU6,
+    "sigmoid": nn.Sigmoid,
+    "silu (swish)": nn.SiLU,
+    "hardswish": nn.Hardswish,
+    "hardsigmoid": nn.Hardsigmoid,
+    "hswish (lwcnn composed)": HSwish,
+    "hsigmoid (lwcnn composed)": HSigmoid,
+}
+SE_BLOCKS = (
+    # (in, out, expanded, kernel, stride, activation, input size): MobileNetV3-Large rows with SE
+    (24, 40, 72, 5, 2, "relu", 56),
+    (40, 40, 120, 5, 1, "relu", 28),
+    (80, 112, 480, 3, 1, "hswish", 14),
+    (160, 160, 960, 5, 1, "hswish", 7),
+)
+ZOO_RESOLUTION = 224
+GENERIC_NAMES = ("mnasnet", "ghostnet", "efficientnet")
+
+
+@dataclass
+class Item:
+    """One thing to time: which table and row it is, how to build it, its input, its cost."""
+
+    table: str
+    item: str
+    build: Callable[[], nn.Module]
+    input_shape: tuple[int, ...]
+    params: int
+    macs: int
+
+
+def conv_items(batch: int) -> list[Item]:
+    items = []
+    for size, c in CONV_SHAPES:
+        standard = ConvBNAct(c, c, 3, norm=False, activation=None)
+        depthwise = ConvBNAct(c, c, 3, groups=c, norm=False, activation=None)
+        pointwise = ConvBNAct(c, c, 1, norm=False, activation=None)
+        shape = (batch, c, size, size)
+        items.append(Item("separable", "standard 3x3", standard.build, shape, *_cost(standard, size, batch)))
+        separable_cost = [
+            a + b for a, b in zip(_cost(depthwise, size, batch), _cost(pointwise, size, batch), strict=True)
+        ]
+        items.append(
+            Item(
+                "separable",
+                "separable 3x3",
+                lambda d=depthwise, p=pointwise: nn.Sequential(d.build(), p.build()),
+                shape,
+                *separable_cost,
+            )
+        )
+        three, five = DepthwiseSeparable(c, c, 3), DepthwiseSeparable(c, c, 5)
+        items.append(Item("kernel", "separable 3x3", three.build, shape, *_cost(three, size, batch)))
+        items.append(Item("kernel", "separable 5x5", five.build, shape, *_cost(five, size, batch)))
+        stacked_cost = [2 * v for v in _cost(three, size, batch)]
+        items.append(
+            Item(
+                "kernel",
+                "two separable 3x3",
+                lambda t=three: nn.Sequential(t.build(), t.build()),
+                shape,
+                *stacked_cost,
+            )
+        )
+    return items
+
+
+def activation_items(batch: int) -> list[Item]:
+    return [
+        Item("activation", name, make, (batch, *shape), 0, 0)
+        for shape in ACTIVATION_SHAPES
+        for name, make in ACTIVATIONS.items()
+    ]
+
+
+def se_items(batch: int) -> list[Item]:
+    items = []
+    for m, n, e, k, s, activation, size in SE_BLOCKS:
+        for label, squeeze in (("without SE", 0), ("with SE", C.make_divisible(e // 4, 8))):
+            block = InvertedResidual(m, n, e, k, s, squeeze, activation=activation)
+            items.append(
+                Item("se", f"IR {label}", block.build, (batch, m, size, size), *_cost(block, size, batch))
+            )
+    return items
+
+
+def zoo_items(batch: int) -> list[Item]:
+    items = []
+    for name in models.MODEL_NAMES:
+        if name in GENERIC_NAMES:
+            continue
+        network = models.spec(name)
+        counted = models.cost(network, ZOO_RESOLUTION)
+        shape = (batch, network.in_channels, ZOO_RESOLUTION, ZOO_RESOLUTION)
+        items.append(Item("zoo", name, network.build, shape, counted.params, counted.macs * batch))
+    return items
+
+
+def _cost(spec, size: int, batch: int) -> tuple[int, int]:
+    result = spec.cost(size)
+    return result.params, result.macs * batch
+
+
+def record(items: list[Item], device: str, rounds: int, round_ms: float, seed: int = 0) -> list[dict]:
+    """Time every item in `rounds` shuffled rounds; one row per item with median and IQR (ms)."""
+    torch.manual_seed(0)
+    prepared = []
+    with torch.no_grad():
+        for item in items:
+            module = item.build().eval().to(device)
+            x = torch.randn(*item.input_shape, device=device)
+            warm = min(lut.time_calls(module, x, 3, device))
+            prepared.append((item, module, x, max(3, min(200, int(round_ms / 1e3 / max(warm, 1e-6))))))
+        samples: list[list[float]] = [[] for _ in prepared]
+        rng = random.Random(seed)
+        for round_index in range(rounds):
+            start = time.perf_counter()
+            for index in rng.sample(range(len(prepared)), len(prepared)):
+                _, module, x, calls = prepared[index]
+                samples[index] += lut.time_calls(module, x, calls, device)
+            print(
+                f"  {device} round {round_index + 1}/{rounds}: {time.perf_counter() - start:.1f} s",
+                flush=True,
+            )
+    rows = []
+    for (item, *_), times in zip(prepared, samples, strict=True):
+        quartiles = statistics.quantiles(times, n=4)
+        rows.append(
+            {
+                "table": item.table,
+                "item": item.item,
+                "input_shape": "x".join(map(str, item.input_shape[1:])),
+                "batch": item.input_shape[0],
+                "threads": torch.get_num_threads(),
+                "params": item.params,
+                "macs": item.macs,
+                "median_ms": f"{statistics.median(times) * 1e3:.4f}",
+                "iqr_ms": f"{(quartiles[2] - quartiles[0]) * 1e3:.4f}",
+                "runs": len(times),
+            }
+        )
+    return rows
+
+
+def write(rows: list[dict], device: str, command: str, started: float) -> None:
+    path = lut.DATA_DIR / f"{lut.device_slug(device)}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {
+        "device": lut.device_label(device),
+        "kind": device,
+        "torch": torch.__version__,
+        "threads": str(THREADS),
+        "date": time.strftime("%Y-%m-%d"),
+        "command": command,
+        "method": "median and IQR of single calls; items shuffled in rounds; eval mode and no_grad",
+        "seconds": f"{time.perf_counter() - started:.0f}",
+    }
+    lines = [f"# {key}: {value}" for key, value in header.items()]
+    lines.append(",".join(lut.RECORDED_COLUMNS))
+    for row in rows:
+        lines.append(",".join(_csv_cell(row[column]) for column in lut.RECORDED_COLUMNS))
+    path.write_text("\n".join(lines) + "\n")
+    print(f"wrote {path} ({len(rows)} rows, {path.stat().st_size / 1024:.1f} KiB)")
+
+
+def _csv_cell(value) -> str:
+    text = str(value)
+    return f'"{text}"' if "," in text or '"' in text else text
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--round-ms", type=float, default=ROUND_MS)
+    parser.add_argument("--device", choices=("all", *lut.DEVICES), default="all")
+    args = parser.parse_args(argv)
+    command = "python benchmarks/record_latency.py" + ("" if not argv else " " + " ".join(argv))
+    devices = [
+        d for d in lut.DEVICES if args.device in ("all", d) and (d == "cpu" or torch.cuda.is_available())
+    ]
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        for device in devices:
+            started = time.perf_counter()
+            items = conv_items(1) + activation_items(1) + se_items(1) + zoo_items(1)
+            if device == "cuda":  # the GPU's story changes with the batch (course brief: batch 1 vs 64)
+                items += conv_items(64)
+            print(f"{lut.device_label(device)}: {len(items)} items", flush=True)
+            rows = record(items, device, args.rounds, args.round_ms)
+            write(rows, device, command, started)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,376 @@
+"""lwcnn.lut: keys, the CSV round trip, predictions from tables of made-up numbers, clear errors,
+and the recorded lesson tables. No assertion looks at a real timing."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from lwcnn import lut
+from lwcnn.blocks import ConvBNAct, DepthwiseSeparable, InvertedResidual, SqueezeExcite
+from lwcnn.models import MobileNetV2, MobileNetV3, SmallMobileNet, V2Row, V3Row, spec
+
+DEVICE, THREADS = "Test CPU", 1
+
+TINY_V3 = MobileNetV3(
+    table=(
+        V3Row(3, 16, 16, True, "relu", 1),
+        V3Row(5, 48, 24, False, "hswish", 2),
+        V3Row(5, 72, 24, True, "hswish", 1),
+    ),
+    small_input=True,
+    num_classes=10,
+)
+TINY_V2 = MobileNetV2(table=(V2Row(1, 16, 1, 1), V2Row(6, 24, 3, 2)), small_input=True, num_classes=10)
+
+KEY_SPECS = (
+    InvertedResidual(16, 24, 96, stride=2),
+    InvertedResidual(40, 40, 240, 5, squeeze_channels=64, activation="hswish"),
+    ConvBNAct(3, 16, 3, 2, activation=None),
+    DepthwiseSeparable(32, 64, 5),
+    SqueezeExcite(96, 24, gate="sigmoid"),
+    lut.GlobalAvgPool(576),
+    lut.Container(),
+)
+
+
+def fake_table(*networks, resolution=32, batch_size=1) -> lut.LatencyTable:
+    """Every block of `networks` with made-up latencies (medians alone 0.5 + i/8 ms, in context
+    0.75 + i/4 ms; lower quartiles 0.25 ms less)."""
+    pairs = dict.fromkeys(p for n in networks for p in lut.network_blocks(n, resolution, batch_size))
+    entries = []
+    for index, (block, shape) in enumerate(pairs):
+        entries.append(
+            lut.Entry(
+                block=lut.block_key(block),
+                input_shape=shape[1:],
+                batch=shape[0],
+                device=DEVICE,
+                threads=THREADS,
+                median_ms=0.5 + index / 8,
+                p25_ms=0.25 + index / 8,
+                iqr_ms=0.01,
+                context_median_ms=0.75 + index / 4,
+                context_p25_ms=0.5 + index / 4,
+                context_iqr_ms=0.02,
+                runs=10,
+                context_runs=8,
+                ops=index,
+                weight_bytes=4 * index,
+                activation_bytes=8 * index,
+                params=index,
+                macs=100 * index,
+            )
+        )
+    return lut.LatencyTable(entries, metadata={"note": "made-up numbers"})
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+
+def test_block_key_is_readable_and_lists_only_non_default_fields():
+    assert lut.block_key(InvertedResidual(16, 24, 96, stride=2)) == (
+        "InvertedResidual(in_channels=16, out_channels=24, expanded_channels=96, stride=2)"
+    )
+    assert (
+        lut.block_key(ConvBNAct(3, 16, activation=None))
+        == "ConvBNAct(in_channels=3, out_channels=16, activation=None)"
+    )
+    assert lut.block_key(lut.Container()) == "Container()"
+
+
+def test_block_keys_tell_specs_apart_and_match_equal_specs():
+    keys = [lut.block_key(s) for s in KEY_SPECS]
+    assert len(set(keys)) == len(keys)
+    assert all(" at 0x" not in key for key in keys)
+    for block in KEY_SPECS:
+        assert lut.block_key(dataclasses.replace(block)) == lut.block_key(block)
+
+
+def test_block_keys_are_the_same_in_another_process():
+    code = (
+        "from lwcnn import lut\n"
+        "from tests.test_lut import KEY_SPECS\n"
+        "print('\\n'.join(lut.block_key(s) for s in KEY_SPECS))\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONHASHSEED": "123"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines() == [lut.block_key(s) for s in KEY_SPECS]
+
+
+def test_device_slug_is_a_safe_file_name():
+    slug = lut.device_slug("cpu")
+    assert slug and all(c.isalnum() or c == "-" for c in slug) and slug == slug.lower()
+    assert "thread" not in lut.device_label("cpu")
+
+
+# --- the layers of a network ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("network", [TINY_V3, TINY_V2, spec("mobilenet_v3_small"), SmallMobileNet()])
+def test_network_layers_chain_shapes_from_input_to_classes(network):
+    resolution = network.input_resolution if hasattr(network, "input_resolution") else 32
+    layers = lut.network_layers(network, resolution, batch_size=2)
+    assert layers[0].input_shape == (2, network.in_channels, resolution, resolution)
+    module = network.build().eval()
+    with torch.no_grad():
+        out = module(torch.randn(*layers[0].input_shape))
+    assert out.shape == (2, network.num_classes)
+    for layer in layers:  # every layer runs on the shape recorded for it
+        with torch.no_grad():
+            layer.spec.build().eval()(torch.randn(*layer.input_shape))
+    assert [layer.stage for layer in layers].count("avgpool") == 1
+
+
+# --- predicting from a table ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("statistic", lut.STATISTICS)
+def test_predict_is_the_sum_of_entries_plus_containers_times_the_scale(statistic):
+    table = fake_table(TINY_V3)
+    table.calibrations[(DEVICE, THREADS, statistic)] = lut.Calibration(scale=1.1, statistic=statistic)
+    prediction = table.predict(TINY_V3, statistic=statistic)
+    layers = lut.network_layers(TINY_V3, 32)
+    entries = [table.lookup(layer.spec, layer.input_shape) for layer in layers]
+    container = table.lookup(lut.Container(), (1, 1))
+    containers = 3 + len(TINY_V3.stages())
+    assert prediction.containers == containers and prediction.statistic == statistic
+    assert prediction.plain_ms == pytest.approx(sum(e.alone_ms(statistic) for e in entries))
+    expected_context = sum(e.context_ms(statistic) for e in entries) + containers * container.context_ms(
+        statistic
+    )
+    assert prediction.context_ms == pytest.approx(expected_context)
+    assert prediction.latency_ms == pytest.approx(1.1 * expected_context)
+    assert len(prediction.layers) == len(layers)
+    assert sum(prediction.by_stage().values()) == pytest.approx(sum(e.context_ms(statistic) for e in entries))
+    assert "predicted" in prediction.table()
+
+
+def test_the_lower_quartile_is_the_default_and_the_median_a_choice():
+    table = fake_table(TINY_V3)
+    assert table.predict(TINY_V3).statistic == "p25"
+    layers = lut.network_layers(TINY_V3, 32)
+    medians = sum(table.lookup(layer.spec, layer.input_shape).median_ms for layer in layers)
+    assert table.predict(TINY_V3, statistic="median").plain_ms == pytest.approx(medians)
+    by_median = lut.LatencyTable(table.entries, statistic="median")
+    assert by_median.predict(TINY_V3).plain_ms == pytest.approx(medians)
+
+
+def test_repeated_blocks_count_once_per_call():
+    table = fake_table(TINY_V2)
+    layers = lut.network_layers(TINY_V2, 32)
+    keys = [lut.block_key(layer.spec) for layer in layers]
+    assert len(set(keys)) < len(keys)  # the last two inverted residuals are the same
+    expected = sum(table.lookup(layer.spec, layer.input_shape).p25_ms for layer in layers)
+    assert table.predict(TINY_V2).plain_ms == pytest.approx(expected)
+
+
+def test_calibrate_fits_a_scale_on_measured_networks():
+    table = fake_table(TINY_V3, TINY_V2)
+    measured = [(n, 1.25 * table.predict(n).context_ms) for n in (TINY_V3, TINY_V2)]
+    fit = table.calibrate(measured, fitted_on="two tiny networks")
+    assert fit.scale == pytest.approx(1.25) and fit.networks == 2 and fit.mape_percent == pytest.approx(0)
+    assert fit.statistic == "p25" and table.calibrations[(DEVICE, THREADS, "p25")] == fit
+    assert table.predict(TINY_V3).latency_ms == pytest.approx(measured[0][1])
+    assert table.predict(TINY_V3, statistic="median").scale == 1.0  # fitted for the lower quartile only
+
+
+def test_a_missing_entry_names_the_block_and_how_to_measure_it():
+    table = fake_table(TINY_V3)
+    bigger = dataclasses.replace(TINY_V3, num_classes=100)  # a different last Linear
+    with pytest.raises(ValueError, match=r"Linear\(in_features=.*out_features=100\).*measure_blocks"):
+        table.predict(bigger)
+    assert [lut.block_key(s) for s, _ in table.missing(bigger)] == [lut.block_key(bigger.classifier()[-1])]
+    with pytest.raises(ValueError, match="at input"):
+        table.predict(TINY_V3, resolution=64)
+    with pytest.raises(ValueError, match="measure"):
+        table.lookup(InvertedResidual(8, 8, 8), (1, 8, 4, 4))
+
+
+# --- files ------------------------------------------------------------------------------------------------
+
+
+def test_save_and_load_round_trip(tmp_path):
+    table = fake_table(TINY_V3, TINY_V2)
+    table.calibrations[(DEVICE, THREADS, "p25")] = lut.Calibration(
+        1.025, "p25", 20, 3.5, "20 networks, seed 1"
+    )
+    table.calibrations[(DEVICE, THREADS, "median")] = lut.Calibration(0.98, "median", 20, 4.5, "the same")
+    path = table.save(tmp_path / "test.lut.csv")
+    text = path.read_text()
+    assert text.startswith("# lwcnn latency lookup table")
+    assert ",".join(lut.COLUMNS) in text
+    loaded = lut.LatencyTable.load(path)
+    assert sorted(loaded.entries, key=lambda e: e.key) == sorted(table.entries, key=lambda e: e.key)
+    assert loaded.calibrations == table.calibrations
+    assert loaded.metadata["note"] == "made-up numbers"
+    assert loaded.predict(TINY_V3) == table.predict(TINY_V3)
+
+
+def test_load_reads_text_only_and_rejects_what_is_not_a_table(tmp_path):
+    with pytest.raises(ValueError, match="path"):
+        lut.LatencyTable.load(tmp_path / "absent.lut.csv")
+    stranger = tmp_path / "stranger.csv"
+    stranger.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a lwcnn latency table"):
+        lut.LatencyTable.load(stranger)
+    path = fake_table(TINY_V2).save(tmp_path / "t.lut.csv")
+    lines = path.read_text().splitlines()
+    lines[-1] = lines[-1].replace(",1,", ",__import__('os'),", 1)
+    path.write_text("\n".join(lines))
+    with pytest.raises(ValueError, match="bad row"):
+        lut.LatencyTable.load(path)
+
+
+# --- arguments ----------------------------------------------------------------------------------------------
+
+BLOCK = (ConvBNAct(3, 8, 3), (1, 3, 8, 8))
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        (dict(device="tpu"), "device"),
+        (dict(threads=0), "threads"),
+        (dict(threads=True), "threads"),
+        (dict(rounds=0), "rounds"),
+        (dict(context_passes=-1), "context_passes"),
+        (dict(context_group=0), "context_group"),
+        (dict(round_time_ms=0), "round_time_ms"),
+        (dict(blocks=[]), "blocks"),
+        (dict(blocks=[BLOCK[0]]), "blocks"),
+        (dict(blocks=[("conv", (1, 3, 8, 8))]), "spec"),
+        (dict(blocks=[(BLOCK[0], (1, 0, 8, 8))]), "input_shape"),
+        (dict(blocks=[(BLOCK[0], 8)]), "input_shape"),
+    ],
+)
+def test_measure_blocks_bad_arguments(kwargs, argument):
+    arguments = {"blocks": [BLOCK]} | kwargs
+    with pytest.raises(ValueError, match=argument):
+        lut.LatencyTable().measure_blocks(**arguments)
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        (dict(batch_size=0), "batch_size"),
+        (dict(resolution=0), "resolution"),
+        (dict(resolution=(32, 32, 3)), "resolution"),
+        (dict(threads=0), "threads"),
+        (dict(network="mobilenet_v2"), "network"),
+        (dict(statistic="mean"), "statistic"),
+    ],
+)
+def test_predict_bad_arguments(kwargs, argument):
+    arguments = {"network": TINY_V3} | kwargs
+    with pytest.raises(ValueError, match=argument):
+        fake_table(TINY_V3).predict(**arguments)
+
+
+def test_a_table_with_two_devices_asks_which_one():
+    table = fake_table(TINY_V2)
+    for entry in list(table):
+        table.add(dataclasses.replace(entry, device="Other GPU"))
+    with pytest.raises(ValueError, match="device"):
+        table.predict(TINY_V2)
+    assert table.predict(TINY_V2, device="Other GPU").device == "Other GPU"
+
+
+def test_calibrate_bad_measurements():
+    table = fake_table(TINY_V2)
+    with pytest.raises(ValueError, match="measured"):
+        table.calibrate([])
+    with pytest.raises(ValueError, match="measured"):
+        table.calibrate([(TINY_V2, -1.0)])
+
+
+# --- measuring: the machinery only (no assertion on how long anything took) --------------------------------
+
+
+def test_measure_blocks_fills_entries_and_restores_threads():
+    threads = torch.get_num_threads()
+    block = ConvBNAct(3, 8, 3)
+    table = lut.LatencyTable.build(
+        [(block, (1, 3, 8, 8))], threads=1, rounds=1, round_time_ms=0.1, context_passes=1
+    )
+    entry = table.lookup(block, (1, 3, 8, 8))
+    assert 0 < entry.p25_ms <= entry.median_ms and 0 < entry.context_p25_ms <= entry.context_median_ms
+    assert entry.runs >= 3 and entry.context_runs >= 1
+    assert (entry.params, entry.macs) == (block.cost(8).params, block.cost(8).macs)
+    assert entry.ops > 0 and entry.weight_bytes > 0 and entry.device == lut.device_label("cpu")
+    assert torch.get_num_threads() == threads
+    runs = entry.runs
+    table.measure_blocks([(block, (1, 3, 8, 8))], threads=1, rounds=1, round_time_ms=0.1, context_passes=1)
+    assert table.lookup(block, (1, 3, 8, 8)).runs > runs  # samples accumulate
+
+
+# --- the recorded lesson tables --------------------------------------------------------------------------------
+
+
+def test_recorded_tables_load_with_the_expected_rows():
+    tables = lut.recorded_tables()
+    assert tables, "data/latency/ holds at least this course's CPU recording"
+    for slug, recorded in tables.items():
+        assert slug == lut._slug(recorded.metadata["device"])
+        for key in ("device", "torch", "threads", "date", "command"):
+            assert recorded.metadata[key]
+        separable = [r for r in recorded.select("separable") if r["batch"] == 1]
+        assert {r["item"] for r in separable} == {"standard 3x3", "separable 3x3"}
+        assert {r["input_shape"] for r in separable} == {"64x56x56", "128x28x28", "256x14x14", "512x7x7"}
+        assert {r["item"] for r in recorded.select("kernel")} == {
+            "separable 3x3",
+            "separable 5x5",
+            "two separable 3x3",
+        }
+        assert {"relu", "hardswish", "silu (swish)"} <= {r["item"] for r in recorded.select("activation")}
+        assert {r["item"] for r in recorded.select("se")} == {"IR with SE", "IR without SE"}
+        zoo = {r["item"]: r for r in recorded.select("zoo")}
+        assert "mobilenet_v2" in zoo and "mnasnet" not in zoo and "efficientnet" not in zoo
+        assert (zoo["mobilenet_v2"]["params"], zoo["mobilenet_v2"]["macs"]) == (3_504_872, 300_774_272)
+        assert all(r["median_ms"] > 0 and r["runs"] > 0 for r in recorded.rows)
+        with pytest.raises(ValueError, match="table"):
+            recorded.select("nonsense")
+
+
+def _benchmark_module(name: str):
+    path = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", f"{name}.py"
+    )
+    loader = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    return module
+
+
+def test_shipped_lookup_tables_predict_the_benchmark_networks():
+    """Written by the benchmark's process, read here: the keys must match across processes."""
+    benchmark = _benchmark_module("lut_accuracy")
+    networks = benchmark.random_networks(benchmark.EVALUATION_NETWORKS, benchmark.EVALUATION_SEED)
+    for path in sorted(lut.DATA_DIR.glob(f"*{lut.TABLE_SUFFIX}")):
+        table = lut.LatencyTable.load(path)
+        assert table.calibrations
+        for (device, threads, statistic), calibration in table.calibrations.items():
+            assert calibration.networks == benchmark.CALIBRATION_NETWORKS
+            for network in networks:
+                prediction = table.predict(
+                    network, benchmark.RESOLUTION, device=device, threads=threads, statistic=statistic
+                )
+                assert prediction.latency_ms > 0 and len(prediction.layers) > 10
+            with pytest.raises(ValueError, match="measure_blocks"):  # not in the table
+                table.predict(TINY_V3, device=device, threads=threads)
+
+
+def test_recorded_tables_without_a_folder_say_how_to_make_one(tmp_path):
+    with pytest.raises(ValueError, match="record_latency"):
+        lut.recorded_tables(tmp_path / "absent")
+    with pytest.raises(ValueError, match="record_latency"):
+        lut.recorded_tables(tmp_path)
