@@ -967,3 +967,28 @@ def _missing_message(
         f"no latency for {block_key(spec)} at input {shape} on {device!r} with {threads} thread(s)"
         f"{where}{more}; measure it first: {how} with device='cpu' or 'cuda' and threads={threads}"
     )
+
+
+def side_by_side(table: str, directory: str | Path | None = None) -> str:
+    """One lesson table ('separable', 'kernel', 'activation', 'se' or 'zoo') as text: a row per
+    item and input shape, with its MACs and one median-ms column per recorded device.
+
+    The lessons print it so that every device recorded under `data/latency/` shows next to the
+    others (with only this CPU's recording, one column).
+    """
+    recorded = recorded_tables(directory)
+    columns = {
+        slug: {(r["item"], r["input_shape"]): r for r in rec.select(table)} for slug, rec in recorded.items()
+    }
+    keys = list(dict.fromkeys(key for rows in columns.values() for key in rows))
+    macs = {key: rows[key]["macs"] for rows in columns.values() for key in rows}
+    width = max(len(f"{item} @ {shape}") for item, shape in keys)
+    names = [recorded[slug].device for slug in columns]
+    lines = [f"{'item @ input':{width}s} {'MACs':>13s} " + " ".join(f"{name[:22]:>22s}" for name in names)]
+    for key in keys:
+        cells = [
+            f"{rows[key]['median_ms']:19.3f} ms" if key in rows else f"{'-':>22s}"
+            for rows in columns.values()
+        ]
+        lines.append(f"{key[0] + ' @ ' + key[1]:{width}s} {int(macs[key]):13,d} " + " ".join(cells))
+    return "\n".join(lines)

@@ -374,3 +374,22 @@ def test_recorded_tables_without_a_folder_say_how_to_make_one(tmp_path):
         lut.recorded_tables(tmp_path / "absent")
     with pytest.raises(ValueError, match="record_latency"):
         lut.recorded_tables(tmp_path)
+
+
+def test_side_by_side_puts_every_recorded_device_in_a_column(tmp_path):
+    shipped = lut.recorded_tables()
+    assert shipped, "the course ships at least this CPU's recording"
+    source = next(iter(shipped.values()))
+    text = (lut.DATA_DIR / f"{source.slug}.csv").read_text()
+    (tmp_path / "first-device.csv").write_text(text.replace(f"# device: {source.device}", "# device: First"))
+    second = [line for line in text.splitlines() if "mobilenet_v2," not in line]  # a device missing one row
+    (tmp_path / "second-device.csv").write_text(
+        "\n".join(second).replace(f"# device: {source.device}", "# device: Second")
+    )
+    table = lut.side_by_side("zoo", tmp_path).splitlines()
+    assert "First" in table[0] and "Second" in table[0]
+    row = next(line for line in table if line.startswith("mobilenet_v2 @"))
+    assert row.count(" ms") == 1 and row.rstrip().endswith("-")
+    assert len(table) == 1 + len(source.select("zoo"))
+    with pytest.raises(ValueError, match="table='nope'"):
+        lut.side_by_side("nope", tmp_path)
