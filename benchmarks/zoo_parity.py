@@ -1,6 +1,6 @@
 """The model zoo against torchvision: parameters, MACs and logits, one row per shared model.
 
-For every model torchvision also has: our parameter count against torchvision's, our
+For every model torchvision also has (`lwcnn.models.TORCHVISION_NAMES`): our parameter count against torchvision's, our
 `lwcnn.models.cost` MACs against torch's `FlopCounterMode` / 2 on torchvision's module, and the
 largest logit difference after `load_torchvision_weights` (eval mode, one 1x3x224x224 random
 input; BatchNorm statistics and the linear layers randomised first so that a misplaced layer
@@ -20,22 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from lwcnn import models
 
-NAMES = (
-    "mobilenet_v2",
-    "mobilenet_v3_large",
-    "mobilenet_v3_small",
-    "mnasnet0_5",
-    "mnasnet0_75",
-    "mnasnet1_0",
-    "mnasnet1_3",
-    "shufflenet_v2_x0_5",
-    "shufflenet_v2_x1_0",
-    "shufflenet_v2_x1_5",
-    "shufflenet_v2_x2_0",
-    "efficientnet_b0",
-    "squeezenet1_0",
-    "squeezenet1_1",
-)
+NAMES = models.TORCHVISION_NAMES
 TOLERANCE = 1e-5
 
 

@@ -1443,6 +1443,19 @@ _PRESETS: dict[str, tuple[type[NetworkSpec], dict[str, Any], dict[str, Any]]] = 
 
 MODEL_NAMES: tuple[str, ...] = tuple(_PRESETS)
 
+# the names torchvision.models also builds, with the same architecture (tests and
+# benchmarks/zoo_parity.py compare them)
+TORCHVISION_NAMES: tuple[str, ...] = (
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small",
+    *(f"mnasnet{w}" for w in ("0_5", "0_75", "1_0", "1_3")),
+    *(f"shufflenet_v2_x{w}" for w in ("0_5", "1_0", "1_5", "2_0")),
+    *(f"efficientnet_b{phi}" for phi in range(4)),
+    "squeezenet1_0",
+    "squeezenet1_1",
+)
+
 
 def _preset(name: Any) -> tuple[type[NetworkSpec], dict[str, Any], dict[str, Any]]:
     if not isinstance(name, str) or name not in _PRESETS:

@@ -28,25 +28,7 @@ from torch import nn
 
 from lwcnn import blocks, models
 
-TORCHVISION_NAMES = (
-    "mobilenet_v2",
-    "mobilenet_v3_large",
-    "mobilenet_v3_small",
-    "mnasnet0_5",
-    "mnasnet0_75",
-    "mnasnet1_0",
-    "mnasnet1_3",
-    "shufflenet_v2_x0_5",
-    "shufflenet_v2_x1_0",
-    "shufflenet_v2_x1_5",
-    "shufflenet_v2_x2_0",
-    "efficientnet_b0",
-    "efficientnet_b1",
-    "efficientnet_b2",
-    "efficientnet_b3",
-    "squeezenet1_0",
-    "squeezenet1_1",
-)
+TORCHVISION_NAMES = models.TORCHVISION_NAMES
 
 # The course brief's reference table (torchvision 0.29: params, conv+linear MACs at 224).
 BRIEF_REFERENCE = {
