@@ -6,6 +6,17 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+# The course brief's reference figures, an outside oracle (torchvision 0.29: params, conv+linear MACs at 224).
+BRIEF_REFERENCE = {
+    "mobilenet_v2": (3_504_872, 300_774_272),
+    "mobilenet_v3_large": (5_483_032, 216_589_760),
+    "mobilenet_v3_small": (2_542_856, 56_510_400),
+    "mnasnet1_0": (4_383_312, 314_415_872),
+    "shufflenet_v2_x1_0": (2_278_604, 144_907_992),
+    "efficientnet_b0": (5_288_548, 385_814_752),
+    "squeezenet1_1": (1_235_496, 349_151_936),
+}
+
 
 def counted_params(module: nn.Module) -> int:
     """Parameters as torch stores them."""

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 import torchvision
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracles import BRIEF_REFERENCE
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -126,16 +127,6 @@ BRIEF_COUNTER_TABLE = {
     "mobilenet_v3_large": (234_838_456, 226_033_824, 231_316_416, 216_589_760),
     "efficientnet_b0": (415_145_024, 401_659_392, 410_196_896, 385_814_752),
 }
-# COURSE_BRIEF reference figures: (params, conv+linear MACs).
-BRIEF_PAPER_TABLE = {
-    "mobilenet_v2": (3_504_872, 300_774_272),
-    "mobilenet_v3_large": (5_483_032, 216_589_760),
-    "mobilenet_v3_small": (2_542_856, 56_510_400),
-    "mnasnet1_0": (4_383_312, 314_415_872),
-    "shufflenet_v2_x1_0": (2_278_604, 144_907_992),
-    "efficientnet_b0": (5_288_548, 385_814_752),
-    "squeezenet1_1": (1_235_496, 349_151_936),
-}
 
 
 @pytest.mark.parametrize("name", sorted(BRIEF_COUNTER_TABLE))
@@ -146,10 +137,10 @@ def test_course_brief_counter_table(name):
     assert reports["torch"].flops == 2 * BRIEF_COUNTER_TABLE[name][3]
 
 
-@pytest.mark.parametrize("name", sorted(BRIEF_PAPER_TABLE))
+@pytest.mark.parametrize("name", sorted(BRIEF_REFERENCE))
 def test_course_brief_paper_table(name):
     report = torchvision_reports(name)["paper"]
-    assert (report.params, report.macs) == BRIEF_PAPER_TABLE[name]
+    assert (report.params, report.macs) == BRIEF_REFERENCE[name]
     assert report.by_category() == {**dict.fromkeys(CATEGORIES, 0), **_conv_linear(report)}
 
 
