@@ -131,6 +131,7 @@ def measure(
                         rounds=1,
                         round_time_ms=BLOCK_ROUND_MS,
                         seed=round_index * SLICES + part,
+                        progress=False,  # one bar line per round is printed below
                     )
                     for index in visits[part::SLICES]:
                         models[index](x)

@@ -68,6 +68,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
+from tqdm.auto import tqdm
 
 import lwcnn
 from lwcnn import cost as C
@@ -555,6 +556,7 @@ class LatencyTable:
         context_passes: int = 4,
         context_group: int = CONTEXT_GROUP,
         seed: int = 0,
+        progress: bool = True,
     ) -> list[Entry]:
         """Measure `blocks`, (spec, input shape) pairs (batch first) or `Layer`s, and store their entries.
 
@@ -564,6 +566,7 @@ class LatencyTable:
         blocks, untimed) and runs each group like a network: one untimed pass, then
         `context_passes` timed passes, one call per block per pass, each input re-written just
         before its call. Calling it again for the same blocks adds samples (this session's).
+        A tqdm bar counts the rounds unless `progress=False`.
         """
         _check_device(device)
         for name, value in (("threads", threads), ("rounds", rounds), ("context_passes", context_passes)):
@@ -598,7 +601,7 @@ class LatencyTable:
                 alone: dict[int, list[float]] = {id(job): [] for job in jobs}
                 context: dict[int, list[float]] = {id(job): [] for job in jobs}
                 rng = random.Random(seed)
-                for _ in range(rounds):
+                for _ in tqdm(range(rounds), desc="measuring blocks", unit="round", disable=not progress):
                     for job in rng.sample(jobs, len(jobs)):
                         alone[id(job)] += time_calls(job.module, job.x, job.calls, device)
                     order = rng.sample(jobs, len(jobs))
