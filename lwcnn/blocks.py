@@ -410,6 +410,10 @@ class InvertedResidual(_Spec):
     se_activation: str = "relu"
     se_gate: str = "hsigmoid"
     dilation: int = 1
+    # None: as the papers build it (expand when E != M, shortcut when stride 1 and M == N). A
+    # pruned network says so explicitly: pruning may make E == M, or M == N, by chance.
+    expand: bool | None = None
+    residual: bool | None = None
 
     def __post_init__(self):
         self._positive(
@@ -418,6 +422,24 @@ class InvertedResidual(_Spec):
         C._check_int("squeeze_channels", self.squeeze_channels, minimum=0)
         C.same_padding(self.kernel_size, self.dilation)
         _check_activation(self.activation)
+        for name in ("expand", "residual"):
+            if getattr(self, name) not in (None, True, False):
+                raise TypeError(f"{name} must be None, True or False, got {getattr(self, name)!r}")
+        if self.expand is False and self.expanded_channels != self.in_channels:
+            raise ValueError(
+                f"expand=False needs expanded_channels == in_channels, got {self.expanded_channels} "
+                f"and {self.in_channels}"
+            )
+        if self.residual and not (self.stride == 1 and self.in_channels == self.out_channels):
+            raise ValueError(
+                "residual=True needs stride 1 and in_channels == out_channels, got "
+                f"stride={self.stride}, {self.in_channels} -> {self.out_channels}"
+            )
+
+    @property
+    def has_expansion(self) -> bool:
+        """Whether the block starts with the 1x1 expansion conv."""
+        return self.expanded_channels != self.in_channels if self.expand is None else self.expand
 
     @classmethod
     def with_ratio(
@@ -440,12 +462,14 @@ class InvertedResidual(_Spec):
 
     @property
     def use_residual(self) -> bool:
+        if self.residual is not None:
+            return self.residual
         return self.stride == 1 and self.in_channels == self.out_channels
 
     def layers(self) -> list:
         m, e, n = self.in_channels, self.expanded_channels, self.out_channels
         specs: list = []
-        if e != m:
+        if self.has_expansion:
             specs.append(ConvBNAct(m, e, 1, activation=self.activation))
         specs.append(
             ConvBNAct(
@@ -479,6 +503,8 @@ class InvertedResidual(_Spec):
         se_activation: str = "relu",
         se_gate: str = "hsigmoid",
         dilation: int = 1,
+        expand: bool | None = None,
+        residual: bool | None = None,
     ) -> LayerCost:
         """The layers() above in one go: this block is most of every MobileNet after V1.
 
@@ -494,7 +520,7 @@ class InvertedResidual(_Spec):
         weights = e * (kernel_size * kernel_size + n)  # the depthwise conv and the projection
         macs = weights * out_height * out_width
         activated = e  # output channels of the convs with `activation` (the projection is linear)
-        if e != in_channels:  # the expansion
+        if (e != in_channels) if expand is None else expand:  # the expansion
             expand = in_channels * e
             weights, macs, activated = weights + expand, macs + expand * height * width, e + e
         params = weights + 2 * (activated + n) + (activated if activation == "prelu" else 0)

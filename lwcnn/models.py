@@ -454,6 +454,7 @@ class NetworkCost:
 
 
 NO_SE = 0  # squeeze_channels of a block without squeeze-and-excite
+SMALL_INPUT_NORM_MOMENTUM = 0.1  # BatchNorm momentum of every `small_input=True` network
 
 # A layer of a network, written down but not made: its spec class and the arguments that make
 # it, `kind(*args, **kwargs)`. The first argument is always the layer's input channels.
@@ -521,8 +522,8 @@ class NetworkSpec:
     def build(self) -> nn.Sequential:
         """The module: `features` (one nn.Sequential per stage) -> `avgpool` -> `classifier`.
 
-        BatchNorm gets the reference implementation's eps and momentum; weights start as in
-        torchvision's MobileNets (Kaiming-normal fan-out convs, BN at 1/0, linear N(0, 0.01)).
+        BatchNorm gets the reference implementation's eps and momentum (0.1 for small-input
+        variants, see `batchnorm_momentum`); weights start as in torchvision's MobileNets (Kaiming-normal fan-out convs, BN at 1/0, linear N(0, 0.01)).
         """
         features = OrderedDict(
             (stage.name, nn.Sequential(*(layer.build() for layer in stage.layers))) for stage in self.stages()
@@ -540,14 +541,26 @@ class NetworkSpec:
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.BatchNorm2d):
-                module.eps, module.momentum = self.norm_eps, self.norm_momentum
+                module.eps, module.momentum = self.norm_eps, self.batchnorm_momentum
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, 0, 0.01)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
+        model.spec = self  # what it was built from: lwcnn.prune reads it to find the channel groups
         return model
+
+    @property
+    def batchnorm_momentum(self) -> float:
+        """BatchNorm's running-statistics momentum for `build`: `norm_momentum` (the reference
+        implementation's), except 0.1 (PyTorch's default) for `small_input` variants.
+
+        The reference values suit ImageNet runs of 100k+ steps: at MobileNetV3's 0.01 the running
+        statistics of a few-epoch digits or CIFAR run still remember the random init, and the
+        model evaluates at chance although it trains well.
+        """
+        return SMALL_INPUT_NORM_MOMENTUM if getattr(self, "small_input", False) else self.norm_momentum
 
     def cost(self, resolution: Size | None = None) -> NetworkCost:
         """Params and conv+linear MACs per stage at `resolution` (default `input_resolution`).
@@ -908,7 +921,7 @@ class MobileNetV3(NetworkSpec):
     `make_divisible(E // 4, 8)` squeeze channels, ReLU gate-input and h-sigmoid gate), a 1x1
     conv to 6x the last width, pooling, then the redesigned last stage as linear layers:
     960 -> 1280 (Large) or 576 -> 1024 (Small), h-swish, dropout, classifier. Widths are
-    `make_divisible(c * alpha, 8)`, the 1280/1024 included. BatchNorm eps 1e-3, momentum 0.01.
+    `make_divisible(c * alpha, 8)`, the 1280/1024 included. BatchNorm eps 1e-3, momentum 0.01 (0.1 with `small_input`).
     `small_input=True` (CIFAR-style, for 32x32): stem stride 1 and the first stride-2 row stride 1.
     """
 

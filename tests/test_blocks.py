@@ -120,6 +120,40 @@ def test_inverted_residual(m, n, expand, k, stride, se, act, size):
     assert module.use_residual == (stride == 1 and m == n)
 
 
+@many
+@given(
+    m=channels,
+    n=channels,
+    expand=st.integers(1, 4),
+    stride=st.integers(1, 2),
+    se=st.integers(0, 4),
+    force_expand=st.sampled_from([None, True]),
+    force_residual=st.sampled_from([None, False]),
+    size=sizes,
+)
+def test_inverted_residual_with_explicit_expansion_and_shortcut(
+    m, n, expand, stride, se, force_expand, force_residual, size
+):
+    """What pruned networks use: the expansion and the shortcut fixed whatever the widths."""
+    spec = B.InvertedResidual(m, n, m * expand, 3, stride, se, expand=force_expand, residual=force_residual)
+    module, _ = _per_image(spec, size)
+    has_expansion = force_expand or expand > 1
+    assert spec.has_expansion == has_expansion
+    assert len(spec.layers()) == 2 + has_expansion + (se > 0)
+    assert module.use_residual == (force_residual is None and stride == 1 and m == n)
+
+
+def test_inverted_residual_refuses_an_impossible_expansion_or_shortcut():
+    with pytest.raises(ValueError, match="expand=False needs expanded_channels == in_channels"):
+        B.InvertedResidual(8, 8, 32, expand=False)
+    with pytest.raises(ValueError, match="residual=True needs stride 1"):
+        B.InvertedResidual(8, 8, 32, stride=2, residual=True)
+    with pytest.raises(ValueError, match="residual=True needs stride 1 and in_channels == out_channels"):
+        B.InvertedResidual(8, 16, 32, residual=True)
+    with pytest.raises(TypeError, match="expand must be None, True or False"):
+        B.InvertedResidual(8, 8, 32, expand="yes")
+
+
 def test_inverted_residual_shortcut_really_adds_the_input():
     spec = B.InvertedResidual(8, 8, 32)
     module = spec.build().eval()
