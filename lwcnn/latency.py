@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import platform
+import statistics
+import time
 from dataclasses import dataclass
 
 import torch
@@ -103,4 +105,56 @@ def measure(
         )
     finally:
         module.train(was_training)
+        torch.set_num_threads(previous_threads)
+
+
+def compare(
+    modules: dict[str, nn.Module],
+    input_size: tuple[int, ...],
+    rounds: int = 15,
+    calls: int = 10,
+    threads: int | None = 1,
+    warmup: int = 3,
+) -> dict[str, float]:
+    """Median forward time in ms of each module, measured side by side on the CPU.
+
+    Each round times `calls` passes of every module in turn, so a busy moment of the machine
+    falls on all of them alike; the result is the median over rounds of each round's mean.
+    Ratios of these medians are what the lessons and benchmarks report.
+
+    >>> times = compare({"a": nn.Conv2d(8, 8, 3), "b": nn.Conv2d(8, 8, 1)}, (1, 8, 16, 16))
+    >>> sorted(times)
+    ['a', 'b']
+    """
+    if not modules:
+        raise ValueError("modules is empty: give at least one name -> module")
+    for name, value in (("rounds", rounds), ("calls", calls)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not input_size or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in input_size):
+        raise ValueError(f"input_size must be positive ints (batch first), got {input_size!r}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
+        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+    previous_threads = torch.get_num_threads()
+    modes = {name: module.training for name, module in modules.items()}
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        x = torch.randn(*input_size)
+        per_round: dict[str, list[float]] = {name: [] for name in modules}
+        with torch.no_grad():
+            for module in modules.values():
+                module.eval()
+                for _ in range(warmup):
+                    module(x)
+            for _ in range(rounds):
+                for name, module in modules.items():
+                    start = time.perf_counter()
+                    for _ in range(calls):
+                        module(x)
+                    per_round[name].append((time.perf_counter() - start) / calls * 1e3)
+        return {name: statistics.median(times) for name, times in per_round.items()}
+    finally:
+        for name, module in modules.items():
+            module.train(modes[name])
         torch.set_num_threads(previous_threads)

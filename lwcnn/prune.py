@@ -389,17 +389,72 @@ def _check_strength(s: Any) -> float:
     return float(s)
 
 
-def sparsity_penalty(s: float) -> Callable[[nn.Module], torch.Tensor]:
+def sparsity_penalty(
+    s: float, weights: Mapping[str, float] | None = None
+) -> Callable[[nn.Module], torch.Tensor]:
     """The loss term `s * sum|gamma|`, for `lwcnn.train.train(..., extra_loss=...)`.
 
     The paper uses s = 1e-4 to 1e-5 on CIFAR with SGD; short Adam runs on digits need more.
+    `weights` (BatchNorm module path -> factor, e.g. from `cost_weights`) scales each layer's
+    term, `s * sum_l w_l * sum|gamma_l|`, so expensive channels are pushed harder towards 0;
+    layers not named keep factor 1.
     """
     strength = _check_strength(s)
+    factors = dict(weights or {})
+    for path, factor in factors.items():
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor >= 0:
+            raise ValueError(f"weights[{path!r}] must be a number >= 0, got {factor!r}")
 
     def penalty(model: nn.Module) -> torch.Tensor:
-        return strength * batchnorm_l1(model)
+        if not factors:
+            return strength * batchnorm_l1(model)
+        terms = [
+            factors.get(path, 1.0) * module.weight.abs().sum()
+            for path, module in model.named_modules()
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.weight is not None
+        ]
+        if len(factors.keys() - {path for path, _ in model.named_modules()}):
+            raise ValueError(f"weights name modules the model does not have: {sorted(factors)[:3]}")
+        return strength * torch.stack(terms).sum()
 
     return penalty
+
+
+def channel_costs(spec: NetworkSpec, resolution: int | None = None) -> dict[str, tuple[int, int]]:
+    """What one channel of each prunable group costs: (params, MACs) saved by removing it.
+
+    Exact, from `models.cost` of the spec and of the same spec with that group one channel
+    narrower; in a convolutional network it is the same for every channel of the group.
+    """
+    cfg = spec if isinstance(spec, PrunedSpec) else unpruned_cfg(spec)
+    full = models.cost(cfg, resolution)
+    costs = {}
+    for name, kept in cfg.widths:
+        if kept == 1:
+            continue  # cannot narrow further; it is never pruned below one channel anyway
+        narrower = PrunedSpec(cfg.base, tuple((n, k - (n == name)) for n, k in cfg.widths))
+        cost = models.cost(narrower, resolution)
+        costs[name] = (full.params - cost.params, full.macs - cost.macs)
+    return costs
+
+
+def cost_weights(spec: NetworkSpec, resolution: int | None = None) -> dict[str, float]:
+    """Per-BatchNorm factors for `sparsity_penalty`: a channel's share of params and of MACs.
+
+    Each prunable group's weight is `(params_g / mean params + macs_g / mean macs) / 2` over
+    the groups' one-channel costs (`channel_costs`): a channel that costs the average in both
+    gets 1. Resource-weighted sparsity in the spirit of MorphNet (Gordon et al., CVPR 2018).
+    """
+    costs = channel_costs(spec, resolution)
+    mean_params = sum(p for p, _ in costs.values()) / len(costs)
+    mean_macs = sum(m for _, m in costs.values()) / len(costs)
+    weights = {}
+    for group in channel_groups(spec):
+        if group.name in costs:
+            params, macs = costs[group.name]
+            for path in group.norms:
+                weights[path] = (params / mean_params + macs / mean_macs) / 2
+    return weights
 
 
 @torch.no_grad()
@@ -475,14 +530,28 @@ def _check_min_channels(min_channels: Any) -> int:
     return min_channels
 
 
-def group_scores(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Each prunable channel group's per-channel score: the largest |gamma| over its BatchNorms."""
+SCORE_NORMALIZATIONS = (None, "mean")
+
+
+def group_scores(model: nn.Module, normalize: str | None = None) -> dict[str, torch.Tensor]:
+    """Each prunable channel group's per-channel score: the largest |gamma| over its BatchNorms.
+
+    `normalize=None` ranks the raw scores, as the paper does: one threshold for the whole
+    network. `normalize="mean"` divides each group's scores by their mean first (Torch-Pruning's
+    default), so a channel is compared with its own layer's typical channel: the cut spreads
+    over all layers instead of falling where |gamma| is small everywhere.
+    """
+    if normalize not in SCORE_NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {SCORE_NORMALIZATIONS}, got {normalize!r}")
     spec = spec_of(model)
     scores = {}
     for group in channel_groups(spec):
         if group.prunable:
             gammas = [model.get_submodule(path).weight.detach().abs().float().cpu() for path in group.norms]
-            scores[group.name] = torch.stack(gammas).amax(dim=0)
+            score = torch.stack(gammas).amax(dim=0)
+            if normalize == "mean" and score.mean() > 0:
+                score = score / score.mean()
+            scores[group.name] = score
     return scores
 
 
@@ -544,12 +613,15 @@ def _cfg_from_masks(spec: NetworkSpec, masks: Mapping[str, torch.Tensor]) -> Pru
     return PrunedSpec(base, tuple(widths.items()))
 
 
-def slim(model: nn.Module, prune_rate: float, min_channels: int = 1) -> SlimResult:
+def slim(
+    model: nn.Module, prune_rate: float, min_channels: int = 1, normalize: str | None = None
+) -> SlimResult:
     """Prune `model` by network slimming at `prune_rate` and return the physically smaller network.
 
     `model` is an lwcnn network (it knows its spec), sparsity-trained or not; it is not changed.
     Channels are scored by |gamma| (`group_scores`), the `prune_rate` fraction with the smallest
-    scores over the whole network is removed (`global_masks`), and the kept weights and BatchNorm
+    scores over the whole network is removed (`global_masks`; `normalize` as in `group_scores`),
+    and the kept weights and BatchNorm
     statistics are copied into `cfg.build()`. In eval mode the result computes what
     `zero_masked(model, result.masks)` computes.
 
@@ -557,7 +629,7 @@ def slim(model: nn.Module, prune_rate: float, min_channels: int = 1) -> SlimResu
     >>> models.cost(result.cfg).params < models.cost("mobilenet_v3_small", num_classes=10).params
     True
     """
-    masks, threshold, floored = global_masks(group_scores(model), prune_rate, min_channels)
+    masks, threshold, floored = global_masks(group_scores(model, normalize), prune_rate, min_channels)
     return apply_masks(model, masks, threshold=threshold, floored=floored)
 
 

@@ -367,3 +367,50 @@ def test_small_input_networks_use_batchnorm_momentum_0_1():
     assert {m.momentum for m in small.modules() if isinstance(m, nn.BatchNorm2d)} == {0.1}
     assert {m.momentum for m in large.modules() if isinstance(m, nn.BatchNorm2d)} == {0.01}
     assert isinstance(prune.spec_of(small).stages()[1].layers[0], InvertedResidual)
+
+
+def test_mean_normalized_scores_divide_each_group_by_its_mean():
+    model = randomised(models.spec("mobilenet_v3_small", small_input=True, num_classes=10), seed=11)
+    raw, normalized = prune.group_scores(model), prune.group_scores(model, normalize="mean")
+    for name, score in raw.items():
+        torch.testing.assert_close(normalized[name], score / score.mean())
+        assert normalized[name].mean().item() == pytest.approx(1.0, rel=1e-5)
+    result = prune.slim(model, 0.4, normalize="mean")
+    check_exact(model, result, 32)
+    with pytest.raises(ValueError, match="normalize must be one of"):
+        prune.slim(model, 0.4, normalize="max")
+
+
+@pytest.mark.parametrize(("name", "options", "resolution"), V3_CASES[2:] + OTHER_CASES[:2])
+def test_channel_costs_are_what_a_built_network_one_channel_narrower_saves(name, options, resolution):
+    spec = models.spec(name, **options)
+    cfg = prune.unpruned_cfg(spec)
+    x = torch.randn(1, spec.in_channels, resolution, resolution)
+    full_params, full_macs = counted_params(spec.build()), counted_macs(spec.build(), x)[0]
+    costs = prune.channel_costs(spec, resolution)
+    for group_name in list(costs)[::3]:  # every third group keeps the test quick
+        narrower = prune.PrunedSpec(spec, tuple((n, k - (n == group_name)) for n, k in cfg.widths))
+        module = narrower.build()
+        saved = (full_params - counted_params(module), full_macs - counted_macs(module, x)[0])
+        assert costs[group_name] == saved, group_name
+
+
+def test_cost_weighted_penalty_scales_each_layers_term():
+    spec = models.spec("mobilenet_v3_small", small_input=True, num_classes=10)
+    model = randomised(spec, seed=12)
+    weights = prune.cost_weights(spec)
+    assert set(weights) == {
+        path for group in prune.channel_groups(spec) if group.prunable for path in group.norms
+    }
+    expected = sum(
+        weights.get(path, 1.0) * module.weight.abs().sum().item()
+        for path, module in model.named_modules()
+        if isinstance(module, nn.BatchNorm2d)
+    )
+    assert prune.sparsity_penalty(1e-3, weights)(model).item() == pytest.approx(1e-3 * expected, rel=1e-5)
+    stem = weights["features.stem.0.bn"]  # at 32x32 the stem's channels cost far more MACs than the head's
+    assert stem > weights["features.head.0.bn"]
+    with pytest.raises(ValueError, match="weights"):
+        prune.sparsity_penalty(1e-3, {"features.stem.0.bn": -1.0})
+    with pytest.raises(ValueError, match="modules the model does not have"):
+        prune.sparsity_penalty(1e-3, {"nope": 1.0})(model)
