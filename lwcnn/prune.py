@@ -41,7 +41,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from torch import nn
@@ -839,7 +839,7 @@ def _check_fits(model: nn.Module, cfg: NetworkSpec, where: str) -> None:
 
 
 def save_pruned(
-    path: str | os.PathLike,
+    path: str | os.PathLike | BinaryIO,
     model: nn.Module,
     cfg: NetworkSpec | None = None,
     optimizer: torch.optim.Optimizer | None = None,
@@ -876,19 +876,18 @@ class Checkpoint:
     metadata: dict
 
 
-def load_pruned(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
+def load_pruned(path: str | os.PathLike | BinaryIO, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Rebuild the network from the file's `cfg` and load its weights (`weights_only=True`).
 
     A file that is not an lwcnn checkpoint, or whose weights do not fit its cfg, raises a
     ValueError before any model is returned.
     """
+    name = os.fspath(path) if isinstance(path, str | os.PathLike) else "the file"
     payload = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(
-            f"{os.fspath(path)} is not an lwcnn pruned checkpoint (format {CHECKPOINT_FORMAT!r})"
-        )
+        raise ValueError(f"{name} is not an lwcnn pruned checkpoint (format {CHECKPOINT_FORMAT!r})")
     cfg = cfg_from_dict(payload["cfg"])
-    _check_fits(payload["state_dict"], cfg, f"the weights in {os.fspath(path)}")
+    _check_fits(payload["state_dict"], cfg, f"the weights in {name}")
     model = cfg.build()
     model.load_state_dict(payload["state_dict"])
     return Checkpoint(model, cfg, payload["optimizer"], payload["epoch"], payload["metadata"])
