@@ -55,6 +55,13 @@ def device_name(device: str = "cpu") -> str:
     return f"{name} ({threads} thread{'' if threads == 1 else 's'})"
 
 
+def _check_input_and_threads(input_size: tuple[int, ...], threads: int | None) -> None:
+    if not input_size or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in input_size):
+        raise ValueError(f"input_size must be positive ints (batch first), got {input_size!r}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
+        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+
+
 def measure(
     module: nn.Module,
     input_size: tuple[int, ...],
@@ -76,10 +83,7 @@ def measure(
         raise ValueError(f"device={device!r} is unknown; allowed: {', '.join(DEVICES)}")
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was asked for but torch sees no CUDA device; use device='cpu'")
-    if not input_size or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in input_size):
-        raise ValueError(f"input_size must be positive ints (batch first), got {input_size!r}")
-    if threads is not None and (not isinstance(threads, int) or threads <= 0):
-        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+    _check_input_and_threads(input_size, threads)
 
     previous_threads = torch.get_num_threads()
     was_training = module.training
@@ -131,10 +135,7 @@ def compare(
     for name, value in (("rounds", rounds), ("calls", calls)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not input_size or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in input_size):
-        raise ValueError(f"input_size must be positive ints (batch first), got {input_size!r}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
-        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+    _check_input_and_threads(input_size, threads)
     previous_threads = torch.get_num_threads()
     modes = {name: module.training for name, module in modules.items()}
     if threads is not None:

@@ -47,6 +47,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
+from lwcnn import cost as C
 from lwcnn import models
 from lwcnn.blocks import ConvBNAct, DepthwiseSeparable, InvertedResidual, SqueezeExcite
 from lwcnn.models import Activation, Dropout, Flatten, Linear, MaxPool, NetworkSpec
@@ -157,6 +158,14 @@ def _named(kind: type, args: tuple, kwargs: dict) -> dict[str, Any]:
     return named
 
 
+def _sublayer_paths(block: InvertedResidual, path: str) -> dict[str, str]:
+    """Module paths of an inverted residual's sub-layers, in the order `block.layers()` builds them:
+    "expand" (when it has one), "depthwise", "se" (when it has one), "project"."""
+    roles = ["expand"] if block.has_expansion else []
+    roles += ["depthwise", *(["se"] if block.squeeze_channels else []), "project"]
+    return {role: f"{path}.block.{index}" for index, role in enumerate(roles)}
+
+
 def _check_zero_preserving(nodes: _Nodes, node: int, activation: Any, where: str) -> None:
     if activation not in ZERO_PRESERVING:
         nodes.fix(node, f"{where} uses {activation}, which does not map 0 to 0")
@@ -196,16 +205,14 @@ def _plan_layer(
         return {"in_channels": current, "out_channels": out}, out
     if kind is InvertedResidual:
         spec = InvertedResidual(**fields)
-        index = 0
+        paths = _sublayer_paths(spec, path)
         if spec.has_expansion:
-            expanded = nodes.new(f"{path}.expanded", spec.expanded_channels, f"{path}.block.0.bn")
-            index = 1
+            expanded = nodes.new(f"{path}.expanded", spec.expanded_channels, f"{paths['expand']}.bn")
         else:
             expanded = current
-        nodes.add_norm(expanded, f"{path}.block.{index}.bn")  # the depthwise conv
+        nodes.add_norm(expanded, f"{paths['depthwise']}.bn")  # SE, if any, follows these channels
         _check_zero_preserving(nodes, expanded, spec.activation, path)
-        index += 2 if spec.squeeze_channels else 1  # squeeze-and-excite follows the expanded channels
-        out = nodes.new(f"{path}.out", spec.out_channels, f"{path}.block.{index}.bn")
+        out = nodes.new(f"{path}.out", spec.out_channels, f"{paths['project']}.bn")
         if spec.use_residual:  # the add: the block's input and output channels are one group
             nodes.join(current, out)
         return {"in_channels": current, "expanded_channels": expanded, "out_channels": out}, out
@@ -375,9 +382,19 @@ def _batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     return [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
 
 
-def batchnorm_l1(model: nn.Module) -> torch.Tensor:
-    """`sum |gamma|` over every BatchNorm scale factor of `model` (network slimming's eq. 1)."""
-    scales = [module.weight.abs().sum() for module in _batchnorms(model) if module.weight is not None]
+def batchnorm_l1(model: nn.Module, weights: Mapping[str, float] | None = None) -> torch.Tensor:
+    """`sum |gamma|` over every BatchNorm scale factor of `model` (network slimming's eq. 1);
+    with `weights` (module path -> factor), `sum_l w_l * sum|gamma_l|`, factor 1 where not named."""
+    factors = weights or {}
+    modules = dict(model.named_modules())
+    unknown = sorted(factors.keys() - modules.keys())
+    if unknown:
+        raise ValueError(f"weights name modules the model does not have: {unknown[:3]}")
+    scales = [
+        factors.get(path, 1.0) * module.weight.abs().sum()
+        for path, module in modules.items()
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.weight is not None
+    ]
     if not scales:
         raise ValueError("model has no BatchNorm layer with a scale factor (affine=True)")
     return torch.stack(scales).sum()
@@ -406,16 +423,7 @@ def sparsity_penalty(
             raise ValueError(f"weights[{path!r}] must be a number >= 0, got {factor!r}")
 
     def penalty(model: nn.Module) -> torch.Tensor:
-        if not factors:
-            return strength * batchnorm_l1(model)
-        terms = [
-            factors.get(path, 1.0) * module.weight.abs().sum()
-            for path, module in model.named_modules()
-            if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.weight is not None
-        ]
-        if len(factors.keys() - {path for path, _ in model.named_modules()}):
-            raise ValueError(f"weights name modules the model does not have: {sorted(factors)[:3]}")
-        return strength * torch.stack(terms).sum()
+        return strength * batchnorm_l1(model, factors)
 
     return penalty
 
@@ -524,12 +532,6 @@ def _check_prune_rate(prune_rate: Any) -> float:
     return float(prune_rate)
 
 
-def _check_min_channels(min_channels: Any) -> int:
-    if isinstance(min_channels, bool) or not isinstance(min_channels, int) or min_channels < 1:
-        raise ValueError(f"min_channels must be a positive int, got {min_channels!r}")
-    return min_channels
-
-
 SCORE_NORMALIZATIONS = (None, "mean")
 
 
@@ -564,7 +566,7 @@ def global_masks(
     threshold would cut below `min_channels` keeps its `min_channels` highest-scoring channels.
     Returns (masks, threshold: the largest removed score or None, the floored groups).
     """
-    prune_rate, min_channels = _check_prune_rate(prune_rate), _check_min_channels(min_channels)
+    prune_rate, min_channels = _check_prune_rate(prune_rate), C._check_int("min_channels", min_channels)
     names = list(scores)
     flat = torch.cat([scores[name].flatten().float() for name in names])
     removed = round(prune_rate * flat.numel())
@@ -700,17 +702,14 @@ def _kept_state(
                 conv_bn_act(f"{path}.depthwise", outputs, outputs, True)
             conv_bn_act(f"{path}.pointwise", inputs, outputs, False)
         elif layer.kind is InvertedResidual:
-            block = InvertedResidual(**fields)
+            paths = _sublayer_paths(InvertedResidual(**fields), path)
             inputs, expanded = kept(roles["in_channels"]), kept(roles["expanded_channels"])
-            index = 0
-            if block.has_expansion:
-                conv_bn_act(f"{path}.block.0", inputs, expanded, False)
-                index = 1
-            conv_bn_act(f"{path}.block.{index}", expanded, expanded, True)
-            if block.squeeze_channels:
-                index += 1
-                squeeze_excite(f"{path}.block.{index}", expanded)
-            conv_bn_act(f"{path}.block.{index + 1}", expanded, kept(roles["out_channels"]), False)
+            if "expand" in paths:
+                conv_bn_act(paths["expand"], inputs, expanded, False)
+            conv_bn_act(paths["depthwise"], expanded, expanded, True)
+            if "se" in paths:
+                squeeze_excite(paths["se"], expanded)
+            conv_bn_act(paths["project"], expanded, kept(roles["out_channels"]), False)
         elif layer.kind is SqueezeExcite:
             squeeze_excite(path, kept(roles["channels"]))
         elif layer.kind is Linear:
