@@ -329,6 +329,36 @@ class Dropout(_Spec):
 
 
 @dataclass(frozen=True)
+class BatchNorm(_Spec):
+    """BatchNorm1d on the pooled vector: params `2*C` (scale and shift), no multiply-adds.
+
+    The CIFAR MobileNetV3 implementations used by the network-slimming study put one after the
+    classifier's hidden linear layer (`MobileNetV3(classifier_norm=True)`), which gives that
+    layer's outputs a scale factor to prune by.
+    """
+
+    channels: int
+
+    def __post_init__(self) -> None:
+        C._check_int("channels", self.channels)
+
+    @property
+    def in_channels(self) -> int:
+        return self.channels
+
+    @property
+    def out_channels(self) -> int:
+        return self.channels
+
+    def build(self) -> nn.BatchNorm1d:
+        return nn.BatchNorm1d(self.channels)
+
+    @staticmethod
+    def _cost_of(height: int, width: int, channels: int) -> LayerCost:
+        return 2 * channels, 0, channels, height, width
+
+
+@dataclass(frozen=True)
 class Activation(_Spec):
     """A lone activation (MobileNetV3's h-swish between its two classifier layers)."""
 
@@ -540,7 +570,7 @@ class NetworkSpec:
                 nn.init.kaiming_normal_(module.weight, mode="fan_out")
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.BatchNorm2d):
+            elif isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
                 module.eps, module.momentum = self.norm_eps, self.batchnorm_momentum
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
@@ -743,6 +773,9 @@ class MobileNetV1(NetworkSpec):
     `width_multiplier` is alpha (Sec. 3.3): every width becomes `max(8, int(alpha * c))`
     (TF-slim's rounding); `resolution` is rho's input size (224, 192, 160, 128).
     `small_input=True` (CIFAR-style, for 32x32): stem stride 1 and the first stride-2 row stride 1.
+    `classifier_norm=True` (also CIFAR-style): the hidden linear layer has no bias and is followed
+    by BatchNorm1d, as in the CIFAR implementations the network-slimming study pruned, so that
+    `lwcnn.prune` can score and prune its outputs like any conv's.
     """
 
     width_multiplier: float = 1.0
@@ -923,6 +956,9 @@ class MobileNetV3(NetworkSpec):
     960 -> 1280 (Large) or 576 -> 1024 (Small), h-swish, dropout, classifier. Widths are
     `make_divisible(c * alpha, 8)`, the 1280/1024 included. BatchNorm eps 1e-3, momentum 0.01 (0.1 with `small_input`).
     `small_input=True` (CIFAR-style, for 32x32): stem stride 1 and the first stride-2 row stride 1.
+    `classifier_norm=True` (also CIFAR-style): the hidden linear layer has no bias and is followed
+    by BatchNorm1d, as in the CIFAR implementations the network-slimming study pruned, so that
+    `lwcnn.prune` can score and prune its outputs like any conv's.
     """
 
     variant: str = "large"
@@ -933,6 +969,7 @@ class MobileNetV3(NetworkSpec):
     in_channels: int = 3
     dropout: float = 0.2
     table: tuple[V3Row, ...] | None = field(default=None, repr=False)  # None: the variant's table
+    classifier_norm: bool = False
 
     norm_eps: ClassVar[float] = 1e-3
     norm_momentum: ClassVar[float] = 0.01
@@ -982,9 +1019,13 @@ class MobileNetV3(NetworkSpec):
     def _make_classifier(self) -> list[Layer]:
         channels = 6 * self._width(self.rows[-1].out_channels)
         hidden = self._width(MOBILENET_V3_LAST_CHANNELS[self.variant])
+        if self.classifier_norm:
+            hidden_layers = [_layer(Linear, channels, hidden, False), _layer(BatchNorm, hidden)]
+        else:
+            hidden_layers = [_layer(Linear, channels, hidden)]
         return [
             _layer(Flatten, channels),
-            _layer(Linear, channels, hidden),
+            *hidden_layers,
             _layer(Activation, hidden, "hswish"),
             _layer(Dropout, hidden, self.dropout),
             _layer(Linear, hidden, self.num_classes),

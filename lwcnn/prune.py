@@ -21,11 +21,14 @@ Channels that cannot be pruned alone are pruned together, as one *channel group*
 - channels that meet at a residual add: the projections of every block in a stage with
   shortcuts, and the conv that feeds the stage, are one group (pruned together or not at all);
 - the last conv before pooling and the classifier's first linear layer (which loses the columns
-  of the removed channels).
+  of the removed channels);
+- a linear layer's outputs, when a BatchNorm1d follows it (`MobileNetV3(classifier_norm=True)`),
+  with the next linear layer's columns; a linear layer without one keeps all its outputs.
 
 A channel is kept when its group's score is above the global threshold; a group never keeps
 fewer than `min_channels` (its highest-scoring channels), so no layer is ever emptied. Channels
-that the network cannot lose (the input image, linear outputs, the logits) are never pruned.
+that the network cannot lose (the input image, the logits) or that no BatchNorm scores are never
+pruned.
 
 The pruned network is a spec like any other (`PrunedSpec`): `lwcnn.models.cost(cfg)` gives its
 params and MACs without building it, `cfg.build()` builds it, and `save_pruned` stores it beside
@@ -50,7 +53,7 @@ from torch.nn.utils import prune as torch_prune
 from lwcnn import cost as C
 from lwcnn import models
 from lwcnn.blocks import ConvBNAct, DepthwiseSeparable, InvertedResidual, SqueezeExcite
-from lwcnn.models import Activation, Dropout, Flatten, Linear, MaxPool, NetworkSpec
+from lwcnn.models import Activation, BatchNorm, Dropout, Flatten, Linear, MaxPool, NetworkSpec
 
 # Activations that map 0 to 0: a channel whose BatchNorm gamma and beta are 0 then outputs
 # exactly 0, so removing it changes nothing (what makes `slim` and `zero_masked` agree).
@@ -61,6 +64,7 @@ SUPPORTED_LAYERS = (
     InvertedResidual,
     SqueezeExcite,
     Linear,
+    BatchNorm,
     Flatten,
     Dropout,
     MaxPool,
@@ -216,9 +220,12 @@ def _plan_layer(
         if spec.use_residual:  # the add: the block's input and output channels are one group
             nodes.join(current, out)
         return {"in_channels": current, "expanded_channels": expanded, "out_channels": out}, out
-    if kind is Linear:
-        out = nodes.new(f"{path}.out", fields["out_features"], fixed="a linear layer's output")
+    if kind is Linear:  # prunable only when a BatchNorm follows, which scores its outputs
+        out = nodes.new(f"{path}.out", fields["out_features"])
         return {"in_features": current, "out_features": out}, out
+    if kind is BatchNorm:
+        nodes.add_norm(current, path)
+        return {"channels": current}, current
     if kind in (SqueezeExcite, Flatten, Dropout, MaxPool, Activation):
         if kind is Activation:
             _check_zero_preserving(nodes, current, fields["activation"], path)
@@ -713,9 +720,14 @@ def _kept_state(
         elif layer.kind is SqueezeExcite:
             squeeze_excite(path, kept(roles["channels"]))
         elif layer.kind is Linear:
-            entries[f"{path}.weight"] = take(state[f"{path}.weight"], 1, kept(roles["in_features"]))
+            inputs, outputs = kept(roles["in_features"]), kept(roles["out_features"])
+            entries[f"{path}.weight"] = take(take(state[f"{path}.weight"], 0, outputs), 1, inputs)
             if f"{path}.bias" in state:
-                entries[f"{path}.bias"] = state[f"{path}.bias"]
+                entries[f"{path}.bias"] = take(state[f"{path}.bias"], 0, outputs)
+        elif layer.kind is BatchNorm:
+            for key in ("weight", "bias", "running_mean", "running_var"):
+                entries[f"{path}.{key}"] = take(state[f"{path}.{key}"], 0, kept(roles["channels"]))
+            entries[f"{path}.num_batches_tracked"] = state[f"{path}.num_batches_tracked"]
         elif layer.kind is Activation and f"{path}.weight" in state:  # PReLU: a slope per channel
             slopes = state[f"{path}.weight"]
             entries[f"{path}.weight"] = (

@@ -113,6 +113,8 @@ def reference_cost(spec, size: C.Size) -> B.BlockCost:
         return B.BlockCost(0, 0, spec.channels, (_pooled(spec, height), _pooled(spec, width)))
     if isinstance(spec, (M.Flatten, M.Dropout)):
         return B.BlockCost(0, 0, spec.channels, C._pair("input_size", size))
+    if isinstance(spec, M.BatchNorm):
+        return B.BlockCost(C.batchnorm_params(spec.channels), 0, spec.channels, C._pair("input_size", size))
     if isinstance(spec, M.Activation):
         params = B.activation_params(spec.activation, spec.channels)
         return B.BlockCost(params, 0, spec.channels, C._pair("input_size", size))

@@ -183,6 +183,19 @@ def test_small_input_variants_at_any_width_cost_what_they_build(name, width, res
     _check_module_against_cost(spec.build().eval(), spec, (resolution, resolution))
 
 
+@pytest.mark.parametrize("variant", ["small", "large"])
+def test_classifier_norm_puts_batchnorm1d_after_a_biasless_hidden_layer(variant):
+    spec = models.spec(f"mobilenet_v3_{variant}", small_input=True, num_classes=10, classifier_norm=True)
+    model = spec.build()
+    linear, norm = model.classifier[1], model.classifier[2]
+    assert linear.bias is None and isinstance(norm, nn.BatchNorm1d)
+    assert norm.num_features == linear.out_features
+    assert (norm.eps, norm.momentum) == (spec.norm_eps, models.SMALL_INPUT_NORM_MOMENTUM)
+    plain = models.spec(f"mobilenet_v3_{variant}", small_input=True, num_classes=10)
+    assert spec.cost().params == plain.cost().params + linear.out_features  # + 2C for BN, - C bias
+    _check_module_against_cost(model.eval(), spec, (32, 32))
+
+
 # --- the papers' tables ------------------------------------------------------------------------
 
 
@@ -343,7 +356,15 @@ def test_maxpool_ceil_mode_size_matches_torch():
 
 # --- the fast cost against the composed one ------------------------------------------------------
 
-GLUE = (models.PlainConv, models.MaxPool, models.Flatten, models.Dropout, models.Activation, models.Linear)
+GLUE = (
+    models.PlainConv,
+    models.MaxPool,
+    models.Flatten,
+    models.Dropout,
+    models.Activation,
+    models.Linear,
+    models.BatchNorm,
+)
 
 
 def _same_cost(network: models.NetworkSpec, size) -> None:
@@ -378,6 +399,8 @@ def test_fast_cost_equals_walking_the_specs_at_any_options(data, name, size):
         options["depth_multiplier"] = data.draw(st.floats(0.1, 2.0))
     if "small_input" in allowed:
         options["small_input"] = data.draw(st.booleans())
+    if "classifier_norm" in allowed:
+        options["classifier_norm"] = data.draw(st.booleans())
     if "divisor" in allowed:
         options["divisor"] = data.draw(st.sampled_from([1, 4, 8, 16]))
     if "stage_repeats" in allowed:

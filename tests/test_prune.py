@@ -28,6 +28,8 @@ V3_CASES = [
     ("mobilenet_v3_large", {}, 224),
     ("mobilenet_v3_small", {"small_input": True, "num_classes": 10, "in_channels": 1}, 32),
     ("mobilenet_v3_large", {"small_input": True, "num_classes": 10}, 32),
+    # the slimming study's CIFAR variant: BatchNorm1d after the hidden linear layer, pruned too
+    ("mobilenet_v3_small", {"small_input": True, "num_classes": 10, "classifier_norm": True}, 32),
 ]
 OTHER_CASES = [
     ("mobilenet_v1", {"width_multiplier": 0.5}, 64),
@@ -48,7 +50,7 @@ def randomised(spec: models.NetworkSpec, seed: int, resolution: int = 32) -> nn.
     neither dies nor explodes with depth and every channel matters to the output)."""
     generator = torch.Generator().manual_seed(seed)
     model = spec.build()
-    norms = [module for module in model.modules() if isinstance(module, nn.BatchNorm2d)]
+    norms = [module for module in model.modules() if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d)]
     with torch.no_grad():
         for module in norms:
             module.weight.copy_(2 * torch.rand(module.num_features, generator=generator) ** 2)
@@ -104,12 +106,13 @@ def test_slim_equals_zero_masked_and_costs_what_cfg_says(name, options, resoluti
     name=st.sampled_from(SUPPORTED_NAMES),
     width=st.sampled_from([0.25, 0.35, 0.5]),
     small_input=st.booleans(),
+    classifier_norm=st.booleans(),
     prune_rate=st.floats(0, 0.95),
     min_channels=st.integers(1, 12),
     seed=st.integers(0, 2**16),
 )
 def test_slim_is_exact_for_any_supported_network_rate_and_floor(
-    name, width, small_input, prune_rate, min_channels, seed
+    name, width, small_input, classifier_norm, prune_rate, min_channels, seed
 ):
     allowed = models.options(name)
     spec = models.spec(name, num_classes=7)
@@ -117,6 +120,8 @@ def test_slim_is_exact_for_any_supported_network_rate_and_floor(
         spec = dataclasses.replace(spec, width_multiplier=width)
     if "small_input" in allowed:
         spec = dataclasses.replace(spec, small_input=small_input)
+    if "classifier_norm" in allowed:
+        spec = dataclasses.replace(spec, classifier_norm=classifier_norm)
     resolution = 32 if getattr(spec, "small_input", False) else 64
     model = randomised(spec, seed, resolution)
     result = prune.slim(model, prune_rate, min_channels=min_channels)
@@ -135,14 +140,15 @@ def test_channel_groups_match_torch_prunings_dependency_graph(name, options, res
     )
     module_names = {module: path for path, module in model.named_modules()}
     ours = {path: set(group.norms) for group in prune.channel_groups(spec) for path in group.norms}
-    norms = [(path, module) for path, module in model.named_modules() if isinstance(module, nn.BatchNorm2d)]
+    batchnorm = nn.BatchNorm1d | nn.BatchNorm2d
+    norms = [(path, module) for path, module in model.named_modules() if isinstance(module, batchnorm)]
     assert set(ours) == {path for path, _ in norms}
     for path, module in norms:
         group = graph.get_pruning_group(module, tp.prune_batchnorm_out_channels, idxs=[0])
         theirs = {
             module_names[dep.target.module]
             for dep, _ in group
-            if isinstance(dep.target.module, nn.BatchNorm2d)
+            if isinstance(dep.target.module, batchnorm)
         }
         assert theirs == ours[path], path
 
@@ -160,6 +166,24 @@ def test_v3_large_stem_and_first_block_are_one_group():
     assert stem.prunable
     fixed = [group for group in groups if not group.prunable]
     assert [group.name for group in fixed] == ["input", "classifier.1.out", "classifier.4.out"]
+
+
+def test_the_hidden_linear_layer_is_pruned_only_when_a_batchnorm_scores_it():
+    plain = models.spec("mobilenet_v3_small", small_input=True, num_classes=10, width_multiplier=0.5)
+    hidden = {group.name: group for group in prune.channel_groups(plain)}["classifier.1.out"]
+    assert hidden.fixed == "no BatchNorm"
+    normed = dataclasses.replace(plain, classifier_norm=True)
+    hidden = {group.name: group for group in prune.channel_groups(normed)}["classifier.1.out"]
+    assert (hidden.prunable, hidden.norms, hidden.channels) == (True, ("classifier.2",), 512)
+    model = randomised(normed, seed=5)
+    with torch.no_grad():  # the hidden layer's scores: the lowest of the network
+        model.classifier[2].weight.mul_(1e-3)
+    result = prune.slim(model, 0.1)
+    kept = result.cfg.kept("classifier.1.out")
+    assert kept < 512
+    linear, norm, last = result.model.classifier[1], result.model.classifier[2], result.model.classifier[5]
+    assert (linear.out_features, norm.num_features, last.in_features) == (kept, kept, kept)
+    check_exact(model, result, 32)
 
 
 def test_a_layer_the_threshold_would_empty_keeps_its_best_channels():
