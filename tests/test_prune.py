@@ -146,9 +146,7 @@ def test_channel_groups_match_torch_prunings_dependency_graph(name, options, res
     for path, module in norms:
         group = graph.get_pruning_group(module, tp.prune_batchnorm_out_channels, idxs=[0])
         theirs = {
-            module_names[dep.target.module]
-            for dep, _ in group
-            if isinstance(dep.target.module, batchnorm)
+            module_names[dep.target.module] for dep, _ in group if isinstance(dep.target.module, batchnorm)
         }
         assert theirs == ours[path], path
 
