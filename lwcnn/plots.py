@@ -133,3 +133,21 @@ def se_cost_curves(current: dict, ax=None, max_channels: int = 1024):
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
     return ax
+
+
+def kept_channels_bars(summary: dict, ax=None):
+    """Bars: each prunable channel group's width before (grey) and after slimming (blue)."""
+    names = [name.removeprefix("features.") for name, _, _ in summary["kept"]]
+    kept = [kept for _, kept, _ in summary["kept"]]
+    channels = [channels for _, _, channels in summary["kept"]]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.22 * len(names) + 1))
+    ax.barh(names, channels, color="#dddddd", label="before")
+    ax.barh(names, kept, color="#1f77b4", label="kept")
+    ax.set_xlabel("channels")
+    ax.set_title(f"prune rate {summary['prune_rate']:.2f}", fontsize=10)
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.figure.tight_layout()
+    return ax

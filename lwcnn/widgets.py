@@ -497,3 +497,85 @@ def se_widget(**start) -> W.VBox:
         plt.show()
 
     return _live(controls, render)
+
+
+# --- network slimming (lesson 08) ----------------------------------------------------------------
+
+# the score dropdown: label -> `normalize` of lwcnn.prune.slim ("raw" stands for None, which a
+# Dropdown cannot hold as a value: None there means "nothing selected")
+SCORE_CHOICES = {"raw |gamma| (the paper)": "raw", "|gamma| / layer mean": "mean"}
+
+
+def slimming_summary(
+    model, prune_rate: float = 0.4, normalize: str | None = "mean", test_loader=None
+) -> dict:
+    """`lwcnn.prune.slim(model, prune_rate, normalize=...)` in numbers, for the prune-rate slider.
+
+    The rate is clamped to [0, 0.95]. Returns it, the pruned and unpruned params and MACs (from
+    `lwcnn.models.cost`), their ratios, `kept`: (channel group, kept, channels) per prunable
+    group, the floored groups, and the test accuracy right after slimming (before any
+    fine-tuning) when `test_loader` is given, else None.
+    """
+    from lwcnn import models, prune
+    from lwcnn.train import evaluate
+
+    rate = clamp_float(prune_rate, 0.0, 0.95)
+    result = prune.slim(model, rate, normalize=normalize)
+    full, pruned = models.cost(prune.spec_of(model)), models.cost(result.cfg)
+    groups = {group.name: group.channels for group in prune.channel_groups(result.cfg.base)}
+    return {
+        "prune_rate": rate,
+        "normalize": normalize,
+        "params": pruned.params,
+        "macs": pruned.macs,
+        "full_params": full.params,
+        "full_macs": full.macs,
+        "params_ratio": full.params / pruned.params,
+        "macs_ratio": full.macs / pruned.macs,
+        "kept": [(name, kept, groups[name]) for name, kept in result.cfg.widths],
+        "floored": result.floored,
+        "accuracy": None if test_loader is None else evaluate(result.model, test_loader)[1],
+    }
+
+
+def describe_slimming(summary: dict) -> str:
+    """The lines a learner reads under the prune-rate slider."""
+    s = summary
+    scores = "raw |gamma|" if s["normalize"] is None else f"|gamma| normalized by the layer {s['normalize']}"
+    lines = [
+        f"prune rate {s['prune_rate']:.2f} ({scores})",
+        f"params {s['params']:>10,} of {s['full_params']:,}: {s['params_ratio']:.2f}x fewer",
+        f"MACs   {s['macs']:>10,} of {s['full_macs']:,}: {s['macs_ratio']:.2f}x fewer",
+        f"groups held at min_channels: {', '.join(s['floored']) or 'none'}",
+    ]
+    if s["accuracy"] is not None:
+        lines.append(f"test accuracy right after slimming (no fine-tuning): {s['accuracy']:.4f}")
+    return "\n".join(lines)
+
+
+def slimming_widget(model, test_loader=None, **start) -> W.VBox:
+    """A prune-rate slider and a score choice over `model`: costs, accuracy and kept channels per layer."""
+    s = slimming_summary(model, test_loader=test_loader, **start)
+    controls = {
+        "prune_rate": W.FloatSlider(
+            value=s["prune_rate"],
+            min=0.0,
+            max=0.9,
+            step=0.05,
+            description="prune rate",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        ),
+        "scores": W.Dropdown(
+            options=list(SCORE_CHOICES.items()), value=s["normalize"] or "raw", description="scores"
+        ),
+    }
+
+    def render(prune_rate, scores):
+        normalize = None if scores == "raw" else scores
+        summary = slimming_summary(model, prune_rate, normalize, test_loader)
+        print(describe_slimming(summary))
+        plots.kept_channels_bars(summary)
+        plt.show()
+
+    return _live(controls, render)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from oracles import counted_macs, counted_params
 from torch import nn
 
-from lwcnn import widgets
+from lwcnn import models, prune, widgets
 
 matplotlib.use("Agg")
 
@@ -105,8 +105,6 @@ def test_width_resolution_summary_matches_the_built_network(alpha, resolution):
     s = widgets.width_resolution_summary(alpha, resolution)
     assert 0.1 <= s["width_multiplier"] <= 2.0 and 32 <= s["resolution"] <= 512
     assert s["width_multiplier"] == round(min(max(alpha, 0.1), 2.0), 2)
-    from lwcnn import models
-
     model = models.build("mobilenet_v1", width_multiplier=s["width_multiplier"]).eval()
     assert s["params"] == counted_params(model)
     size = s["resolution"]
@@ -229,3 +227,64 @@ def test_kernel_and_se_widgets_re_render(capsys):
     capsys.readouterr()
     sliders["C (channels)"].value = 960
     assert "squeeze to S = floor(C r) = 240" in capsys.readouterr().out
+
+
+def _slimming_model() -> nn.Module:
+    torch.manual_seed(0)
+    spec = models.spec(
+        "mobilenet_v3_small",
+        small_input=True,
+        num_classes=10,
+        in_channels=1,
+        width_multiplier=0.35,
+        classifier_norm=True,
+    )
+    model = spec.build()
+    with torch.no_grad():  # distinct gammas, so the ranking is not decided by ties
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
+                module.weight.uniform_(0, 1)
+    return model.eval()
+
+
+@settings(max_examples=15, deadline=None)
+@given(rate=st.floats(-0.5, 1.5), normalize=st.sampled_from([None, "mean"]))
+def test_slimming_summary_is_what_slim_builds_after_clamping(rate, normalize):
+    model = _slimming_model()
+    s = widgets.slimming_summary(model, rate, normalize)
+    assert s["prune_rate"] == min(0.95, max(0.0, round(rate, 2)))
+    result = prune.slim(model, s["prune_rate"], normalize=normalize)
+    assert (s["params"], s["macs"]) == (
+        counted_params(result.model),
+        counted_macs(result.model, torch.randn(1, 1, 32, 32))[0],
+    )
+    assert s["full_params"] == counted_params(model)
+    assert s["params_ratio"] == s["full_params"] / s["params"]
+    assert [(name, kept) for name, kept, _ in s["kept"]] == list(result.cfg.widths)
+    assert all(1 <= kept <= channels for _, kept, channels in s["kept"])
+    assert s["accuracy"] is None
+
+
+def test_slimming_summary_measures_accuracy_on_the_given_loader():
+    model = _slimming_model()
+    images = torch.randn(12, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(12) % 10
+    s = widgets.slimming_summary(model, 0.0, None, [(images, labels)])
+    with torch.no_grad():
+        expected = (model(images).argmax(1) == labels).float().mean().item()
+    assert s["accuracy"] == pytest.approx(expected)
+    assert "test accuracy right after slimming" in widgets.describe_slimming(s)
+
+
+def test_slimming_widget_re_renders_on_the_rate_slider_and_the_score_choice(capsys):
+    model = _slimming_model()
+    widget = widgets.slimming_widget(model, prune_rate=0.2)
+    controls = {c.description: c for box in widget.children[:2] for c in box.children}
+    capsys.readouterr()
+    controls["prune rate"].value = 0.6
+    out = capsys.readouterr().out
+    assert widgets.describe_slimming(widgets.slimming_summary(model, 0.6, "mean")) in out
+    controls["scores"].value = "raw"
+    out = capsys.readouterr().out
+    assert widgets.describe_slimming(widgets.slimming_summary(model, 0.6, None)) in out
+    assert "raw |gamma|" in out
