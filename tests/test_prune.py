@@ -75,8 +75,12 @@ def check_exact(model: nn.Module, result: prune.SlimResult, resolution: int) -> 
     x = torch.randn(2, spec.in_channels, resolution, resolution, generator=torch.Generator().manual_seed(1))
     zeroed = prune.zero_masked(model, result.masks)
     rebuilt_out, zeroed_out = outputs(result.model, x), outputs(zeroed, x)
-    # float32: the same sums in another order, so equal up to rounding relative to the logits
-    assert (rebuilt_out - zeroed_out).abs().max().item() <= 1e-5 * max(1.0, zeroed_out.abs().max().item())
+    # float32: the same sums in another order, so equal up to rounding relative to the logits. A
+    # BatchNorm1d on pooled features divides by their small spread across images, which magnifies
+    # that rounding about tenfold; the float64 check below is the exact one either way.
+    magnified = any(isinstance(module, nn.BatchNorm1d) for module in model.modules())
+    tolerance = (1e-4 if magnified else 1e-5) * max(1.0, zeroed_out.abs().max().item())
+    assert (rebuilt_out - zeroed_out).abs().max().item() <= tolerance
     # float64: the rounding gone, the two networks compute the same function
     x64 = x.double()
     difference = outputs(copy.deepcopy(result.model).double(), x64) - outputs(zeroed.double(), x64)
@@ -364,11 +368,13 @@ def test_sparsity_step_is_the_gradient_of_the_penalty():
 @pytest.mark.parametrize("amount", [0.0, 0.3, 0.9])
 def test_magnitude_pruning_zeroes_weights_without_shrinking_anything(amount):
     model = randomised(models.spec("mobilenet_v3_small", small_input=True, num_classes=10), 10)
+    before = copy.deepcopy(model.state_dict())
     pruned = prune.magnitude_prune(model, amount)
     weights = [m.weight for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
     total = sum(w.numel() for w in weights)
     assert prune.zero_fraction(pruned) == pytest.approx(round(amount * total) / total, abs=1e-6)
-    assert prune.zero_fraction(model) == 0  # the original is untouched
+    after = model.state_dict()  # the original is untouched
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert counted_params(pruned) == counted_params(model)
     assert {k: v.shape for k, v in pruned.state_dict().items()} == {
         k: v.shape for k, v in model.state_dict().items()
