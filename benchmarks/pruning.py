@@ -19,10 +19,9 @@ import argparse
 import sys
 
 import torch
-from pruning_sweep import RECIPE, slim_and_finetune, train_baseline
+from pruning_sweep import RECIPE, course_loaders, slim_and_finetune, train_baseline
 
 from lwcnn import latency, models
-from lwcnn.data import digits_loaders
 
 PRUNE_RATE = 0.4
 
@@ -30,11 +29,14 @@ PRUNE_RATE = 0.4
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=PRUNE_RATE, help="prune rate (default 0.4)")
+    parser.add_argument(
+        "--sparsity", type=float, default=RECIPE["sparsity"], help=f"s (default {RECIPE['sparsity']:g})"
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    loaders = digits_loaders(batch_size=RECIPE["batch_size"], seed=RECIPE["seed"])
-    model, history = train_baseline(RECIPE["sparsity"], loaders, progress=not args.no_progress)
+    loaders = course_loaders()
+    model, history = train_baseline(args.sparsity, loaders, progress=not args.no_progress)
     result, before, after = slim_and_finetune(model, args.rate, loaders, progress=not args.no_progress)
     full, pruned = models.cost(model.spec), models.cost(result.cfg)
     times = latency.compare({"unpruned": model, "pruned": result.model}, (1, 1, 32, 32), rounds=30, calls=20)

@@ -45,7 +45,7 @@ def random_gammas(spec: models.NetworkSpec, seed: int) -> nn.Module:
     model = spec.build().eval()
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
+            if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
                 module.weight.copy_(2 * torch.rand(module.num_features, generator=generator) ** 2)
     return model
 
@@ -71,7 +71,7 @@ def norms(model: nn.Module) -> dict[str, torch.Tensor]:
     return {
         name: module.weight.detach()
         for name, module in model.named_modules()
-        if isinstance(module, nn.BatchNorm2d)
+        if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d)
     }
 
 
