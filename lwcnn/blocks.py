@@ -161,6 +161,20 @@ class _Spec:
         return (result.out_channels, *result.out_size)
 
 
+class _SameChannels(_Spec):
+    """A spec that hands on as many channels as it gets (`channels`): SE, pooling, dropout, norms."""
+
+    channels: int
+
+    @property
+    def in_channels(self) -> int:
+        return self.channels
+
+    @property
+    def out_channels(self) -> int:
+        return self.channels
+
+
 # --- ConvBNAct ---------------------------------------------------------------------------------
 
 
@@ -321,7 +335,7 @@ class SqueezeExciteBlock(nn.Module):
 
 
 @dataclass(frozen=True)
-class SqueezeExcite(_Spec):
+class SqueezeExcite(_SameChannels):
     """Squeeze-and-excite with `squeeze_channels` = S; params `2*C*S + S + C` (MobileNetV3, Sec. 5.3)."""
 
     channels: int
@@ -341,14 +355,6 @@ class SqueezeExcite(_Spec):
     ) -> SqueezeExcite:
         """SE whose squeeze width is `C*r` rounded to a multiple of `divisor` (`cost.se_channels`)."""
         return cls(channels, C.se_channels(channels, ratio, divisor), **options)
-
-    @property
-    def in_channels(self) -> int:
-        return self.channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.channels
 
     def build(self) -> SqueezeExciteBlock:
         return SqueezeExciteBlock(self)

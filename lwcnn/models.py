@@ -50,6 +50,7 @@ from lwcnn.blocks import (
     LayerCost,
     ShuffleNetV2Unit,
     _activation_params,
+    _SameChannels,
     _Spec,
     make_activation,
 )
@@ -228,7 +229,7 @@ class PlainConv(_Spec):
 
 
 @dataclass(frozen=True)
-class MaxPool(_Spec):
+class MaxPool(_SameChannels):
     """Max pooling: no parameters and no multiply-adds, it only shrinks the map.
 
     `ceil_mode=True` rounds the output size up, as Caffe did (SqueezeNet keeps it); PyTorch then
@@ -245,14 +246,6 @@ class MaxPool(_Spec):
         for name in ("channels", "kernel_size", "stride"):
             C._check_int(name, getattr(self, name))
         C._check_int("padding", self.padding, minimum=0)
-
-    @property
-    def in_channels(self) -> int:
-        return self.channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.channels
 
     def build(self) -> nn.MaxPool2d:
         return nn.MaxPool2d(self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode)
@@ -281,18 +274,10 @@ class MaxPool(_Spec):
 
 
 @dataclass(frozen=True)
-class Flatten(_Spec):
+class Flatten(_SameChannels):
     """(N, C, 1, 1) -> (N, C) after the global pooling; costs nothing."""
 
     channels: int
-
-    @property
-    def in_channels(self) -> int:
-        return self.channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.channels
 
     def build(self) -> nn.Flatten:
         return nn.Flatten()
@@ -303,7 +288,7 @@ class Flatten(_Spec):
 
 
 @dataclass(frozen=True)
-class Dropout(_Spec):
+class Dropout(_SameChannels):
     """Dropout with probability `p` (identity at inference); costs nothing."""
 
     channels: int
@@ -311,14 +296,6 @@ class Dropout(_Spec):
 
     def __post_init__(self) -> None:
         _check_probability("p", self.p)
-
-    @property
-    def in_channels(self) -> int:
-        return self.channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.channels
 
     def build(self) -> nn.Dropout:
         return nn.Dropout(self.p)
@@ -329,7 +306,7 @@ class Dropout(_Spec):
 
 
 @dataclass(frozen=True)
-class BatchNorm(_Spec):
+class BatchNorm(_SameChannels):
     """BatchNorm1d on the pooled vector: params `2*C` (scale and shift), no multiply-adds.
 
     The CIFAR MobileNetV3 implementations used by the network-slimming study put one after the
@@ -342,14 +319,6 @@ class BatchNorm(_Spec):
     def __post_init__(self) -> None:
         C._check_int("channels", self.channels)
 
-    @property
-    def in_channels(self) -> int:
-        return self.channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.channels
-
     def build(self) -> nn.BatchNorm1d:
         return nn.BatchNorm1d(self.channels)
 
@@ -359,7 +328,7 @@ class BatchNorm(_Spec):
 
 
 @dataclass(frozen=True)
-class Activation(_Spec):
+class Activation(_SameChannels):
     """A lone activation (MobileNetV3's h-swish between its two classifier layers)."""
 
     channels: int
@@ -367,14 +336,6 @@ class Activation(_Spec):
 
     def __post_init__(self) -> None:
         _check_activation_name(self.activation)
-
-    @property
-    def in_channels(self) -> int:
-        return self.channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.channels
 
     def build(self) -> nn.Module:
         return make_activation(self.activation, self.channels)

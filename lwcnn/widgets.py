@@ -125,8 +125,8 @@ def describe_separable(summary: dict) -> str:
     )
 
 
-def _slider(description: str, value: int, low: int, high: int, step: int = 1) -> W.IntSlider:
-    return W.IntSlider(
+def _slider(description: str, value, low, high, step=1, kind: type = W.IntSlider) -> W.Widget:
+    return kind(
         value=value,
         min=low,
         max=high,
@@ -135,6 +135,10 @@ def _slider(description: str, value: int, low: int, high: int, step: int = 1) ->
         continuous_update=False,
         style={"description_width": "initial"},
     )
+
+
+def _float_slider(description: str, value: float, low: float, high: float, step: float) -> W.FloatSlider:
+    return _slider(description, value, low, high, step, W.FloatSlider)
 
 
 def _live(controls: dict[str, W.Widget], render: Callable[..., None]) -> W.VBox:
@@ -334,15 +338,7 @@ def width_resolution_widget(**start) -> W.VBox:
     """
     s = width_resolution_summary(**start)
     controls = {
-        "width_multiplier": W.FloatSlider(
-            value=s["width_multiplier"],
-            min=0.25,
-            max=1.5,
-            step=0.05,
-            description="alpha (width)",
-            continuous_update=False,
-            style={"description_width": "initial"},
-        ),
+        "width_multiplier": _float_slider("alpha (width)", s["width_multiplier"], 0.25, 1.5, 0.05),
         "resolution": _slider("resolution", s["resolution"], 96, 320, step=16),
     }
     grid = width_resolution_grid()
@@ -478,15 +474,7 @@ def se_widget(**start) -> W.VBox:
     s = se_summary(**start)
     controls = {
         "channels": _slider("C (channels)", s["channels"], 8, 1024, step=8),
-        "ratio": W.FloatSlider(
-            value=s["ratio"],
-            min=0.05,
-            max=1.0,
-            step=0.05,
-            description="r (ratio)",
-            continuous_update=False,
-            style={"description_width": "initial"},
-        ),
+        "ratio": _float_slider("r (ratio)", s["ratio"], 0.05, 1.0, 0.05),
         "feature_size": _slider("size", s["feature_size"], 7, 112, step=7),
     }
 
@@ -557,15 +545,7 @@ def slimming_widget(model, test_loader=None, **start) -> W.VBox:
     """A prune-rate slider and a score choice over `model`: costs, accuracy and kept channels per layer."""
     s = slimming_summary(model, test_loader=test_loader, **start)
     controls = {
-        "prune_rate": W.FloatSlider(
-            value=s["prune_rate"],
-            min=0.0,
-            max=0.9,
-            step=0.05,
-            description="prune rate",
-            continuous_update=False,
-            style={"description_width": "initial"},
-        ),
+        "prune_rate": _float_slider("prune rate", s["prune_rate"], 0.0, 0.9, 0.05),
         "scores": W.Dropdown(
             options=list(SCORE_CHOICES.items()), value=s["normalize"] or "raw", description="scores"
         ),
