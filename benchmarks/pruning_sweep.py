@@ -11,7 +11,7 @@ Writes into data/pruning/:
 - `mobilenet_v3_small_digits_sparse.pth`: the sparsity-trained model (lwcnn.prune.save_pruned,
   recipe in its metadata), which the lesson and benchmarks/pruning.py start from.
 
-The three trainings and their fine-tunes run in `--jobs` processes (default 2), each on one
+The three trainings and the 18 fine-tunes run in `--jobs` processes (default 2), each on one
 thread. Everything is seeded, so a re-run on the same machine writes the same numbers, whatever
 the number of processes; the lesson re-runs one prune rate live and checks it against
 `sweep.csv`.
@@ -26,8 +26,10 @@ import pathlib
 import platform
 import sys
 import time
+from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from lwcnn import latency, models, prune
 from lwcnn.data import digits_loaders
@@ -105,29 +107,32 @@ def slim_and_finetune(model, prune_rate: float, loaders, recipe: dict = RECIPE, 
     return result, before, history.final_test_accuracy
 
 
-def _run(task: tuple[str, float, bool]) -> dict:
-    """One process's share: train at strength s and, for a sweep branch, slim and fine-tune at every rate."""
-    training, s, progress = task
+def _train(s: float) -> dict:
+    """Train at sparsity strength s (0: none) on one thread: accuracy, every |gamma|, the weights."""
     torch.set_num_threads(1)  # the order of float sums, hence the numbers, depend on it
-    loaders = course_loaders()
-    model, history = train_baseline(s, loaders, progress=progress)
-    baseline = history.final_test_accuracy
-    print(f"s={s:g}: test accuracy {baseline:.4f}", flush=True)
-    out = {"s": s, "accuracy": baseline, "gammas": prune.batchnorm_scales(model).tolist(), "rows": []}
-    if s == RECIPE["sparsity"]:
-        out["state"] = {key: value.clone() for key, value in model.state_dict().items()}
-    if training:
-        full = course_spec().cost()
-        for rate in RATES:
-            result, before, after = slim_and_finetune(model, rate, loaders, progress=progress)
-            cost = models.cost(result.cfg)
-            out["rows"].append([training, s, rate, cost.params, cost.macs, baseline, before, after])
-            print(
-                f"{training:>8} rate {rate:.1f}: MACs x{full.macs / cost.macs:.2f} params x{full.params / cost.params:.2f} "
-                f"accuracy {before:.4f} -> {after:.4f} (baseline {baseline:.4f})",
-                flush=True,
-            )
-    return out
+    model, history = train_baseline(s, course_loaders(), progress=False)
+    return {
+        "s": s,
+        "accuracy": history.final_test_accuracy,
+        "gammas": prune.batchnorm_scales(model).tolist(),
+        "state": model.state_dict(),
+    }
+
+
+def _finetune(training: str, s: float, rate: float, trained: dict) -> list:
+    """Slim the model trained at s at `rate` and fine-tune it, on one thread: its sweep.csv row."""
+    torch.set_num_threads(1)
+    model = course_spec().build()
+    model.load_state_dict(trained["state"])
+    result, before, after = slim_and_finetune(model, rate, course_loaders(), progress=False)
+    cost = models.cost(result.cfg)
+    return [training, s, rate, cost.params, cost.macs, trained["accuracy"], before, after]
+
+
+def _work(task: tuple) -> tuple[str, Any]:
+    """The pool's one entry point: ("train", s) or ("finetune", training, s, rate, trained)."""
+    kind, *arguments = task
+    return kind, (_train(*arguments) if kind == "train" else _finetune(*arguments))
 
 
 def main() -> int:
@@ -137,38 +142,62 @@ def main() -> int:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    progress = not args.no_progress and args.jobs == 1
-    tasks = [("plain", 0.0, progress), ("sparsity", RECIPE["sparsity"], progress)]
-    tasks += [("", s, progress) for s in HISTOGRAM_S if s not in (0.0, RECIPE["sparsity"])]
-    with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-        done = {out["s"]: out for out in pool.map(_run, tasks, chunksize=1)}
+    branches = (("plain", 0.0), ("sparsity", RECIPE["sparsity"]))
+    others = [s for s in HISTOGRAM_S if s not in dict(branches).values()]
+    trained, rows = {}, []
+    full = course_spec().cost()
+    with (
+        multiprocessing.get_context("spawn").Pool(args.jobs) as pool,
+        tqdm(total=len(branches) + len(others) + len(branches) * len(RATES), disable=args.no_progress) as bar,
+    ):
+        # the two sweep branches' trainings first; then their fine-tunes, with the histogram-only
+        # trainings among them so that no process waits
+        for _, out in pool.imap_unordered(_work, [("train", s) for _, s in branches]):
+            trained[out["s"]] = out
+            bar.update()
+            bar.write(f"s={out['s']:g}: test accuracy {out['accuracy']:.4f}")
+        tasks = [("train", s) for s in others]
+        tasks += [("finetune", training, s, rate, trained[s]) for training, s in branches for rate in RATES]
+        for kind, out in pool.imap_unordered(_work, tasks):
+            bar.update()
+            if kind == "train":
+                trained[out["s"]] = out
+                bar.write(f"s={out['s']:g}: test accuracy {out['accuracy']:.4f}")
+                continue
+            rows.append(out)
+            training, _, rate, params, macs, baseline, before, after = out
+            bar.write(
+                f"{training:>8} rate {rate:.1f}: MACs x{full.macs / macs:.2f} params x{full.params / params:.2f} "
+                f"accuracy {before:.4f} -> {after:.4f} (baseline {baseline:.4f})"
+            )
 
     with open(OUT / "gammas.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["s", "test_accuracy", "abs_gamma"])
         for s in HISTOGRAM_S:
-            for gamma in done[s]["gammas"]:
-                writer.writerow([s, f"{done[s]['accuracy']:.4f}", f"{gamma:.6g}"])
+            for gamma in trained[s]["gammas"]:
+                writer.writerow([s, f"{trained[s]['accuracy']:.4f}", f"{gamma:.6g}"])
 
     sparse = course_spec().build()
-    sparse.load_state_dict(done[RECIPE["sparsity"]]["state"])
+    sparse.load_state_dict(trained[RECIPE["sparsity"]]["state"])
     prune.save_pruned(
         OUT / "mobilenet_v3_small_digits_sparse.pth",
         sparse,
         epoch=RECIPE["epochs"],
-        test_accuracy=done[RECIPE["sparsity"]]["accuracy"],
+        test_accuracy=trained[RECIPE["sparsity"]]["accuracy"],
         recipe=RECIPE,
     )
 
-    full = course_spec().cost()
+    order = {training: index for index, (training, _) in enumerate(branches)}
+    rows.sort(key=lambda row: (order[row[0]], row[2]))
     header = ["training", "s", "prune_rate", "params", "macs", "baseline_accuracy"]
     with open(OUT / "sweep.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([*header, "pruned_accuracy", "finetuned_accuracy"])
-        for training, s, _ in tasks[:2]:
-            baseline = done[s]["accuracy"]
+        for training, s in branches:
+            baseline = trained[s]["accuracy"]
             writer.writerow([training, s, 0.0, full.params, full.macs, baseline, baseline, baseline])
-            writer.writerows(done[s]["rows"])
+            writer.writerows(row for row in rows if row[0] == training)
     elapsed = time.perf_counter() - start
     with open(OUT / "README.md", "w") as handle:
         handle.write(
