@@ -31,11 +31,13 @@ moving-average baseline, the paper's controller without its LSTM) and `Regulariz
 
 from __future__ import annotations
 
+import csv
 import math
 import random
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from torch import nn
@@ -139,7 +141,8 @@ class ConvBlock(_Spec):
 
 @dataclass(frozen=True)
 class SearchedNet(NetworkSpec):
-    """A network of the search space: stem, one stage per block choice, 1x1 head, classifier.
+    """A network of the search space: stem (3x3, `stem_stride`), one stage per block choice, a 1x1
+    head, global pooling and a linear classifier.
 
     Block i has `layers` identical layers of `make_divisible(base_widths[i] * width, 8)`
     channels; the first has stride `strides[i]`. "identity" skip adds a shortcut to every layer
@@ -150,6 +153,7 @@ class SearchedNet(NetworkSpec):
     base_widths: tuple[int, ...] = (16, 24, 40, 64)
     strides: tuple[int, ...] = (1, 2, 2, 2)
     stem_channels: int = 16
+    stem_stride: int = 1
     head_channels: int = 128
     num_classes: int = 10
     in_channels: int = 1
@@ -167,11 +171,16 @@ class SearchedNet(NetworkSpec):
             )
         for block in self.blocks:
             _check_block(block)
+        for name in ("stem_channels", "stem_stride", "head_channels"):
+            C._check_int(name, getattr(self, name))
+        for name in ("base_widths", "strides"):
+            for value in getattr(self, name):
+                C._check_int(name, value)
 
     def _make_stages(self) -> list[StageLayers]:
         channels = self.stem_channels
         stages: list[StageLayers] = [
-            ("stem", [_layer(ConvBNAct, self.in_channels, channels, 3, 1, activation="relu")])
+            ("stem", [_layer(ConvBNAct, self.in_channels, channels, 3, self.stem_stride, activation="relu")])
         ]
         for index, (block, base, stride) in enumerate(
             zip(self.blocks, self.base_widths, self.strides, strict=False)
@@ -348,6 +357,58 @@ class SearchSpace:
         return arch
 
 
+# The course's tabular benchmark (benchmarks/nasbench_build.py -> data/nasbench_digits.csv): three
+# blocks after a stride-2 stem (32 -> 16 -> 8 -> 4), one layer each, op x kernel per block:
+# 6^3 = 216 networks, each trained on digits in about 10 s on one CPU thread.
+TABLE_SPACE = SearchSpace(
+    ops=("dwsep", "mbconv3", "mbconv6"),
+    kernels=(3, 5),
+    se_ratios=(0.0,),
+    skips=("identity",),
+    widths=(1.0,),
+    layers=(1,),
+    base_widths=(16, 24, 40),
+    strides=(1, 2, 2),
+    network={"stem_stride": 2},
+)
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One trained network of the tabular benchmark."""
+
+    arch: Arch
+    params: int
+    macs: int
+    accuracy: float
+    latency_ms: float
+
+
+DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "data" / "nasbench_digits.csv"
+
+
+def load_table(path: str | Path = DEFAULT_TABLE, space: SearchSpace | None = None) -> list[TableRow]:
+    """The rows of a tabular benchmark written by `benchmarks/nasbench_build.py` (`#` lines skipped)."""
+    space = TABLE_SPACE if space is None else space
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} does not exist; build it with `.venv/bin/python benchmarks/nasbench_build.py` (about 20 minutes)"
+        )
+    with open(path, newline="") as handle:
+        rows = csv.DictReader(line for line in handle if not line.startswith("#"))
+        return [
+            TableRow(
+                space.decode([int(part) for part in row["code"].split("-")]),
+                int(row["params"]),
+                int(row["macs"]),
+                float(row["test_accuracy"]),
+                float(row["latency_ms"]),
+            )
+            for row in rows
+        ]
+
+
 # --- the reward and the Pareto front --------------------------------------------------------------
 
 
@@ -421,19 +482,27 @@ class Reinforce(Strategy):
     Each decision has its own logits; `ask` samples every decision; `tell` moves the logits of
     the sampled options by `lr * (reward - baseline) * (onehot - softmax)` (the gradient of the
     log-probability) and updates `baseline <- decay * baseline + (1 - decay) * reward`.
+    `normalize=True` divides the advantage by a moving average of |reward - baseline|: rewards
+    like MnasNet's, which differ by a few percent between networks, then still teach the policy.
     """
 
     def __init__(
-        self, space: SearchSpace, seed: int = 0, lr: float = 0.5, baseline_decay: float = 0.9
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        lr: float = 0.5,
+        baseline_decay: float = 0.9,
+        normalize: bool = False,
     ) -> None:
         super().__init__(space, seed)
         if not lr > 0:
             raise ValueError(f"lr must be > 0, got {lr!r}")
         if not 0 <= baseline_decay < 1:
             raise ValueError(f"baseline_decay must be in [0, 1), got {baseline_decay!r}")
-        self.lr, self.baseline_decay = lr, baseline_decay
+        self.lr, self.baseline_decay, self.normalize = lr, baseline_decay, normalize
         self.logits = [[0.0] * len(options) for _, _, options in space.choices()]
         self.baseline: float | None = None
+        self.spread: float | None = None  # moving average of |reward - baseline|, for `normalize`
 
     def probabilities(self) -> list[list[float]]:
         """The policy: per decision, the probability of each option."""
@@ -454,6 +523,12 @@ class Reinforce(Strategy):
         if self.baseline is None:
             self.baseline = float(reward)
         advantage = reward - self.baseline
+        if self.normalize:  # rewards that differ by 1% would barely move the policy otherwise
+            decay = self.baseline_decay
+            self.spread = (
+                abs(advantage) if not self.spread else decay * self.spread + (1 - decay) * abs(advantage)
+            )
+            advantage = advantage / self.spread if self.spread else 0.0
         for logits, probabilities, chosen in zip(
             self.logits, self.probabilities(), self.space.encode(arch), strict=True
         ):
@@ -522,7 +597,10 @@ __all__ = [
     "SOFT",
     "STRATEGIES",
     "SearchSpace",
+    "TABLE_SPACE",
     "SearchedNet",
+    "TableRow",
+    "load_table",
     "Strategy",
     "mnas_reward",
     "pareto_front",

@@ -25,10 +25,11 @@ codes = st.tuples(*[st.integers(0, len(options) - 1) for _, _, options in SPACE.
 
 
 @settings(max_examples=25, deadline=None)
-@given(code=codes, resolution=st.sampled_from([32, 24, 40]))
-def test_every_architecture_builds_what_cost_says(code, resolution):
+@given(code=codes, resolution=st.sampled_from([32, 24, 40]), stem_stride=st.sampled_from([1, 2]))
+def test_every_architecture_builds_what_cost_says(code, resolution, stem_stride):
     arch = SPACE.decode(list(code))
     spec = SPACE.spec(arch)
+    spec = nas.SearchedNet(spec.blocks, spec.base_widths, spec.strides, stem_stride=stem_stride)
     model = spec.build().eval()
     x = torch.randn(2, 1, resolution, resolution)
     macs, logits = counted_macs(model, x[:1])
@@ -110,6 +111,8 @@ def test_mutation_changes_exactly_one_decision(code, seed):
         (lambda: nas.mnas_reward(0.9, 5, -1), "target must be > 0"),
         (lambda: nas.RegularizedEvolution(SPACE, population_size=3, sample_size=5), "sample_size"),
         (lambda: nas.Reinforce(SPACE, lr=0), "lr must be > 0"),
+        (lambda: nas.SearchedNet((nas.BlockChoice(),), (16,), (1,), stem_stride=0), "stem_stride"),
+        (lambda: nas.SearchedNet((nas.BlockChoice(),), (0,), (1,)), "base_widths"),
     ],
 )
 def test_bad_arguments_are_refused_clearly(call, message):
@@ -201,3 +204,44 @@ def test_evolution_keeps_a_population_of_the_youngest():
     assert list(strategy.population) == strategy.history[-6:]
     assert strategy.best[1] == max(reward for _, reward in strategy.history)
     assert math.isfinite(strategy.best[1])
+
+
+def test_the_tables_space_is_216_small_networks_at_32x32():
+    space = nas.TABLE_SPACE
+    archs = space.all_archs()
+    assert len(archs) == space.size == 216
+    spec = space.spec(archs[-1])
+    assert spec.cost().stage("stem").out_size == (16, 16)  # stride-2 stem
+    assert spec.cost().stages[-2].out_size == (4, 4)
+    assert spec.cost().macs < 3_000_000
+
+
+def test_load_table_reads_what_the_builder_writes(tmp_path):
+    space = nas.TABLE_SPACE
+    archs = space.all_archs()[:3]
+    path = tmp_path / "table.csv"
+    lines = ["# a header line", "code,op1,kernel1,params,macs,test_accuracy,latency_ms"]
+    for index, arch in enumerate(archs):
+        code = "-".join(map(str, space.encode(arch)))
+        lines.append(f"{code},x,3,{100 + index},{1000 + index},0.9{index},1.{index}")
+    path.write_text("\n".join(lines) + "\n")
+    rows = nas.load_table(path)
+    assert [row.arch for row in rows] == archs
+    assert [(row.params, row.macs, row.accuracy, row.latency_ms) for row in rows[1:2]] == [
+        (101, 1001, 0.91, 1.1)
+    ]
+    with pytest.raises(FileNotFoundError, match="nasbench_build.py"):
+        nas.load_table(tmp_path / "missing.csv")
+
+
+def test_normalized_reinforce_scales_the_advantage_by_the_reward_spread():
+    plain, scaled = nas.Reinforce(SPACE, seed=2, lr=0.1), nas.Reinforce(SPACE, seed=2, lr=0.1, normalize=True)
+    arch = plain.ask()
+    assert scaled.ask() == arch
+    for strategy in (plain, scaled):
+        strategy.tell(arch, 0.90)  # sets the baseline: no update
+        strategy.tell(arch, 0.92)  # advantage 0.02; normalized: 0.02 / 0.02 = 1
+    chosen = SPACE.encode(arch)[0]
+    step_plain = plain.logits[0][chosen]
+    step_scaled = scaled.logits[0][chosen]
+    assert step_scaled == pytest.approx(step_plain / 0.02, rel=1e-9)
