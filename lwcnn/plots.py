@@ -151,3 +151,30 @@ def kept_channels_bars(summary: dict, ax=None):
     ax.legend(loc="lower right", fontsize=8)
     ax.figure.tight_layout()
     return ax
+
+
+def reward_landscape(rows, summary: dict, ax=None):
+    """Latency against accuracy for every table row, coloured by reward; Pareto front, T, the best."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.8))
+    latencies = [row.latency_ms for row in rows]
+    accuracies = [row.accuracy for row in rows]
+    points = ax.scatter(latencies, accuracies, c=summary["rewards"], cmap="viridis", s=14)
+    ax.figure.colorbar(points, ax=ax, label="reward")
+    front = summary["pareto"]
+    ax.plot(
+        [latencies[i] for i in front],
+        [accuracies[i] for i in front],
+        "-",
+        color="tab:red",
+        lw=1,
+        label="Pareto front",
+    )
+    ax.axvline(summary["target_ms"], color="gray", ls="--", lw=1, label="T")
+    best = summary["best"]
+    ax.plot(latencies[best], accuracies[best], "*", color="tab:red", ms=14, label="best reward")
+    ax.set_xlabel("CPU latency (ms)")
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.figure.tight_layout()
+    return ax

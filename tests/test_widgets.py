@@ -288,3 +288,48 @@ def test_slimming_widget_re_renders_on_the_rate_slider_and_the_score_choice(caps
     out = capsys.readouterr().out
     assert widgets.describe_slimming(widgets.slimming_summary(model, 0.6, None)) in out
     assert "raw |gamma|" in out
+
+
+def _table_rows():
+    from lwcnn import nas
+
+    rng = torch.Generator().manual_seed(0)
+    archs = nas.TABLE_SPACE.all_archs()[:40]
+    accuracies = (0.9 + 0.09 * torch.rand(40, generator=rng)).tolist()
+    latencies = (1.0 + 2.0 * torch.rand(40, generator=rng)).tolist()
+    return [
+        nas.TableRow(arch, 1000, 10_000, acc, lat)
+        for arch, acc, lat in zip(archs, accuracies, latencies, strict=True)
+    ]
+
+
+@settings(max_examples=30, deadline=None)
+@given(target=st.floats(-5, 10), exponent=st.floats(-3, 1), hard=st.booleans())
+def test_reward_summary_ranks_the_table_by_mnasnets_reward(target, exponent, hard):
+    rows = _table_rows()
+    s = widgets.reward_summary(rows, target, exponent, hard)
+    lows = [row.latency_ms for row in rows]
+    assert min(lows) <= s["target_ms"] <= max(lows)
+    assert -1.0 <= s["exponent"] <= 0.0
+    for row, reward in zip(rows, s["rewards"], strict=True):
+        t = s["target_ms"]
+        if hard:
+            expected = row.accuracy if row.latency_ms <= t else row.accuracy * t / row.latency_ms
+        else:
+            expected = row.accuracy * (row.latency_ms / t) ** s["exponent"]
+        assert reward == pytest.approx(expected, rel=1e-12)
+    assert s["rewards"][s["best"]] == max(s["rewards"])
+    assert s["top"][0] == s["best"] and len(s["top"]) == 5
+    assert s["within_target"] == sum(row.latency_ms <= s["target_ms"] for row in rows) / len(rows)
+
+
+def test_reward_widget_re_renders_on_its_sliders(capsys):
+    rows = _table_rows()
+    widget = widgets.reward_widget(rows, target_ms=2.0)
+    controls = {c.description: c for box in widget.children[:2] for c in box.children}
+    capsys.readouterr()
+    controls["w"].value = -0.5
+    out = capsys.readouterr().out
+    assert widgets.describe_reward(rows, widgets.reward_summary(rows, 2.0, -0.5)) in out
+    controls["hard constraint"].value = True
+    assert "hard (alpha = 0, beta = -1)" in capsys.readouterr().out
