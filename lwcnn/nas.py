@@ -35,7 +35,7 @@ import csv
 import math
 import random
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -586,6 +586,21 @@ def search(strategy: Strategy, evaluate: Callable[[Arch], float], budget: int) -
     return curve
 
 
+def evaluations_to_reach(strategy: Strategy, rewards: Mapping[Arch, float], goal: set, limit: int) -> int:
+    """Distinct architectures `strategy` evaluates, with `rewards` as the evaluator, until it has
+    asked for one in `goal` (or `limit` asks without one). A repeat is free: a real search would
+    look up, not retrain, a network it has already trained."""
+    C._check_int("limit", limit)
+    seen: set = set()
+    for _ in range(limit):
+        arch = strategy.ask()
+        seen.add(arch)
+        strategy.tell(arch, rewards[arch])
+        if arch in goal:
+            break
+    return len(seen)
+
+
 __all__ = [
     "BlockChoice",
     "ConvBlock",
@@ -601,6 +616,7 @@ __all__ = [
     "SearchedNet",
     "TableRow",
     "load_table",
+    "evaluations_to_reach",
     "Strategy",
     "mnas_reward",
     "pareto_front",

@@ -245,3 +245,25 @@ def test_normalized_reinforce_scales_the_advantage_by_the_reward_spread():
     step_plain = plain.logits[0][chosen]
     step_scaled = scaled.logits[0][chosen]
     assert step_scaled == pytest.approx(step_plain / 0.02, rel=1e-9)
+
+
+def test_evaluations_to_reach_counts_distinct_networks_until_the_goal():
+    small = nas.SearchSpace(
+        ops=("dwsep", "mbconv6"),
+        kernels=(3, 5),
+        se_ratios=(0.0,),
+        skips=("identity",),
+        widths=(1.0,),
+        layers=(1,),
+    )
+    archs = small.all_archs()
+    rewards = {arch: index / len(archs) for index, arch in enumerate(archs)}
+    goal = {archs[-1]}
+    strategy = nas.RandomSearch(small, seed=4)
+    count = nas.evaluations_to_reach(strategy, rewards, goal, limit=10_000)
+    asked = [arch for arch, _ in strategy.history]
+    assert asked[-1] in goal and all(arch not in goal for arch in asked[:-1])
+    assert count == len(set(asked)) <= len(archs)
+    never = nas.evaluations_to_reach(nas.RandomSearch(small, seed=4), rewards, set(), limit=50)
+    replay = nas.RandomSearch(small, seed=4)
+    assert never == len({replay.ask() for _ in range(50)}) < 50  # repeats among 50 draws of 16
