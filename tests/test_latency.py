@@ -40,15 +40,16 @@ def test_cuda_without_a_gpu_says_so():
         measure(nn.Identity(), (1, 3), device="cuda")
 
 
-def test_compare_times_each_module_side_by_side_and_restores_state():
+@pytest.mark.parametrize("timer", [latency.compare, latency.fastest])
+def test_compare_times_each_module_side_by_side_and_restores_state(timer):
     fast, slow = nn.Conv2d(8, 8, 1), nn.Sequential(*(nn.Conv2d(8, 8, 3, padding=1) for _ in range(8)))
     slow.train()
     threads = torch.get_num_threads()
-    times = latency.compare({"fast": fast, "slow": slow}, (1, 8, 32, 32), rounds=5, calls=3)
+    times = timer({"fast": fast, "slow": slow}, (1, 8, 32, 32), rounds=5, calls=3)
     assert set(times) == {"fast", "slow"} and all(t > 0 for t in times.values())
     assert times["slow"] > times["fast"]  # 8 3x3 convs against one 1x1: 72x the MACs
     assert slow.training and torch.get_num_threads() == threads
     with pytest.raises(ValueError, match="rounds"):
-        latency.compare({"fast": fast}, (1, 8, 8, 8), rounds=0)
+        timer({"fast": fast}, (1, 8, 8, 8), rounds=0)
     with pytest.raises(ValueError, match="modules is empty"):
-        latency.compare({}, (1, 8, 8, 8))
+        timer({}, (1, 8, 8, 8))
