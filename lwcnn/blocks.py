@@ -393,12 +393,19 @@ class ResidualBlock(nn.Module):
         return x + out if self.use_residual else out
 
 
+class _ResidualLayers(_Spec):
+    """A block that is a run of layer specs (`layers()`) with a shortcut when `use_residual`."""
+
+    def build(self) -> ResidualBlock:
+        return ResidualBlock(self, nn.Sequential(*(spec.build() for spec in self.layers())))
+
+
 def _se_spec(channels: int, squeeze_channels: int, activation: str, gate: str) -> list[SqueezeExcite]:
     return [SqueezeExcite(channels, squeeze_channels, activation, gate)] if squeeze_channels else []
 
 
 @dataclass(frozen=True)
-class InvertedResidual(_Spec):
+class InvertedResidual(_ResidualLayers):
     """MobileNetV2's inverted residual with linear bottleneck; MBConv of MnasNet/EfficientNet.
 
     1x1 expand M -> E (skipped when E == M), k x k depthwise (stride s), optional SE on E
@@ -492,9 +499,6 @@ class InvertedResidual(_Spec):
         specs.append(ConvBNAct(e, n, 1, activation=None))  # linear bottleneck: no activation
         return specs
 
-    def build(self) -> ResidualBlock:
-        return ResidualBlock(self, nn.Sequential(*(spec.build() for spec in self.layers())))
-
     @staticmethod
     def _cost_of(
         height: int,
@@ -541,7 +545,7 @@ MBConv = InvertedResidual
 
 
 @dataclass(frozen=True)
-class FusedMBConv(_Spec):
+class FusedMBConv(_ResidualLayers):
     """EfficientNetV2's fused MBConv: one k x k conv M -> E replaces expand + depthwise.
 
     E == M keeps a single k x k conv M -> N with activation; otherwise k x k M -> E, optional
@@ -576,9 +580,6 @@ class FusedMBConv(_Spec):
         specs += _se_spec(e, self.squeeze_channels, self.se_activation, self.se_gate)
         specs.append(ConvBNAct(e, n, 1, activation=None))
         return specs
-
-    def build(self) -> ResidualBlock:
-        return ResidualBlock(self, nn.Sequential(*(spec.build() for spec in self.layers())))
 
     @staticmethod
     def _cost_of(

@@ -40,16 +40,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
-from torch import nn
-
 from lwcnn import cost as C
 from lwcnn.blocks import (
     ConvBNAct,
     InvertedResidual,
     LayerCost,
-    ResidualBlock,
     SqueezeExcite,
-    _Spec,
+    _ResidualLayers,
 )
 from lwcnn.models import Flatten, Linear, NetworkSpec, StageLayers, _layer
 
@@ -77,7 +74,7 @@ DECISIONS = BlockChoice._fields
 
 
 @dataclass(frozen=True)
-class ConvBlock(_Spec):
+class ConvBlock(_ResidualLayers):
     """k x k conv -> BN -> ReLU, optional squeeze-and-excite, optional identity shortcut.
 
     The search space's "conv" op: `ConvBNAct` plus what MnasNet's other ops can have (SE, skip).
@@ -110,9 +107,6 @@ class ConvBlock(_Spec):
         if self.squeeze_channels:
             specs.append(SqueezeExcite(n, self.squeeze_channels, "relu", "sigmoid"))
         return specs
-
-    def build(self) -> ResidualBlock:
-        return ResidualBlock(self, nn.Sequential(*(spec.build() for spec in self.layers())))
 
     @staticmethod
     def _cost_of(

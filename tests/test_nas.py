@@ -21,6 +21,20 @@ from lwcnn import nas
 from lwcnn.blocks import ResidualBlock
 
 SPACE = nas.SearchSpace()
+
+
+def _small_space(layers: tuple[int, ...]) -> nas.SearchSpace:
+    """Two ops x two kernels x the given layer counts per block, nothing else searched."""
+    return nas.SearchSpace(
+        ops=("dwsep", "mbconv6"),
+        kernels=(3, 5),
+        se_ratios=(0.0,),
+        skips=("identity",),
+        widths=(1.0,),
+        layers=layers,
+    )
+
+
 codes = st.tuples(*[st.integers(0, len(options) - 1) for _, _, options in SPACE.choices()])
 
 
@@ -59,14 +73,7 @@ def test_encode_and_decode_are_inverse(code):
 def test_the_space_size_is_s_to_the_b():
     assert SPACE.block_size == 4 * 2 * 2 * 2 * 3 * 3
     assert SPACE.size == 288**4
-    small = nas.SearchSpace(
-        ops=("dwsep", "mbconv6"),
-        kernels=(3, 5),
-        se_ratios=(0.0,),
-        skips=("identity",),
-        widths=(1.0,),
-        layers=(1, 2),
-    )
+    small = _small_space(layers=(1, 2))
     archs = small.all_archs()
     assert len(archs) == len(set(archs)) == small.size == (2 * 2 * 2) ** 4
     assert sorted(small.encode(arch) for arch in archs) == [small.encode(arch) for arch in archs]
@@ -248,14 +255,7 @@ def test_normalized_reinforce_scales_the_advantage_by_the_reward_spread():
 
 
 def test_evaluations_to_reach_counts_distinct_networks_until_the_goal():
-    small = nas.SearchSpace(
-        ops=("dwsep", "mbconv6"),
-        kernels=(3, 5),
-        se_ratios=(0.0,),
-        skips=("identity",),
-        widths=(1.0,),
-        layers=(1,),
-    )
+    small = _small_space(layers=(1,))
     archs = small.all_archs()
     rewards = {arch: index / len(archs) for index, arch in enumerate(archs)}
     goal = {archs[-1]}
