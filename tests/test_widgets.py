@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.pyplot as plt
 import pytest
 import torch
 from hypothesis import given, settings
@@ -13,6 +14,13 @@ from torch import nn
 from lwcnn import models, prune, widgets
 
 matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """The widgets draw a figure per render; close them so tests do not pile them up."""
+    yield
+    plt.close("all")
 
 
 @settings(max_examples=100, deadline=None)
