@@ -393,6 +393,15 @@ class ResidualBlock(nn.Module):
         return x + out if self.use_residual else out
 
 
+def _check_residual(spec) -> None:
+    """A shortcut asked for (`spec.residual`) needs the input's shape at the output."""
+    if spec.residual and not (spec.stride == 1 and spec.in_channels == spec.out_channels):
+        raise ValueError(
+            "residual=True needs stride 1 and in_channels == out_channels, got "
+            f"stride={spec.stride}, {spec.in_channels} -> {spec.out_channels}"
+        )
+
+
 class _ResidualLayers(_Spec):
     """A block that is a run of layer specs (`layers()`) with a shortcut when `use_residual`."""
 
@@ -443,11 +452,7 @@ class InvertedResidual(_ResidualLayers):
                 f"expand=False needs expanded_channels == in_channels, got {self.expanded_channels} "
                 f"and {self.in_channels}"
             )
-        if self.residual and not (self.stride == 1 and self.in_channels == self.out_channels):
-            raise ValueError(
-                "residual=True needs stride 1 and in_channels == out_channels, got "
-                f"stride={self.stride}, {self.in_channels} -> {self.out_channels}"
-            )
+        _check_residual(self)
 
     @property
     def has_expansion(self) -> bool:

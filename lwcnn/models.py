@@ -324,7 +324,7 @@ class BatchNorm(_SameChannels):
 
     @staticmethod
     def _cost_of(height: int, width: int, channels: int) -> LayerCost:
-        return 2 * channels, 0, channels, height, width
+        return C.batchnorm_params(channels), 0, channels, height, width
 
 
 @dataclass(frozen=True)

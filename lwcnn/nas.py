@@ -46,6 +46,7 @@ from lwcnn.blocks import (
     InvertedResidual,
     LayerCost,
     SqueezeExcite,
+    _check_residual,
     _ResidualLayers,
 )
 from lwcnn.models import Flatten, Linear, NetworkSpec, StageLayers, _layer
@@ -91,11 +92,7 @@ class ConvBlock(_ResidualLayers):
         self._positive("in_channels", "out_channels", "kernel_size", "stride")
         C._check_int("squeeze_channels", self.squeeze_channels, minimum=0)
         C.same_padding(self.kernel_size)
-        if self.residual and not (self.stride == 1 and self.in_channels == self.out_channels):
-            raise ValueError(
-                "residual=True needs stride 1 and in_channels == out_channels, got "
-                f"stride {self.stride}, {self.in_channels} -> {self.out_channels}"
-            )
+        _check_residual(self)
 
     @property
     def use_residual(self) -> bool:
@@ -567,6 +564,38 @@ STRATEGIES: dict[str, type[Strategy]] = {
 }
 
 
+# The strategies' settings for the course's table, fixed before any search was run on it:
+# evolution's population about 5% of the 216 networks; REINFORCE with normalized advantages,
+# because rewards differ by a few percent between networks.
+TABLE_SETTINGS: dict[str, dict[str, Any]] = {
+    "random": {},
+    "reinforce": {"lr": 0.5, "normalize": True},
+    "evolution": {"population_size": 10, "sample_size": 3},
+}
+
+
+def table_strategy(name: str, seed: int, space: SearchSpace | None = None) -> Strategy:
+    """Strategy `name` ("random", "reinforce", "evolution") with the course's `TABLE_SETTINGS`."""
+    if name not in STRATEGIES:
+        raise ValueError(f"name={name!r} is unknown; allowed: {', '.join(STRATEGIES)}")
+    return STRATEGIES[name](TABLE_SPACE if space is None else space, seed, **TABLE_SETTINGS[name])
+
+
+def table_rewards(
+    rows: Sequence[TableRow], target: float, alpha: float = SOFT[0], beta: float = SOFT[1]
+) -> dict[Arch, float]:
+    """Each table row's `mnas_reward` at target latency `target`, by architecture (row order)."""
+    return {row.arch: mnas_reward(row.accuracy, row.latency_ms, target, alpha, beta) for row in rows}
+
+
+def top_share(rewards: Mapping[Arch, float], share: float = 0.01) -> set[Arch]:
+    """The `ceil(share * n)` architectures with the highest rewards (at least one)."""
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share!r}")
+    ranked = sorted(rewards, key=rewards.get, reverse=True)
+    return set(ranked[: max(1, math.ceil(share * len(ranked)))])
+
+
 def search(strategy: Strategy, evaluate: Callable[[Arch], float], budget: int) -> list[float]:
     """Run `budget` ask/evaluate/tell rounds; return the best reward seen after each."""
     C._check_int("budget", budget)
@@ -611,6 +640,10 @@ __all__ = [
     "TableRow",
     "load_table",
     "evaluations_to_reach",
+    "TABLE_SETTINGS",
+    "table_rewards",
+    "table_strategy",
+    "top_share",
     "Strategy",
     "mnas_reward",
     "pareto_front",
