@@ -578,7 +578,7 @@ def reward_summary(rows, target_ms: float, exponent: float = -0.07, hard: bool =
     target = min(max(float(target_ms), min(latencies)), max(latencies))  # unrounded: T may be any latency
     exponent = clamp_float(exponent, -1.0, 0.0, digits=3)
     alpha, beta = nas.HARD if hard else (exponent, exponent)
-    rewards = [nas.mnas_reward(row.accuracy, row.latency_ms, target, alpha, beta) for row in rows]
+    rewards = list(nas.table_rewards(rows, target, alpha, beta).values())
     ranked = sorted(range(len(rows)), key=lambda i: rewards[i], reverse=True)
     return {
         "target_ms": target,

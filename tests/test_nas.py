@@ -267,3 +267,23 @@ def test_evaluations_to_reach_counts_distinct_networks_until_the_goal():
     never = nas.evaluations_to_reach(nas.RandomSearch(small, seed=4), rewards, set(), limit=50)
     replay = nas.RandomSearch(small, seed=4)
     assert never == len({replay.ask() for _ in range(50)}) < 50  # repeats among 50 draws of 16
+
+
+def test_table_helpers_rank_by_the_reward_and_build_the_course_settings():
+    archs = nas.TABLE_SPACE.all_archs()[:200]
+    rows = [nas.TableRow(arch, 1, 1, 0.5 + i / 1000, 1.0 + (i % 7) / 10) for i, arch in enumerate(archs)]
+    rewards = nas.table_rewards(rows, 1.2, *nas.HARD)
+    assert list(rewards) == archs
+    assert all(
+        rewards[row.arch] == nas.mnas_reward(row.accuracy, row.latency_ms, 1.2, *nas.HARD) for row in rows
+    )
+    top = nas.top_share(rewards, 0.01)
+    assert len(top) == 2 and min(rewards[a] for a in top) >= max(rewards[a] for a in archs if a not in top)
+    assert len(nas.top_share(rewards, 1e-9)) == 1
+    evolution = nas.table_strategy("evolution", seed=1)
+    assert (evolution.population_size, evolution.sample_size) == (10, 3)
+    assert nas.table_strategy("reinforce", seed=1).normalize
+    with pytest.raises(ValueError, match="allowed: random, reinforce, evolution"):
+        nas.table_strategy("bayesian", seed=1)
+    with pytest.raises(ValueError, match="share"):
+        nas.top_share(rewards, 0)
