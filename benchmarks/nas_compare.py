@@ -18,6 +18,8 @@ import argparse
 import statistics
 import sys
 
+from tqdm.auto import tqdm
+
 from lwcnn import nas
 
 
@@ -40,7 +42,7 @@ def main() -> int:
     for name in nas.STRATEGIES:
         counts[name] = [
             nas.evaluations_to_reach(nas.table_strategy(name, seed), rewards, top, limit=20 * len(rows))
-            for seed in range(args.seeds)
+            for seed in tqdm(range(args.seeds), desc=name, leave=False)
         ]
         quartiles = statistics.quantiles(counts[name], n=4)
         print(
