@@ -372,7 +372,11 @@ def test_magnitude_pruning_zeroes_weights_without_shrinking_anything(amount):
     pruned = prune.magnitude_prune(model, amount)
     weights = [m.weight for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
     total = sum(w.numel() for w in weights)
-    assert prune.zero_fraction(pruned) == pytest.approx(round(amount * total) / total, abs=1e-6)
+    # a float32 draw is exactly 0 now and then (the convs' init follows the global generator, so
+    # it depends on the tests that ran before); those zeros are the smallest |w|, removed first
+    already = sum(int((w == 0).sum()) for w in weights)
+    expected = max(round(amount * total), already)
+    assert prune.zero_fraction(pruned) == pytest.approx(expected / total, abs=1e-6)
     after = model.state_dict()  # the original is untouched
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert counted_params(pruned) == counted_params(model)
