@@ -70,7 +70,7 @@ def outputs(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return model.eval()(x)
 
 
-def check_exact(model: nn.Module, result: prune.SlimResult, resolution: int) -> None:
+def check_exact(model: nn.Module, result: prune.SlimResult, resolution: int, float32: float = 1e-5) -> None:
     spec = prune.spec_of(model)
     x = torch.randn(2, spec.in_channels, resolution, resolution, generator=torch.Generator().manual_seed(1))
     zeroed = prune.zero_masked(model, result.masks)
@@ -79,7 +79,7 @@ def check_exact(model: nn.Module, result: prune.SlimResult, resolution: int) -> 
     # BatchNorm1d on pooled features divides by their small spread across images, which magnifies
     # that rounding about tenfold; the float64 check below is the exact one either way.
     magnified = any(isinstance(module, nn.BatchNorm1d) for module in model.modules())
-    tolerance = (1e-4 if magnified else 1e-5) * max(1.0, zeroed_out.abs().max().item())
+    tolerance = (max(1e-4, float32) if magnified else float32) * max(1.0, zeroed_out.abs().max().item())
     assert (rebuilt_out - zeroed_out).abs().max().item() <= tolerance
     # float64: the rounding gone, the two networks compute the same function
     x64 = x.double()
@@ -129,7 +129,9 @@ def test_slim_is_exact_for_any_supported_network_rate_and_floor(
     resolution = 32 if getattr(spec, "small_input", False) else 64
     model = randomised(spec, seed, resolution)
     result = prune.slim(model, prune_rate, min_channels=min_channels)
-    check_exact(model, result, resolution)
+    # any network, EfficientNet-B3's 26 blocks included: float32 rounding grows with depth (a
+    # fresh-clone run drew 1.3e-5), so 1e-4 here; the float64 check inside stays at 1e-9
+    check_exact(model, result, resolution, float32=1e-4)
     for name_, mask in result.masks.items():
         assert int(mask.sum()) >= min(min_channels, mask.numel()), name_
 
