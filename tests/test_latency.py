@@ -1,5 +1,7 @@
 """lwcnn.latency.measure: sane results, restored state, clear errors (no timing targets here)."""
 
+import statistics
+
 import pytest
 import torch
 from torch import nn
@@ -40,7 +42,7 @@ def test_cuda_without_a_gpu_says_so():
         measure(nn.Identity(), (1, 3), device="cuda")
 
 
-@pytest.mark.parametrize("timer", [latency.compare, latency.fastest])
+@pytest.mark.parametrize("timer", [latency.compare, latency.fastest, latency.lower_quartile])
 def test_compare_times_each_module_side_by_side_and_restores_state(timer):
     fast, slow = nn.Conv2d(8, 8, 1), nn.Sequential(*(nn.Conv2d(8, 8, 3, padding=1) for _ in range(8)))
     slow.train()
@@ -53,3 +55,11 @@ def test_compare_times_each_module_side_by_side_and_restores_state(timer):
         timer({"fast": fast}, (1, 8, 8, 8), rounds=0)
     with pytest.raises(ValueError, match="modules is empty"):
         timer({}, (1, 8, 8, 8))
+
+
+def test_lower_quartile_is_the_p25_of_every_single_call(monkeypatch):
+    calls = {"a": [[4.0, 1.0, 3.0], [2.0, 8.0, 5.0]]}
+    monkeypatch.setattr(latency, "_rounds", lambda *args: calls)
+    expected = statistics.quantiles([4.0, 1.0, 3.0, 2.0, 8.0, 5.0], n=4)[0]  # lut.summarize_ms's p25
+    assert latency.lower_quartile({"a": nn.Identity()}, (1, 3)) == {"a": expected}
+    assert latency.fastest({"a": nn.Identity()}, (1, 3)) == {"a": 1.0}

@@ -287,3 +287,235 @@ def test_table_helpers_rank_by_the_reward_and_build_the_course_settings():
         nas.table_strategy("bayesian", seed=1)
     with pytest.raises(ValueError, match="share"):
         nas.top_share(rewards, 0)
+
+
+# --- FBNet: Gumbel-softmax, the loss, the supernet, the latency table, the search ---------------
+
+
+def test_gumbel_argmax_samples_the_softmax_distribution():
+    """The Gumbel-max trick: argmax(logits + g) is distributed as softmax(logits) (chi-square)."""
+    logits = torch.tensor([1.0, 0.0, -1.0, 2.0])
+    draws = 20_000
+    weights = nas.gumbel_softmax(logits.expand(draws, 4), 0.5, torch.Generator().manual_seed(0))
+    counts = torch.bincount(weights.argmax(dim=-1), minlength=4).double()
+    expected = torch.softmax(logits.double(), dim=0) * draws
+    chi_square = float(((counts - expected) ** 2 / expected).sum())
+    assert chi_square < 16.27  # 3 degrees of freedom, p = 0.001
+    assert torch.allclose(weights.sum(dim=-1), torch.ones(draws))
+
+
+def test_temperature_moves_gumbel_weights_between_one_hot_and_uniform():
+    logits = torch.tensor([[0.5, 0.0, -0.5]]).expand(2000, 3)
+    cold = nas.gumbel_softmax(logits, 0.01, torch.Generator().manual_seed(1))
+    hot = nas.gumbel_softmax(logits, 100.0, torch.Generator().manual_seed(1))
+    assert float(cold.max(dim=-1).values.mean()) > 0.99
+    assert float((hot - 1 / 3).abs().max()) < 0.05
+    # same generator state, same draw; torch's own gumbel_softmax cannot be seeded like this
+    again = nas.gumbel_softmax(logits, 0.01, torch.Generator().manual_seed(1))
+    assert torch.equal(cold, again)
+
+
+def test_hard_gumbel_is_one_hot_forward_with_the_soft_gradient():
+    logits = torch.tensor([0.3, -0.2, 0.9], requires_grad=True)
+    soft = nas.gumbel_softmax(logits, 2.0, torch.Generator().manual_seed(2))
+    hard = nas.gumbel_softmax(logits, 2.0, torch.Generator().manual_seed(2), hard=True)
+    assert hard.tolist() == torch.nn.functional.one_hot(soft.argmax(), 3).float().tolist()
+    cost = torch.tensor([1.0, 2.0, 3.0])
+    (soft_grad,) = torch.autograd.grad((soft * cost).sum(), logits)
+    (hard_grad,) = torch.autograd.grad((hard * cost).sum(), logits)
+    assert torch.allclose(soft_grad, hard_grad)
+
+
+def test_temperature_schedule_is_fbnets():
+    assert nas.annealed_temperature(0) == 5.0
+    assert nas.annealed_temperature(90) == pytest.approx(5.0 * math.exp(-0.045 * 90))
+    assert nas.annealed_temperature(2.5, 4.0, 0.5) == pytest.approx(4.0 * 0.5**2.5)
+    for kwargs, name in (({"initial": 0}, "initial"), ({"decay": 1.5}, "decay"), ({"epoch": -1}, "epoch")):
+        with pytest.raises(ValueError, match=name):
+            nas.annealed_temperature(**{"epoch": 1, **kwargs})
+
+
+@given(
+    ce=st.floats(0.01, 5),
+    latency_ms=st.floats(0.2, 50),
+    beta=st.floats(0, 2),
+    unit_ms=st.sampled_from([1.0, 0.05, 1e-3]),
+)
+def test_fbnet_loss_is_eq_2_with_its_gradient(ce, latency_ms, beta, unit_ms):
+    lat = latency_ms / unit_ms
+    if lat <= 1:
+        with pytest.raises(ValueError, match="unit_ms"):
+            nas.fbnet_loss(torch.tensor(ce), latency_ms, 0.2, beta, unit_ms)
+        return
+    latency = torch.tensor(latency_ms, dtype=torch.float64, requires_grad=True)
+    loss = nas.fbnet_loss(torch.tensor(ce, dtype=torch.float64), latency, 0.2, beta, unit_ms)
+    assert loss.item() == pytest.approx(ce * 0.2 * math.log(lat) ** beta, rel=1e-9)
+    (grad,) = torch.autograd.grad(loss, latency)
+    by_hand = ce * 0.2 * beta * math.log(lat) ** (beta - 1) / lat / unit_ms if beta else 0.0
+    assert float(grad) == pytest.approx(by_hand, rel=1e-6, abs=1e-12)
+
+
+def test_fbnet_loss_refuses_sub_unit_latencies_and_bad_weights():
+    with pytest.raises(ValueError, match="microseconds"):
+        nas.fbnet_loss(torch.tensor(1.0), 0.8)  # a 0.8 ms network in ms: log < 0
+    for kwargs, name in (({"alpha": 0}, "alpha"), ({"beta": -1}, "beta"), ({"unit_ms": 0}, "unit_ms")):
+        with pytest.raises(ValueError, match=name):
+            nas.fbnet_loss(torch.tensor(1.0), 5.0, **kwargs)
+
+
+FBNET_SPACE = _small_space((1,))  # 4 candidates per block, 4 blocks
+
+
+def test_supernet_candidates_are_every_block_of_the_space():
+    supernet = nas.Supernet(nas.TABLE_SPACE)
+    assert len(supernet.candidates) == 6 and supernet.theta.shape == (3, 6)
+    assert {(c.op, c.kernel) for c in supernet.candidates} == {
+        (op, k) for op in nas.TABLE_SPACE.ops for k in nas.TABLE_SPACE.kernels
+    }
+    with pytest.raises(ValueError, match="widths"):
+        nas.Supernet(nas.SearchSpace(widths=(0.75, 1.0)))
+    with pytest.raises(TypeError, match="space"):
+        nas.Supernet("table")
+
+
+@settings(max_examples=10, deadline=None)
+@given(code=st.tuples(*[st.integers(0, len(options) - 1) for _, _, options in FBNET_SPACE.choices()]))
+def test_one_hot_supernet_is_the_extracted_network(code):
+    """With one-hot weights the supernet computes exactly the standalone network of that choice."""
+    supernet = nas.Supernet(FBNET_SPACE, seed=3)
+    with torch.no_grad():  # make BatchNorm statistics and theta non-trivial
+        for module in supernet.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+        supernet.theta.normal_()
+    arch = FBNET_SPACE.decode(code)
+    x = torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(4))
+    supernet.eval()
+    model = supernet.extract(arch).eval()
+    assert counted_params(model) == FBNET_SPACE.spec(arch).cost().params
+    assert torch.allclose(supernet(x, supernet.one_hot(arch)), model(x), atol=1e-5)
+    derived = supernet.derive()
+    assert torch.allclose(supernet.extract()(x), supernet.extract(derived)(x))
+    assert supernet.derive() == tuple(supernet.candidates[i] for i in supernet.theta.argmax(dim=-1))
+
+
+def test_supernet_mixes_candidate_outputs_linearly():
+    supernet = nas.Supernet(FBNET_SPACE, seed=5).eval()
+    x = torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(6))
+    first = FBNET_SPACE.decode([0] * len(FBNET_SPACE.choices()))
+    with torch.no_grad():
+        features = supernet.stem(x)
+        block = supernet.blocks[0]
+        mixed = 0.25 * block[0](features) + 0.75 * block[1](features)
+    weights = supernet.one_hot(first)
+    weights[0] = torch.tensor([0.25, 0.75, 0.0, 0.0])
+    with torch.no_grad():
+        rest = features.new_tensor(0)  # the remainder of the network on the mixed features
+        out = mixed
+        for index in range(1, FBNET_SPACE.blocks):
+            out = supernet.blocks[index][0](out)
+        rest = supernet.classifier(supernet.avgpool(supernet.head(out)))
+        assert torch.allclose(supernet(x, weights), rest, atol=1e-6)
+    with pytest.raises(ValueError, match="weights must have shape"):
+        supernet(x, torch.ones(2, 2))
+
+
+FBNET_TABLE = nas.DEFAULT_TABLE.parent / "fbnet_digits.lut.csv"
+
+
+def test_supernet_latency_is_the_tables_prediction_for_every_network():
+    """For one-hot weights, eq. 6 gives exactly what the table predicts for that whole network."""
+    from lwcnn.lut import LatencyTable
+
+    table = LatencyTable.load(FBNET_TABLE)
+    costs = nas.SupernetLatency.from_table(nas.TABLE_SPACE, table)
+    supernet = nas.Supernet(nas.TABLE_SPACE)
+    for arch in nas.TABLE_SPACE.all_archs():
+        expected = float(costs.expected_ms(supernet.one_hot(arch)))
+        assert expected == pytest.approx(table.predict(nas.TABLE_SPACE.spec(arch)).latency_ms, rel=1e-6)
+    uniform = torch.full((3, 6), 1 / 6)
+    by_hand = costs.fixed_ms + sum(sum(row) / 6 for row in costs.block_ms)
+    assert float(costs.expected_ms(uniform)) == pytest.approx(by_hand)
+    assert set(nas.supernet_blocks(nas.TABLE_SPACE)) >= {
+        pair
+        for arch in nas.TABLE_SPACE.all_archs()[::37]
+        for pair in table.missing(nas.TABLE_SPACE.spec(arch))
+    }
+
+
+def test_latency_term_pulls_theta_towards_cheaper_blocks():
+    costs = nas.SupernetLatency(0.5, ((0.1, 0.4, 0.9), (0.3, 0.2, 0.6)))
+    theta = torch.zeros(2, 3, requires_grad=True)
+    loss = nas.fbnet_loss(
+        torch.tensor(1.0), costs.expected_ms(torch.softmax(theta, dim=-1)), beta=0.6, unit_ms=0.01
+    )
+    (grad,) = torch.autograd.grad(loss, theta)
+    for row, block in zip(grad, costs.block_ms, strict=True):
+        assert row.argmin() == min(range(3), key=lambda i: block[i])  # gradient descent raises the cheapest
+        assert row.argmax() == max(range(3), key=lambda i: block[i])
+
+
+TINY_SPACE = nas.SearchSpace(  # 2 blocks of 2 candidates at 8 and 16 channels: a search in a second
+    ops=("dwsep", "mbconv3"),
+    kernels=(3,),
+    se_ratios=(0.0,),
+    skips=("identity",),
+    widths=(1.0,),
+    layers=(1,),
+    base_widths=(8, 16),
+    strides=(1, 2),
+    network={"stem_stride": 2, "stem_channels": 8, "head_channels": 16},
+)
+TINY_COSTS = nas.SupernetLatency(0.5, ((0.2, 0.4), (0.3, 0.6)))
+
+
+def test_fbnet_search_is_seeded_and_trains_theta_only_after_warm_up():
+    settings_ = dict(epochs=2, warmup_epochs=1, image_size=8, batch_size=256, progress=False, unit_ms=0.01)
+    first = nas.fbnet_search(TINY_SPACE, TINY_COSTS, seed=1, **settings_)
+    second = nas.fbnet_search(TINY_SPACE, TINY_COSTS, seed=1, **settings_)
+    assert [e.probabilities for e in first.history] == [e.probabilities for e in second.history]
+    warm, searched = first.history
+    assert all(p == pytest.approx(0.5) for row in warm.probabilities for p in row)
+    assert math.isnan(warm.arch_loss) and not math.isnan(searched.arch_loss)
+    assert any(abs(p - 0.5) > 1e-3 for row in searched.probabilities for p in row)
+    assert searched.temperature == pytest.approx(
+        nas.annealed_temperature(2, 5.0, nas.DIGITS_SEARCH["temperature_decay"])
+    )
+    assert first.arch == first.supernet.derive()
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"warmup_epochs": 2, "epochs": 2}, "warmup_epochs"),
+        ({"theta_fraction": 1.0}, "theta_fraction"),
+        ({"theta_lr": 0}, "theta_lr"),
+        ({"epochs": 0}, "epochs"),
+        ({"unit_ms": 100.0}, "unit_ms"),
+    ],
+)
+def test_fbnet_search_refuses_bad_settings(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        nas.fbnet_search(TINY_SPACE, TINY_COSTS, progress=False, **kwargs)
+
+
+def test_the_stored_searches_agree_with_the_tables():
+    """data/fbnet_digits.csv: each derived network's prediction, table row and code are consistent."""
+    import csv
+
+    from lwcnn.lut import LatencyTable
+
+    table = LatencyTable.load(FBNET_TABLE)
+    rows = {row.arch: row for row in nas.load_table()}
+    path = nas.DEFAULT_TABLE.parent / "fbnet_digits.csv"
+    with open(path, newline="") as handle:
+        searches = list(csv.DictReader(line for line in handle if not line.startswith("#")))
+    assert len(searches) == 12
+    for search in searches:
+        arch = nas.TABLE_SPACE.decode([int(part) for part in search["code"].split("-")])
+        assert float(search["predicted_ms"]) == pytest.approx(
+            table.predict(nas.TABLE_SPACE.spec(arch)).latency_ms, abs=1e-4
+        )
+        assert float(search["table_accuracy"]) == pytest.approx(rows[arch].accuracy, abs=1e-6)
+        assert search["ops"] == " ".join(f"{b.op}-k{b.kernel}" for b in arch)
