@@ -82,6 +82,7 @@ def main() -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     space = nas.TABLE_SPACE
+    torch.set_num_threads(1)  # the table, the timings and the header's machine line: one thread
     start = time.perf_counter()
     if args.remeasure or not TABLE.exists():
         print("measuring the lookup table (one thread; keep the machine quiet)", flush=True)

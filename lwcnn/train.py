@@ -152,6 +152,33 @@ def evaluate(model: nn.Module, loader: Iterable, device: str | torch.device = "c
     return total_loss / count, correct / count
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, loader: Iterable, device: str | torch.device = "cpu") -> nn.Module:
+    """Re-estimate every BatchNorm's running mean and variance on `loader`'s images, weights kept.
+
+    Running statistics gathered while the model was trained inside something larger (a supernet
+    mixing candidate blocks, a network before pruning) describe inputs the model alone never
+    sees. One pass in train mode with a cumulative average (`momentum=None`) replaces them by the
+    statistics of this model's own activations. Returns `model` in eval mode, momenta restored.
+    """
+    device = resolve_device(device)
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over the batches
+    model.train()
+    batches = 0
+    for images, *_ in loader:
+        model(images.to(device))
+        batches += 1
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+    if batches == 0:
+        raise ValueError("recalibrate_batchnorm got an empty loader")
+    return model.eval()
+
+
 def _make_optimizer(
     name: str, parameters: Iterable[nn.Parameter], lr: float, weight_decay: float, momentum: float
 ) -> torch.optim.Optimizer:

@@ -260,3 +260,22 @@ def test_separable_is_cheaper_than_standard_at_the_same_widths():
 def test_small_mobilenet_rejects_bad_arguments(arguments, message):
     with pytest.raises(ValueError, match=message):
         small_mobilenet(**arguments)
+
+
+def test_recalibrate_batchnorm_sets_the_statistics_of_the_models_own_inputs():
+    from lwcnn.train import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4, momentum=0.3), nn.ReLU(), nn.Flatten())
+    model[1].running_mean.fill_(5.0)
+    images = torch.randn(96, 1, 6, 6)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, torch.zeros(96)), batch_size=32)
+    with torch.no_grad():
+        inputs = model[0](images)  # what the BatchNorm sees: its oracle statistics
+    recalibrate_batchnorm(model, loader)
+    assert not model.training and model[1].momentum == 0.3
+    assert torch.allclose(model[1].running_mean, inputs.mean(dim=(0, 2, 3)), atol=1e-5)
+    per_batch_var = torch.stack([inputs[i : i + 32].var(dim=(0, 2, 3)) for i in range(0, 96, 32)])  # unbiased
+    assert torch.allclose(model[1].running_var, per_batch_var.mean(dim=0), atol=1e-5)
+    with pytest.raises(ValueError, match="empty"):
+        recalibrate_batchnorm(model, [])
