@@ -178,3 +178,52 @@ def reward_landscape(rows, summary: dict, ax=None):
     ax.legend(fontsize=8, loc="lower right")
     ax.figure.tight_layout()
     return ax
+
+
+def compound_scaling_curve(curve: list[dict], summary: dict, ax=None):
+    """Real MACs over the base's against phi (`lwcnn.widgets.compound_summary` dicts), with the
+    nominal `(alpha beta^2 gamma^2)^phi`, `2^phi` and the current setting."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.2))
+    phis = [s["phi"] for s in curve]
+    ax.plot(phis, [s["macs_ratio"] for s in curve], ".-", label="real MACs / base (rounded network)")
+    ax.plot(phis, [s["nominal_ratio"] for s in curve], "--", label="d w^2 r^2 = (alpha beta^2 gamma^2)^phi")
+    ax.plot(phis, [s["two_to_phi"] for s in curve], ":", color="gray", label="2^phi")
+    ax.plot(summary["phi"], summary["macs_ratio"], "ko", label="current")
+    ax.set_yscale("log")
+    ax.set_xlabel("phi")
+    ax.set_ylabel("FLOPs relative to the base")
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax
+
+
+def tinynet_fit(gp, samples, best, summary: dict, axes=None):
+    """TinyNet's GPs r(c) and d(c): mean and a 2-sigma band, the sampled models (grey), the best
+    ones the GPs were fitted on (blue), inverse compound scaling's path, and the current budget."""
+    import numpy as np
+
+    from lwcnn import scaling
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    budgets = np.linspace(0.1, 1.0, 91)
+    p = gp.predict(budgets)
+    inverse = [scaling.inverse_compound_multipliers(c) for c in budgets]
+    for ax, name in zip(axes, ("resolution", "depth"), strict=True):
+        mean, std = p[name], p[f"{name}_std"]
+        ax.fill_between(
+            budgets, mean - 2 * std, mean + 2 * std, color="tab:blue", alpha=0.15, label="GP +- 2 sd"
+        )
+        ax.plot(budgets, mean, color="tab:blue", label="GP mean")
+        ax.plot([row.budget for row in samples], [getattr(row.multipliers, name) for row in samples],
+                ".", color="gray", label="samples")  # fmt: skip
+        ax.plot([row.budget for row in best], [getattr(row.multipliers, name) for row in best], "o",
+                color="tab:blue", mfc="none", label="best per budget (fitted)")  # fmt: skip
+        ax.plot(budgets, [getattr(m, name) for m in inverse], "--", color="tab:red", label="inverse compound")
+        ax.axvline(summary["budget"], color="k", ls=":", lw=1)
+        ax.set_xlabel("FLOPs budget c")
+        ax.set_ylabel(f"{name} multiplier {name[0]}")
+    axes[0].legend(fontsize=7)
+    axes[0].figure.tight_layout()
+    return axes

@@ -341,3 +341,96 @@ def test_reward_widget_re_renders_on_its_sliders(capsys):
     assert widgets.describe_reward(rows, widgets.reward_summary(rows, 2.0, -0.5)) in out
     controls["hard constraint"].value = True
     assert "hard (alpha = 0, beta = -1)" in capsys.readouterr().out
+
+
+# --- compound scaling and TinyNet (lesson 11) ------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(phi=st.floats(-6, 6), alpha=st.floats(0, 3), beta=st.floats(0.5, 2.5), gamma=st.floats(1, 1.5))
+def test_compound_summary_is_lwcnn_scaling_after_clamping(phi, alpha, beta, gamma):
+    from lwcnn import scaling
+
+    base = scaling.digits_base()
+    s = widgets.compound_summary(phi, alpha, beta, gamma, base=base)
+    assert -3 <= s["phi"] <= 3 and all(1 <= s[k] <= 2 for k in ("alpha", "beta", "gamma"))
+    m = scaling.compound_multipliers(s["phi"], s["alpha"], s["beta"], s["gamma"])
+    assert s["multipliers"] == m
+    spec = scaling.scaled_spec(base, m)
+    cost = models.cost(spec)
+    assert (s["resolution"], s["params"], s["macs"]) == (spec.resolution, cost.params, cost.macs)
+    assert s["macs_ratio"] == cost.macs / models.cost(base).macs
+    assert s["nominal_ratio"] == pytest.approx(m.depth * m.width**2 * m.resolution**2)
+    assert s["two_to_phi"] == 2 ** s["phi"]
+
+
+def test_compound_summary_of_b0_by_hand_and_torch():
+    from lwcnn import scaling
+
+    s = widgets.compound_summary(0.0)
+    assert (s["params"], s["macs"], s["resolution"]) == (5_288_548, 385_814_752, 224)  # the brief's B0
+    s = widgets.compound_summary(1.0)
+    assert s["resolution"] == 258  # 224 * 1.15 = 257.6
+    assert s["blocks"] == [2, 3, 3, 4, 4, 5, 2]  # ceil(1.2 n) for n = 1, 2, 2, 3, 3, 4, 1
+    small = widgets.compound_summary(1.5, base=scaling.digits_base())
+    model = scaling.scaled_spec(scaling.digits_base(), small["multipliers"]).build()
+    macs, _ = counted_macs(model, torch.zeros(1, 1, small["resolution"], small["resolution"]))
+    assert (small["macs"], small["params"]) == (macs, counted_params(model))
+
+
+def test_compound_widget_re_renders_on_phi(capsys):
+    from lwcnn import scaling
+
+    base = scaling.digits_base()
+    widget = widgets.compound_widget(base=base, phi=0.0)
+    controls = {c.description: c for box in widget.children[:2] for c in box.children}
+    capsys.readouterr()
+    controls["phi"].value = 2.0
+    assert widgets.describe_compound(widgets.compound_summary(2.0, base=base)) in capsys.readouterr().out
+    controls["alpha (depth)"].value = 1.5
+    assert "alpha = 1.5" in capsys.readouterr().out
+
+
+def _synthetic_gp():
+    import numpy as np
+
+    from lwcnn import scaling
+
+    c = np.repeat([0.25, 0.5, 0.75], 4)
+    rng = np.random.default_rng(0)
+    return scaling.fit_tinynet_gp(c, 0.5 + 0.4 * c + rng.normal(0, 0.02, c.shape), 0.6 + 0.5 * c)
+
+
+@pytest.mark.parametrize("budget", [-1.0, 0.05, 0.3, 0.5, 0.85, 2.0])
+def test_tinynet_summary_is_the_gp_and_inverse_compound_scaling(budget):
+    from lwcnn import scaling
+
+    gp, base = _synthetic_gp(), scaling.digits_base()
+    s = widgets.tinynet_summary(gp, budget)
+    c = s["budget"]
+    assert c == min(1.0, max(0.1, budget))
+    assert s["tinynet"]["multipliers"] == gp.recommend(c)
+    d, w, r = s["tinynet_real"]["multipliers"]
+    assert (d, r) == (s["tinynet"]["multipliers"].depth, s["tinynet"]["multipliers"].resolution)
+    assert w == scaling.real_budget_width(base, c, d, r)
+    assert s["inverse"]["multipliers"] == scaling.inverse_compound_multipliers(c)
+    assert s["inverse_real"]["multipliers"] == scaling.compound_multipliers(scaling.real_budget_phi(base, c))
+    for key in ("tinynet", "tinynet_real", "inverse", "inverse_real"):
+        net = s[key]
+        cost = models.cost(scaling.scaled_spec(base, net["multipliers"]))
+        assert (net["macs"], net["params"]) == (cost.macs, cost.params)
+        assert net["macs_ratio"] == cost.macs / s["base_macs"]
+    # on the real network both land near the budget; nominally both are exactly on it
+    assert abs(s["tinynet_real"]["macs_ratio"] - c) <= abs(s["tinynet"]["macs_ratio"] - c) + 1e-12
+    assert scaling.flops_factor(*s["inverse"]["multipliers"]) == pytest.approx(c)
+
+
+def test_tinynet_widget_re_renders_on_the_budget(capsys):
+    gp = _synthetic_gp()
+    widget = widgets.tinynet_widget(gp, budget=0.5)
+    (slider,) = widget.children[0].children
+    capsys.readouterr()
+    slider.value = 0.3
+    assert widgets.describe_tinynet(widgets.tinynet_summary(gp, 0.3)) in capsys.readouterr().out
+    slider.value = 0.05  # below the slider's minimum: ipywidgets clamps it to 0.1
+    assert slider.value == 0.1
