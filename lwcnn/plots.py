@@ -227,3 +227,24 @@ def tinynet_fit(gp, samples, best, summary: dict, axes=None):
     axes[0].legend(fontsize=7)
     axes[0].figure.tight_layout()
     return axes
+
+
+def gumbel_draws(summary: dict, ax=None):
+    """The softmax of the toy logits beside a few Gumbel-softmax draws at the summary's temperature."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 2.8))
+    series = [("softmax(theta)", summary["probabilities"])]
+    series += [(f"draw {i + 1}", sample) for i, sample in enumerate(summary["samples"])]
+    options = len(summary["probabilities"])
+    width = 0.8 / len(series)
+    for index, (label, values) in enumerate(series):
+        ax.bar(
+            [o + (index - (len(series) - 1) / 2) * width for o in range(options)], values, width, label=label
+        )
+    ax.set_xticks(range(options), [f"block {o + 1}" for o in range(options)])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("mixing weight")
+    ax.set_title(f"Gumbel-softmax at tau = {summary['temperature']:.2f}")
+    ax.legend(fontsize=8, ncol=len(series))
+    ax.figure.tight_layout()
+    return ax

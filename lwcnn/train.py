@@ -153,7 +153,9 @@ def evaluate(model: nn.Module, loader: Iterable, device: str | torch.device = "c
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, loader: Iterable, device: str | torch.device = "cpu") -> nn.Module:
+def recalibrate_batchnorm(
+    model: nn.Module, loader: Iterable, device: str | torch.device = "cpu"
+) -> nn.Module:
     """Re-estimate every BatchNorm's running mean and variance on `loader`'s images, weights kept.
 
     Running statistics gathered while the model was trained inside something larger (a supernet

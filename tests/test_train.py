@@ -269,7 +269,9 @@ def test_recalibrate_batchnorm_sets_the_statistics_of_the_models_own_inputs():
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4, momentum=0.3), nn.ReLU(), nn.Flatten())
     model[1].running_mean.fill_(5.0)
     images = torch.randn(96, 1, 6, 6)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, torch.zeros(96)), batch_size=32)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(images, torch.zeros(96)), batch_size=32
+    )
     with torch.no_grad():
         inputs = model[0](images)  # what the BatchNorm sees: its oracle statistics
     recalibrate_batchnorm(model, loader)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from oracles import counted_macs, counted_params
 from torch import nn
 
-from lwcnn import models, prune, widgets
+from lwcnn import models, nas, prune, widgets
 
 matplotlib.use("Agg")
 
@@ -434,3 +434,32 @@ def test_tinynet_widget_re_renders_on_the_budget(capsys):
     assert widgets.describe_tinynet(widgets.tinynet_summary(gp, 0.3)) in capsys.readouterr().out
     slider.value = 0.05  # below the slider's minimum: ipywidgets clamps it to 0.1
     assert slider.value == 0.1
+
+
+@settings(max_examples=20, deadline=None)
+@given(temperature=st.floats(-1, 20))
+def test_gumbel_summary_draws_nas_gumbel_softmax_at_the_clamped_temperature(temperature):
+    s = widgets.gumbel_summary(temperature, draws=500, seed=3)
+    assert 0.05 <= s["temperature"] <= 10
+    expected = nas.gumbel_softmax(
+        torch.tensor(widgets.GUMBEL_TOY_LOGITS, dtype=torch.float64).expand(500, -1),
+        s["temperature"],
+        torch.Generator().manual_seed(3),
+    )
+    assert s["samples"] == expected[:3].tolist()
+    assert s["mean_max_weight"] == pytest.approx(float(expected.max(dim=-1).values.mean()))
+    assert sum(s["argmax_share"]) == pytest.approx(1.0)
+    assert s["probabilities"] == pytest.approx(torch.softmax(torch.tensor([1.0, 0.5, 0.0, -1.0]), 0).tolist())
+
+
+def test_gumbel_weights_sharpen_as_the_temperature_falls():
+    maxima = [widgets.gumbel_summary(t)["mean_max_weight"] for t in (10.0, 1.0, 0.1)]
+    assert maxima[0] < maxima[1] < maxima[2] and maxima[2] > 0.9 and maxima[0] < 0.35
+
+
+def test_gumbel_widget_re_renders_on_its_slider(capsys):
+    widget = widgets.gumbel_widget(temperature=2.0)
+    (slider,) = widget.children[0].children
+    capsys.readouterr()
+    slider.value = 0.5
+    assert widgets.describe_gumbel(widgets.gumbel_summary(0.5)) in capsys.readouterr().out
