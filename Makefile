@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: install lab test lint unit notebooks-test notebooks notebook-times clean
+.PHONY: install lab test test-browser lint unit notebooks-test notebooks notebook-times clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,12 +27,21 @@ lint: install
 	$(BIN)/ruff format --check .
 
 unit: install
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests --ignore=tests/browser
 
 notebooks-test: install
 	$(BIN)/pytest $(NBVAL) notebooks
 
 test: lint unit notebooks-test
+
+# Every lesson's widgets in a real JupyterLab and headless Chromium (tests/browser): runs each
+# lesson, moves each control with the keyboard, checks the page against lwcnn. Uses Debian's
+# Chromium, never a browser Playwright would download; screenshots go to build/browser/.
+CHROMIUM ?= /usr/bin/chromium
+test-browser: install
+	@test -x $(CHROMIUM) || { echo "make test-browser needs Chromium at $(CHROMIUM)."; \
+	  echo "Install Debian's package:  sudo apt-get install chromium   (or set CHROMIUM=/path/to/chromium)"; exit 1; }
+	CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/browser -v
 
 # Re-execute every lesson in place in a fresh kernel (after changing lwcnn or a notebook).
 notebooks: install

@@ -1,0 +1,357 @@
+"""Every lesson's widgets, in a real JupyterLab and Chromium: run the lesson, move each control
+with the keyboard, and check that what the learner sees is what `lwcnn` computes.
+
+For each lesson the test builds the lesson's widget here too (`Lesson.make`, the same call as
+the notebook's, checked below), moves the same control to the same new value, and captures what
+its render prints: that text, from `lwcnn`'s summary and describe functions, is what the page
+must show after the move. Numbers are compared to 1e-3 relative (a browser's float step can
+differ from Python's in the last bits); everything else exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import re
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import ipywidgets as W  # noqa: E402
+
+from lwcnn import widgets  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RUN_TIMEOUT_MS = 420_000  # one lesson, all cells (the slowest takes about a minute alone on 2 cores)
+UPDATE_TIMEOUT_MS = 60_000  # one control moved -> its output redrawn
+
+
+def _slimming_widget() -> W.VBox:
+    from lwcnn import prune
+    from lwcnn.data import digits_loaders
+
+    checkpoint = prune.load_pruned(ROOT / "data" / "pruning" / "mobilenet_v3_small_digits_sparse.pth")
+    model, recipe = checkpoint.model.eval(), checkpoint.metadata["recipe"]
+    loaders = digits_loaders(batch_size=recipe["batch_size"], seed=recipe["seed"])
+    return widgets.slimming_widget(model, loaders[1], prune_rate=0.4, normalize=recipe["normalize"])
+
+
+def _reward_widget() -> W.VBox:
+    from lwcnn import nas
+
+    return widgets.reward_widget(nas.load_table())
+
+
+def _tinynet_widget() -> W.VBox:
+    from lwcnn import scaling
+
+    samples = scaling.rows_of(scaling.load_table(), "tinynet")
+    best = scaling.best_per_budget(samples, 4)
+    gp = scaling.fit_tinynet_gp(
+        [row.budget for row in best],
+        [row.multipliers.resolution for row in best],
+        [row.multipliers.depth for row in best],
+    )
+    return widgets.tinynet_widget(gp, samples, best, budget=0.5)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    notebook: str
+    call: str  # the widget call as the notebook writes it
+    make: Callable[[], W.VBox]
+
+
+LESSONS = [
+    Lesson(
+        "01_convolution_cost.ipynb",
+        "conv_cost_widget(height=56, width=56, in_channels=64, out_channels=64, kernel_size=3, stride=1, groups=1)",
+        lambda: widgets.conv_cost_widget(
+            height=56, width=56, in_channels=64, out_channels=64, kernel_size=3, stride=1, groups=1
+        ),
+    ),
+    Lesson(
+        "02_depthwise_separable.ipynb",
+        "separable_ratio_widget(out_channels=64, kernel_size=3)",
+        lambda: widgets.separable_ratio_widget(out_channels=64, kernel_size=3),
+    ),
+    Lesson(
+        "03_width_and_resolution.ipynb",
+        "width_resolution_widget(width_multiplier=0.5, resolution=160)",
+        lambda: widgets.width_resolution_widget(width_multiplier=0.5, resolution=160),
+    ),
+    Lesson(
+        "04_kernel_5x5_vs_3x3.ipynb",
+        "kernel_choice_widget(in_channels=32, out_channels=32, feature_size=28)",
+        lambda: widgets.kernel_choice_widget(in_channels=32, out_channels=32, feature_size=28),
+    ),
+    Lesson(
+        "05_inverted_residuals.ipynb",
+        "expansion_widget(in_channels=24, out_channels=24, expand_ratio=6, feature_size=56)",
+        lambda: widgets.expansion_widget(in_channels=24, out_channels=24, expand_ratio=6, feature_size=56),
+    ),
+    Lesson(
+        "06_se_and_hswish.ipynb",
+        "se_widget(channels=96, ratio=0.25, feature_size=14)",
+        lambda: widgets.se_widget(channels=96, ratio=0.25, feature_size=14),
+    ),
+    Lesson(
+        "08_pruning.ipynb",
+        'slimming_widget(model, loaders[1], prune_rate=rate, normalize=recipe["normalize"])',
+        _slimming_widget,
+    ),
+    Lesson("09_nas_mnasnet.ipynb", "reward_widget(rows)", _reward_widget),
+    Lesson(
+        "10_nas_fbnet.ipynb", "gumbel_widget(temperature=1.0)", lambda: widgets.gumbel_widget(temperature=1.0)
+    ),
+    Lesson("11_scaling.ipynb", "compound_widget(phi=1.0)", lambda: widgets.compound_widget(phi=1.0)),
+    Lesson("11_scaling.ipynb", "tinynet_widget(gp, samples, best, budget=0.5)", _tinynet_widget),
+]
+
+
+# --- what the learner should see ------------------------------------------------------------------
+
+
+def _rendered(action: Callable[[], None]) -> str:
+    """What a widget's render prints when `action` changes one of its controls (or builds it)."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        action()
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]|\r", "", buffer.getvalue())  # clear_output's terminal codes
+
+
+NUMBER = re.compile(r"[-+]?(?:\d+(?:,\d{3})*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _same_display(shown: str, expected: str) -> bool:
+    """Equal texts, numbers to 1e-3 relative (and 1e-9 absolute), whitespace runs as one space."""
+    shown_words, expected_words = shown.split(), expected.split()
+    if len(shown_words) != len(expected_words):
+        return False
+    for a, b in zip(shown_words, expected_words, strict=True):
+        numbers_a, numbers_b = NUMBER.findall(a), NUMBER.findall(b)
+        if NUMBER.sub("#", a) != NUMBER.sub("#", b) or len(numbers_a) != len(numbers_b):
+            return False
+        for x, y in zip(numbers_a, numbers_b, strict=True):
+            x, y = float(x.replace(",", "")), float(y.replace(",", ""))
+            if not math.isclose(x, y, rel_tol=1e-3, abs_tol=1e-9):
+                return False
+    return True
+
+
+def _next_values(control: W.Widget) -> tuple[list, str]:
+    """The values one key press may give, and the key: the toggle, the next option, or a slider
+    step up (down at the top). A slider whose value is off its grid `min + k * step` (a start
+    like a median latency) may move by one step, or snap to the grid point nearest that or next
+    to where it was."""
+    if isinstance(control, W.Checkbox):
+        return [not control.value], " "
+    if isinstance(control, W.Dropdown):
+        values = [value for _, value in control._options_full]
+        index = values.index(control.value)
+        return [values[index + 1] if index + 1 < len(values) else values[index - 1]], "select"
+    value, step, low = control.value, control.step, control.min
+    going_up = value + step <= control.max + 1e-12
+    key = "ArrowRight" if going_up else "ArrowLeft"
+    position = (value - low) / step
+    moved = value + step if going_up else value - step
+    candidates = [moved, low + round((moved - low) / step) * step]  # noUiSlider snaps to its grid
+    if going_up:
+        candidates.append(low + (math.floor(position + 1e-9) + 1) * step)
+    else:
+        candidates.append(low + (math.ceil(position - 1e-9) - 1) * step)
+    clamped = [min(max(v, control.min), control.max) for v in candidates]
+    return list(dict.fromkeys(type(value)(v) for v in clamped)), key
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+
+def _run_all(page, url: str, token: str, notebook: str) -> None:
+    # a workspace of its own, reset: only this lesson's tab, no restored tabs or kernels
+    page.goto(f"{url}/lab/workspaces/{Path(notebook).stem}/tree/{notebook}?token={token}&reset")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    select = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
+    try:  # JupyterLab may ask which kernel to start: the notebook's own (its metadata says python3)
+        select.click(timeout=5_000)
+    except PlaywrightTimeout:
+        pass
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)  # the kernel is ready
+    cells = page.locator(".jp-Notebook .jp-CodeCell").count()
+    prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt")
+    for _attempt in range(3):  # a click while the kernel connection settles can be lost: retry
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]"
+                ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))",
+                timeout=15_000,
+            )
+            break
+        except PlaywrightTimeout:
+            continue
+    page.wait_for_function(
+        """count => {
+            const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
+            const errors = document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
+            const failed = [...errors].some(e => /Error|Traceback/.test(e.textContent));
+            return failed || (prompts.length === count && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)));
+        }""",
+        arg=cells,
+        timeout=RUN_TIMEOUT_MS,
+        polling=500,
+    )
+    assert prompts.count() == cells
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=RUN_TIMEOUT_MS)
+
+
+def _widget_box(page, description: str):
+    label = page.locator(".widget-label", has_text=re.compile(f"^{re.escape(description)}$"))
+    return page.locator(".widget-vbox").filter(has=label).last
+
+
+def _shown_text(box) -> str:
+    nodes = box.locator(".widget-output [data-mime-type='application/vnd.jupyter.stdout']")
+    return "\n".join(nodes.all_inner_texts())
+
+
+def _press(page, box, control: W.Widget, key: str, value_to_pick=None) -> None:
+    item = box.locator(".widget-inline-hbox, .widget-slider, .widget-dropdown, .widget-checkbox").filter(
+        has=page.locator(".widget-label", has_text=re.compile(f"^{re.escape(control.description)}$"))
+    )
+    if isinstance(control, W.Checkbox):
+        target = box.locator(".widget-checkbox", has_text=control.description).locator("input")
+    elif isinstance(control, W.Dropdown):
+        target = item.first.locator("select")
+    else:
+        target = item.first.locator(".noUi-handle")
+    if key == "select":  # a drop-down is chosen, not dragged: pick the option by its label
+        label = next(text for text, value in control._options_full if value == value_to_pick)
+        target.select_option(label=label)
+        return
+    target.focus()
+    page.keyboard.press(key)
+    if isinstance(control, (W.IntSlider, W.FloatSlider)):
+        page.keyboard.press("Tab")  # leave the handle: continuous_update=False sliders send on change
+
+
+def _wait_for_text(page, box, *expected: str) -> str:
+    """The page's text once it shows one of `expected` (or after UPDATE_TIMEOUT_MS)."""
+    shown = ""
+    for _ in range(UPDATE_TIMEOUT_MS // 250):
+        shown = _shown_text(box)
+        if any(_same_display(shown, text) for text in expected):
+            return shown
+        page.wait_for_timeout(250)
+    return shown
+
+
+def _problems(page) -> list[str]:
+    """Error outputs and widgets that never rendered, anywhere in the notebook."""
+    problems = []
+    for text in page.locator(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+    ).all_inner_texts():
+        if "Error" in text or "Traceback" in text:
+            problems.append(f"error output: {text[:300]}")
+    if page.get_by_text("Loading widget").count():
+        problems.append("a widget shows 'Loading widget...'")
+    if page.get_by_text("Error displaying widget").count():
+        problems.append("a widget shows 'Error displaying widget'")
+    return problems
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+NOTEBOOKS = sorted({lesson.notebook for lesson in LESSONS})
+
+
+def _code(notebook: Path) -> str:
+    source = json.loads(notebook.read_text())
+    return "\n".join("".join(cell["source"]) for cell in source["cells"] if cell["cell_type"] == "code")
+
+
+def test_every_lesson_with_a_widget_is_covered():
+    """A lesson that shows a widget and is missing from LESSONS would go untested."""
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        calls = set(re.findall(r"widgets\.(\w+_widget)\(", _code(path)))
+        covered = {lesson.call.split("(")[0] for lesson in LESSONS if lesson.notebook == path.name}
+        assert calls <= covered, f"{path.name} shows {sorted(calls - covered)}: add it to LESSONS"
+
+
+def _check_widget(page, lesson: Lesson, screenshots: Path) -> list[str]:
+    """Move every control of the lesson's widget once, checking the page each time; say what moved."""
+    built = {}
+    text = _rendered(lambda: built.setdefault("widget", lesson.make()))
+    mirror = built["widget"]
+    box = _widget_box(page, next(iter(mirror.controls.values())).description)
+    box.scroll_into_view_if_needed()
+    shown = _wait_for_text(page, box, text)
+    assert _same_display(shown, text), f"before any move the page shows:\n{shown}\nlwcnn says:\n{text}"
+    moved = []
+    for name, control in mirror.controls.items():
+        before = _shown_text(box)
+        values, key = _next_values(control)
+        expected = {
+            value: _rendered(lambda control=control, value=value: setattr(control, "value", value))
+            for value in values
+        }
+        _press(page, box, control, key, values[0])
+        shown = _wait_for_text(page, box, *expected.values())
+        matched = [value for value, text in expected.items() if _same_display(shown, text)]
+        assert matched, (
+            f"{lesson.notebook}: after {key} on {control.description!r} the page shows:\n{shown}\n"
+            + "".join(f"lwcnn says for {name}={value!r}:\n{text}\n" for value, text in expected.items())
+        )
+        _rendered(lambda control=control, value=matched[0]: setattr(control, "value", value))
+        assert shown != before, f"{lesson.notebook}: {control.description!r} did not change the display"
+        moved.append(f"{control.description!r} -> {control.value!r}")
+    if lesson.notebook.startswith("03"):  # the README's picture: sliders, numbers and the figure
+        box.locator(".widget-output img").first.wait_for(timeout=UPDATE_TIMEOUT_MS)
+        page.wait_for_timeout(500)
+        box.screenshot(path=str(screenshots / "width_resolution_widget.png"))
+    return moved
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[name[:2] for name in NOTEBOOKS])
+def test_lesson_widgets_follow_the_keyboard(notebook, lab, browser, screenshots):
+    lessons = [lesson for lesson in LESSONS if lesson.notebook == notebook]
+    code = _code(ROOT / "notebooks" / notebook)
+    for lesson in lessons:
+        assert lesson.call in code, f"{notebook} no longer calls {lesson.call}: update LESSONS"
+    url, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        _run_all(page, url, token, notebook)
+        assert not _problems(page), _problems(page)
+        for lesson in lessons:
+            moved = _check_widget(page, lesson, screenshots)
+            print(f"{notebook}: {lesson.call.split('(')[0]}: {', '.join(moved)}")
+        assert not _problems(page), _problems(page)
+    finally:
+        page.screenshot(path=str(screenshots / f"{Path(notebook).stem}.png"), full_page=False)
+        page.close()
+        _shut_down_kernels(url, token)
+
+
+def _shut_down_kernels(url: str, token: str) -> None:
+    """End every session of the lab, so the next lesson starts alone (and idle kernels free memory)."""
+    headers = {"Authorization": f"token {token}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{url}/api/sessions", headers=headers)) as answer:
+        sessions = json.load(answer)
+    for session in sessions:
+        request = urllib.request.Request(
+            f"{url}/api/sessions/{session['id']}", headers=headers, method="DELETE"
+        )
+        urllib.request.urlopen(request).close()
