@@ -7,6 +7,7 @@ them to valid ones and return numbers from `lwcnn.cost`; they are what the tests
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -141,6 +142,27 @@ def _float_slider(description: str, value: float, low: float, high: float, step:
     return _slider(description, value, low, high, step, W.FloatSlider)
 
 
+def _show_figure() -> None:
+    """Show the current figure under the widget's numbers, whatever matplotlib backend is active.
+
+    `plt.show()` puts a figure into an output area only under Jupyter's inline backend: a kernel
+    started with another one (`MPLBACKEND=Agg`, `%matplotlib qt`) would show the numbers and no
+    figure. In a kernel the figure goes out as a PNG; either way it is closed, so moving a slider
+    a hundred times does not keep a hundred figures open.
+    """
+    from IPython import get_ipython
+    from IPython.display import Image, display
+
+    figure = plt.gcf()
+    if get_ipython() is None:  # a plain Python process: its own backend decides
+        plt.show()
+    else:
+        png = io.BytesIO()
+        figure.savefig(png, format="png", bbox_inches="tight")
+        display(Image(png.getvalue()))
+    plt.close(figure)
+
+
 def _live(controls: dict[str, W.Widget], render: Callable[..., None]) -> W.VBox:
     """Sliders above an output area that `render(**values)` redraws whenever a slider moves."""
     out = W.interactive_output(render, controls)
@@ -167,7 +189,7 @@ def conv_cost_widget(**start) -> W.VBox:
         controls["groups"].value = summary["groups"]  # snap the slider to a valid divisor
         print(describe_conv(summary))
         plots.conv_cost_bars(summary)
-        plt.show()
+        _show_figure()
 
     return _live(controls, render)
 
@@ -184,7 +206,7 @@ def separable_ratio_widget(**start) -> W.VBox:
         summary = separable_summary(**values)
         print(describe_separable(summary))
         plots.separable_ratio_curve(summary)
-        plt.show()
+        _show_figure()
 
     return _live(controls, render)
 
@@ -253,7 +275,7 @@ def expansion_widget(**start) -> W.VBox:
         print(describe_expansion(summary))
         curve = [expansion_summary(**(values | {"expand_ratio": t})) for t in range(1, 13)]
         plots.expansion_curves(curve, summary)
-        plt.show()
+        _show_figure()
 
     return _live(controls, render)
 
@@ -349,7 +371,7 @@ def width_resolution_widget(**start) -> W.VBox:
         summary = width_resolution_summary(**values)
         print(describe_width_resolution(summary))
         plots.width_resolution_grid(grid, summary)
-        plt.show()
+        _show_figure()
 
     return _live(controls, render)
 
@@ -422,7 +444,7 @@ def kernel_choice_widget(**start) -> W.VBox:
             kernel_choice_summary(values["in_channels"], n, values["feature_size"]) for n in range(1, 257)
         ]
         plots.kernel_choice_curves(curve, summary)
-        plt.show()
+        _show_figure()
 
     return _live(controls, render)
 
@@ -484,7 +506,7 @@ def se_widget(**start) -> W.VBox:
         summary = se_summary(**values)
         print(describe_se(summary))
         plots.se_cost_curves(summary)
-        plt.show()
+        _show_figure()
 
     return _live(controls, render)
 
@@ -558,7 +580,7 @@ def slimming_widget(model, test_loader=None, **start) -> W.VBox:
         summary = slimming_summary(model, prune_rate, normalize, test_loader)
         print(describe_slimming(summary))
         plots.kept_channels_bars(summary)
-        plt.show()
+        _show_figure()
 
     return _live(controls, render)
 
@@ -631,7 +653,7 @@ def reward_widget(rows, target_ms: float | None = None, exponent: float = -0.07)
         summary = reward_summary(rows, target_ms, exponent, hard)
         print(describe_reward(rows, summary))
         plots.reward_landscape(rows, summary)
-        plt.show()
+        _show_figure()
 
     return _live(controls, render)
 
@@ -709,7 +731,7 @@ def compound_widget(base=None, **start) -> W.VBox:
             for phi in range(-12, 13)
         ]
         plots.compound_scaling_curve(curve, summary)
-        plt.show()
+        _show_figure()
 
     return _live(controls, render)
 
@@ -791,7 +813,7 @@ def tinynet_widget(gp, samples=(), best=(), base=None, budget: float = 0.5) -> W
         summary = tinynet_summary(gp, budget, base)
         print(describe_tinynet(summary))
         plots.tinynet_fit(gp, samples, best, summary)
-        plt.show()
+        _show_figure()
 
     return _live(controls, render)
 
@@ -854,6 +876,6 @@ def gumbel_widget(**start) -> W.VBox:
         summary = gumbel_summary(temperature, **{k: v for k, v in start.items() if k != "temperature"})
         print(describe_gumbel(summary))
         plots.gumbel_draws(summary)
-        plt.show()
+        _show_figure()
 
     return _live(controls, render)

@@ -83,6 +83,34 @@ def test_separable_widget_re_renders_when_a_slider_moves(capsys):
     assert "1/64 + 1/25" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    "make",
+    [widgets.conv_cost_widget, widgets.separable_ratio_widget, widgets.width_resolution_widget],
+    ids=["conv", "separable", "width_resolution"],
+)
+def test_in_a_kernel_each_render_sends_one_png_and_closes_its_figure(make, monkeypatch):
+    """Under any backend (these tests run Agg, where plt.show() shows nothing) a kernel gets a PNG."""
+    import IPython
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    monkeypatch.setattr(IPython.display, "display", lambda *objs: shown.extend(objs))
+    widget = make()
+    first = next(iter(widget.controls.values()))
+    first.value = first.max
+    assert len(shown) == 2 and plt.get_fignums() == []
+    for image in shown:
+        assert isinstance(image, IPython.display.Image) and image.format == "png"
+        assert image.data.startswith(b"\x89PNG") and len(image.data) > 1000
+
+
+def test_outside_a_kernel_a_render_leaves_no_figure_open(capsys):
+    widget = widgets.conv_cost_widget()
+    widget.controls["out_channels"].value = 32
+    assert "MACs" in capsys.readouterr().out and plt.get_fignums() == []
+
+
 @settings(max_examples=60, deadline=None)
 @given(m=st.integers(1, 32), n=st.integers(1, 32), t=st.integers(0, 14), size=st.integers(1, 16))
 def test_expansion_summary_matches_the_built_block(m, n, t, size):

@@ -66,6 +66,7 @@ def lab(tmp_path_factory):
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
         "JUPYTER_CONFIG_DIR": str(home / "config"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "IPYTHONDIR": str(home / "ipython"),  # no profile or startup file of the user's
         # One torch thread in the kernels: Chromium shares the cores, and OpenMP threads that
         # spin-wait for a busy core make a lesson's training many times slower.
         "OMP_NUM_THREADS": "1",

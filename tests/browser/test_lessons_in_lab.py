@@ -257,6 +257,16 @@ def _wait_for_text(page, box, *expected: str) -> str:
     return shown
 
 
+def _assert_figure_shown(box, what: str) -> None:
+    """The widget's output holds its figure (a rendered PNG), or say what it holds instead."""
+    try:
+        box.locator(".widget-output img").first.wait_for(timeout=UPDATE_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        outputs = box.locator(".widget-output .jp-OutputArea-output")
+        kinds = [outputs.nth(i).get_attribute("data-mime-type") for i in range(outputs.count())]
+        raise AssertionError(f"{what}: the widget shows no figure; its outputs are {kinds}") from None
+
+
 def _problems(page) -> list[str]:
     """Error outputs and widgets that never rendered, anywhere in the notebook."""
     problems = []
@@ -299,6 +309,7 @@ def _check_widget(page, lesson: Lesson, screenshots: Path) -> list[str]:
     box.scroll_into_view_if_needed()
     shown = _wait_for_text(page, box, text)
     assert _same_display(shown, text), f"before any move the page shows:\n{shown}\nlwcnn says:\n{text}"
+    _assert_figure_shown(box, f"{lesson.notebook} after Run All")
     moved = []
     for name, control in mirror.controls.items():
         before = _shown_text(box)
@@ -316,9 +327,9 @@ def _check_widget(page, lesson: Lesson, screenshots: Path) -> list[str]:
         )
         _rendered(lambda control=control, value=matched[0]: setattr(control, "value", value))
         assert shown != before, f"{lesson.notebook}: {control.description!r} did not change the display"
+        _assert_figure_shown(box, f"{lesson.notebook} after {key} on {control.description!r}")
         moved.append(f"{control.description!r} -> {control.value!r}")
     if lesson.notebook.startswith("03"):  # the README's picture: sliders, numbers and the figure
-        box.locator(".widget-output img").first.wait_for(timeout=UPDATE_TIMEOUT_MS)
         page.wait_for_timeout(500)
         box.screenshot(path=str(screenshots / "width_resolution_widget.png"))
     return moved
