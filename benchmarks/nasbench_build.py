@@ -1,15 +1,17 @@
 """Build the course's tabular NAS benchmark: every network of `lwcnn.nas.TABLE_SPACE`, trained.
 
-    .venv/bin/python benchmarks/nasbench_build.py            # about 20 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/nasbench_build.py            # about 35 minutes on 2 CPU cores
 
-Trains each of the 216 architectures on digits (seeded, `RECIPE`), in `--jobs` processes of one
-thread, then times them side by side on one thread (`lwcnn.latency.fastest`: the fastest of 75
-calls each; batch 1, 32x32, eval mode) with nothing else running. Writes `data/nasbench_digits.csv`: a header of `#` lines (command, machine, recipe,
-build time), then one row per architecture: its code (`TABLE_SPACE.encode`), ops and kernels,
-params, MACs, test accuracy and CPU latency (ms).
+Trains each of the 216 architectures on digits with `RECIPE` once per seed of `SEEDS` (as
+NAS-Bench-101 and -201 do: one short run's test accuracy is partly luck), in `--jobs` processes of
+one thread, then times them side by side on one thread (`lwcnn.latency.fastest`: the fastest of
+75 calls each; batch 1, 32x32, eval mode) with nothing else running. Writes
+`data/nasbench_digits.csv`: a header of `#` lines (command, machine, recipe, build time), then one
+row per architecture: its code (`TABLE_SPACE.encode`), ops and kernels, params, MACs, the mean
+test accuracy over the seeds, each seed's accuracy, and the CPU latency (ms).
 
 Interrupted runs resume: finished trainings are kept in `data/nasbench_digits.partial.csv`
-and skipped on the next run (delete it to start over).
+(one row per network and seed) and skipped on the next run (delete it to start over).
 """
 
 from __future__ import annotations
@@ -32,22 +34,24 @@ from lwcnn.train import set_seed, train
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "nasbench_digits.csv"
 PARTIAL = OUT.with_suffix(".partial.csv")
-RECIPE = {"epochs": 3, "optimizer": "adam", "lr": 0.01, "batch_size": 64, "seed": 0}
+RECIPE = {"epochs": 3, "optimizer": "adam", "lr": 0.01, "batch_size": 64}
+SEEDS = (0, 1, 2)  # each seeds the weights and the batch order; every run sees digits' split 0
 LATENCY_ROUNDS, LATENCY_CALLS = 15, 5  # latency.fastest: the fastest of 75 calls per network
-TRAINED = ["code", "params", "macs", "test_accuracy", "train_seconds"]
+TRAINED = ["code", "seed", "params", "macs", "test_accuracy", "train_seconds"]
 
 
 def _code_text(code: tuple[int, ...]) -> str:
     return "-".join(map(str, code))
 
 
-def _train(code: tuple[int, ...]) -> list:
-    """Train one architecture on one thread: its row of TRAINED."""
+def _train(job: tuple[tuple[int, ...], int]) -> list:
+    """Train one architecture with one seed on one thread: its row of TRAINED."""
+    code, seed = job
     torch.set_num_threads(1)  # the order of float sums, hence the numbers, depend on it
     spec = nas.TABLE_SPACE.spec(nas.TABLE_SPACE.decode(code))
-    set_seed(RECIPE["seed"])
+    set_seed(seed)
     model = spec.build()
-    loaders = digits_loaders(batch_size=RECIPE["batch_size"], seed=RECIPE["seed"])
+    loaders = digits_loaders(batch_size=RECIPE["batch_size"], seed=0)  # one test set for all runs
     start = time.perf_counter()
     history = train(
         model,
@@ -55,12 +59,13 @@ def _train(code: tuple[int, ...]) -> list:
         epochs=RECIPE["epochs"],
         lr=RECIPE["lr"],
         optimizer=RECIPE["optimizer"],
-        seed=RECIPE["seed"],
+        seed=seed,
         progress=False,
     )
     cost = spec.cost()
     return [
         _code_text(code),
+        seed,
         cost.params,
         cost.macs,
         history.final_test_accuracy,
@@ -68,11 +73,12 @@ def _train(code: tuple[int, ...]) -> list:
     ]
 
 
-def _read_partial() -> dict[str, list]:
+def _read_partial() -> dict[tuple[str, int], list]:
+    """Finished trainings by (code, seed). A run's seconds may be empty: carried over untimed."""
     if not PARTIAL.exists():
         return {}
     with open(PARTIAL, newline="") as handle:
-        return {row[0]: row for row in csv.reader(handle)}
+        return {(row[0], int(row[1])): row for row in csv.reader(handle)}
 
 
 def main() -> int:
@@ -83,23 +89,28 @@ def main() -> int:
     space = nas.TABLE_SPACE
     codes = [space.encode(arch) for arch in space.all_archs()]
     done = _read_partial()
-    todo = [code for code in codes if _code_text(code) not in done]
+    jobs = [(code, seed) for code in codes for seed in SEEDS]
+    todo = [(code, seed) for code, seed in jobs if (_code_text(code), seed) not in done]
     start = time.perf_counter()
     if todo:
         with (
             multiprocessing.get_context("spawn").Pool(args.jobs) as pool,
             open(PARTIAL, "a", newline="") as handle,
             tqdm(
-                total=len(codes), initial=len(codes) - len(todo), desc="training", disable=args.no_progress
+                total=len(jobs), initial=len(jobs) - len(todo), desc="training", disable=args.no_progress
             ) as bar,
         ):
             writer = csv.writer(handle)
             for row in pool.imap_unordered(_train, todo):
                 writer.writerow(row)
                 handle.flush()
-                done[row[0]] = row
+                done[row[0], row[1]] = row
                 bar.update()
-    train_seconds = sum(float(row[4]) for row in done.values())
+    timed = [float(row[5]) for row in done.values() if row[5] != ""]
+    untimed = len(jobs) - len(timed)
+    trained = f"{sum(timed):.0f} s of training over {len(timed)} timed runs" + (
+        f" ({untimed} earlier runs of the same recipe kept without a time)" if untimed else ""
+    )
 
     torch.set_num_threads(1)
     print(f"timing {len(codes)} networks side by side (about a minute; keep the machine quiet)", flush=True)
@@ -113,20 +124,24 @@ def main() -> int:
             "# lwcnn tabular NAS benchmark: every network of lwcnn.nas.TABLE_SPACE trained on digits\n"
             "# made by: .venv/bin/python benchmarks/nasbench_build.py\n"
             f"# machine: {latency.device_name()}; torch {torch.__version__}; Python {platform.python_version()}\n"
-            f"# training: {RECIPE}, one thread per network; {train_seconds:.0f} s of training in all, "
-            f"{args.jobs} processes\n"
+            f"# training: {RECIPE}, seeds {list(SEEDS)} (test_accuracy is their mean), one thread per run; "
+            f"{trained}, {args.jobs} processes\n"
             f"# latency: fastest of {LATENCY_ROUNDS * LATENCY_CALLS} calls in ms (lwcnn.latency.fastest, all networks side by side),"
             " one 32x32 image, batch 1, eval mode, one thread\n"
         )
         writer = csv.writer(handle)
         columns = [f"{name}{block + 1}" for block in range(space.blocks) for name in ("op", "kernel")]
-        writer.writerow(["code", *columns, "params", "macs", "test_accuracy", "latency_ms"])
+        seeded = [f"accuracy_seed{seed}" for seed in SEEDS]
+        writer.writerow(["code", *columns, "params", "macs", "test_accuracy", *seeded, "latency_ms"])
         for code in codes:
-            row = done[_code_text(code)]
-            arch = space.decode(code)
+            text, arch = _code_text(code), space.decode(code)
+            runs = [done[text, seed] for seed in SEEDS]
+            accuracies = [float(run[4]) for run in runs]
             choices = [value for block in arch for value in (block.op, block.kernel)]
             writer.writerow(
-                [row[0], *choices, row[1], row[2], f"{float(row[3]):.6f}", f"{latencies[row[0]]:.4f}"]
+                [text, *choices, runs[0][2], runs[0][3], f"{sum(accuracies) / len(accuracies):.6f}"]
+                + [f"{accuracy:.6f}" for accuracy in accuracies]
+                + [f"{latencies[text]:.4f}"]
             )
     print(
         f"wrote {OUT.relative_to(ROOT)}: {len(codes)} networks, {time.perf_counter() - start:.0f} s this run"

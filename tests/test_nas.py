@@ -237,8 +237,29 @@ def test_load_table_reads_what_the_builder_writes(tmp_path):
     assert [(row.params, row.macs, row.accuracy, row.latency_ms) for row in rows[1:2]] == [
         (101, 1001, 0.91, 1.1)
     ]
+    assert rows[0].seed_accuracies == ()
     with pytest.raises(FileNotFoundError, match="nasbench_build.py"):
         nas.load_table(tmp_path / "missing.csv")
+    seeded = tmp_path / "seeded.csv"
+    code = "-".join(map(str, space.encode(archs[0])))
+    seeded.write_text(
+        "code,params,macs,test_accuracy,accuracy_seed0,accuracy_seed1,latency_ms\n"
+        f"{code},100,1000,0.5,0.25,0.75,1.5\n"
+    )
+    assert nas.load_table(seeded)[0] == nas.TableRow(archs[0], 100, 1000, 0.5, 1.5, (0.25, 0.75))
+
+
+def test_the_shipped_table_is_what_its_networks_and_seeds_give():
+    """Every network once, params and MACs from its spec, accuracy the mean of its seeds' runs."""
+    rows = nas.load_table()
+    space = nas.TABLE_SPACE
+    assert sorted(space.encode(row.arch) for row in rows) == sorted(map(space.encode, space.all_archs()))
+    for row in rows:
+        cost = space.spec(row.arch).cost()
+        assert (row.params, row.macs) == (cost.params, cost.macs)
+        assert len(row.seed_accuracies) >= 1 and row.latency_ms > 0
+        assert row.accuracy == pytest.approx(sum(row.seed_accuracies) / len(row.seed_accuracies), abs=2e-6)
+        assert all(360 * accuracy == pytest.approx(round(360 * accuracy), abs=1e-3) for accuracy in row.seed_accuracies)
 
 
 def test_normalized_reinforce_scales_the_advantage_by_the_reward_spread():
