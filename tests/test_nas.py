@@ -259,7 +259,10 @@ def test_the_shipped_table_is_what_its_networks_and_seeds_give():
         assert (row.params, row.macs) == (cost.params, cost.macs)
         assert len(row.seed_accuracies) >= 1 and row.latency_ms > 0
         assert row.accuracy == pytest.approx(sum(row.seed_accuracies) / len(row.seed_accuracies), abs=2e-6)
-        assert all(360 * accuracy == pytest.approx(round(360 * accuracy), abs=1e-3) for accuracy in row.seed_accuracies)
+        assert all(
+            360 * accuracy == pytest.approx(round(360 * accuracy), abs=1e-3)
+            for accuracy in row.seed_accuracies
+        )
 
 
 def test_normalized_reinforce_scales_the_advantage_by_the_reward_spread():
