@@ -2,15 +2,54 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from lwcnn import cost
+
+_in_hand = threading.local()  # .figures: the list `own_figures` collects into, in this thread
+
+
+@contextlib.contextmanager
+def own_figures() -> Iterator[list[Figure]]:
+    """Within the block (in this thread), the functions here draw on figures pyplot does not know.
+
+    Yields the list they are added to. A widget redrawing on a kernel's other thread uses this:
+    the inline backend, after any message it handles, draws and closes every figure pyplot holds,
+    so a figure of pyplot's that a widget is still drawing could be drawn twice at once (not
+    thread-safe), shown in the wrong place or closed under it.
+    """
+    outer = getattr(_in_hand, "figures", None)
+    _in_hand.figures = []
+    try:
+        yield _in_hand.figures
+    finally:
+        _in_hand.figures = outer
+
+
+def figures_in_hand() -> list[Figure] | None:
+    """The figures made so far inside this thread's `own_figures` block (None outside one)."""
+    return getattr(_in_hand, "figures", None)
+
+
+def _subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float]):
+    """`plt.subplots`, or inside `own_figures` the same on a figure of our own."""
+    figures = figures_in_hand()
+    if figures is None:
+        return plt.subplots(nrows, ncols, figsize=figsize)
+    figure = Figure(figsize=figsize)
+    figures.append(figure)
+    return figure, figure.subplots(nrows, ncols)
 
 
 def conv_cost_bars(summary: dict, ax=None):
     """Bars: MACs of a standard conv, this conv and a depthwise-separable conv of the same shape."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 2.6))
+        _, ax = _subplots(figsize=(6, 2.6))
     labels = ["standard", f"this conv (groups={summary['groups']})", "depthwise-separable"]
     values = [summary["standard_macs"], summary["macs"], summary["separable_macs"]]
     bars = ax.barh(labels, values, color=["#999999", "#1f77b4", "#2ca02c"])
@@ -25,7 +64,7 @@ def conv_cost_bars(summary: dict, ax=None):
 def separable_ratio_curve(summary: dict, ax=None, max_channels: int = 1024):
     """`1/N + 1/Dk^2` against N for Dk = 3, 5, 7, with the current setting marked."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3))
+        _, ax = _subplots(figsize=(6, 3))
     channels = list(range(1, max_channels + 1))
     for k in (3, 5, 7):
         ratios = [float(cost.separable_to_standard_ratio(n, k)) for n in channels]
@@ -43,7 +82,7 @@ def separable_ratio_curve(summary: dict, ax=None, max_channels: int = 1024):
 def expansion_curves(curve: list[dict], current: dict, axes=None):
     """MACs and activation memory of an inverted residual against its expansion ratio t."""
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(9, 3))
+        _, axes = _subplots(1, 2, figsize=(9, 3))
     ratios = [s["expand_ratio"] for s in curve]
     axes[0].plot(ratios, [s["macs"] / 1e6 for s in curve], marker=".")
     axes[0].plot(current["expand_ratio"], current["macs"] / 1e6, "ko")
@@ -69,7 +108,7 @@ def width_resolution_grid(grid: list[dict], current: dict, axes=None):
     from lwcnn import papers
 
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+        _, axes = _subplots(1, 2, figsize=(10, 3.6))
     left, right = axes
     for alpha in sorted({s["width_multiplier"] for s in grid}, reverse=True):
         row = [s for s in grid if s["width_multiplier"] == alpha]
@@ -100,7 +139,7 @@ def width_resolution_grid(grid: list[dict], current: dict, axes=None):
 def kernel_choice_curves(curve: list[dict], current: dict, ax=None):
     """MACs of one 5x5 and of two 3x3 separable layers against N, for the current M and size."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3))
+        _, ax = _subplots(figsize=(6, 3))
     n = [s["out_channels"] for s in curve]
     ax.plot(n, [s["one_5x5_macs"] / 1e6 for s in curve], label="one 5x5: HWM(25+N)")
     ax.plot(n, [s["two_3x3_macs"] / 1e6 for s in curve], label="two 3x3: HWM(9+N) + HWN(9+N)")
@@ -122,7 +161,7 @@ def kernel_choice_curves(curve: list[dict], current: dict, ax=None):
 def se_cost_curves(current: dict, ax=None, max_channels: int = 1024):
     """SE parameters `2CS + S + C` against C for r = 1/8, 1/4, 1/2, with the current setting."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3))
+        _, ax = _subplots(figsize=(6, 3))
     channels = list(range(8, max_channels + 1, 8))
     for ratio in (0.125, 0.25, 0.5):
         params = [cost.se_params(c, cost.se_channels(c, ratio, divisor=None)) for c in channels]
@@ -141,7 +180,7 @@ def kept_channels_bars(summary: dict, ax=None):
     kept = [kept for _, kept, _ in summary["kept"]]
     channels = [channels for _, _, channels in summary["kept"]]
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.22 * len(names) + 1))
+        _, ax = _subplots(figsize=(7, 0.22 * len(names) + 1))
     ax.barh(names, channels, color="#dddddd", label="before")
     ax.barh(names, kept, color="#1f77b4", label="kept")
     ax.set_xlabel("channels")
@@ -156,7 +195,7 @@ def kept_channels_bars(summary: dict, ax=None):
 def reward_landscape(rows, summary: dict, ax=None):
     """Latency against accuracy for every table row, coloured by reward; Pareto front, T, the best."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.8))
+        _, ax = _subplots(figsize=(7, 3.8))
     latencies = [row.latency_ms for row in rows]
     accuracies = [row.accuracy for row in rows]
     points = ax.scatter(latencies, accuracies, c=summary["rewards"], cmap="viridis", s=14)
@@ -184,7 +223,7 @@ def compound_scaling_curve(curve: list[dict], summary: dict, ax=None):
     """Real MACs over the base's against phi (`lwcnn.widgets.compound_summary` dicts), with the
     nominal `(alpha beta^2 gamma^2)^phi`, `2^phi` and the current setting."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 3.2))
+        _, ax = _subplots(figsize=(6.5, 3.2))
     phis = [s["phi"] for s in curve]
     ax.plot(phis, [s["macs_ratio"] for s in curve], ".-", label="real MACs / base (rounded network)")
     ax.plot(phis, [s["nominal_ratio"] for s in curve], "--", label="d w^2 r^2 = (alpha beta^2 gamma^2)^phi")
@@ -206,7 +245,7 @@ def tinynet_fit(gp, samples, best, summary: dict, axes=None):
     from lwcnn import scaling
 
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+        _, axes = _subplots(1, 2, figsize=(10, 3.4))
     budgets = np.linspace(0.1, 1.0, 91)
     p = gp.predict(budgets)
     inverse = [scaling.inverse_compound_multipliers(c) for c in budgets]
@@ -232,7 +271,7 @@ def tinynet_fit(gp, samples, best, summary: dict, axes=None):
 def gumbel_draws(summary: dict, ax=None):
     """The softmax of the toy logits beside a few Gumbel-softmax draws at the summary's temperature."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 2.8))
+        _, ax = _subplots(figsize=(7, 2.8))
     series = [("softmax(theta)", summary["probabilities"])]
     series += [(f"draw {i + 1}", sample) for i, sample in enumerate(summary["samples"])]
     options = len(summary["probabilities"])

@@ -7,7 +7,9 @@ them to valid ones and return numbers from `lwcnn.cost`; they are what the tests
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -143,29 +145,55 @@ def _float_slider(description: str, value: float, low: float, high: float, step:
 
 
 def _show_figure() -> None:
-    """Show the current figure under the widget's numbers, whatever matplotlib backend is active.
+    """Show the render's figure under the widget's numbers, whatever matplotlib backend is active.
 
-    `plt.show()` puts a figure into an output area only under Jupyter's inline backend: a kernel
-    started with another one (`MPLBACKEND=Agg`, `%matplotlib qt`) would show the numbers and no
-    figure. In a kernel the figure goes out as a PNG; either way it is closed, so moving a slider
-    a hundred times does not keep a hundred figures open.
+    In a kernel, `_live` has the render draw on figures of its own (`plots.own_figures`): each
+    goes out as a PNG (`plt.show()` would show nothing under a non-inline backend such as
+    `MPLBACKEND=Agg`). In a plain Python process, pyplot's current figure is shown and closed,
+    so moving a slider a hundred times does not keep a hundred figures open.
     """
-    from IPython import get_ipython
     from IPython.display import Image, display
 
-    figure = plt.gcf()
-    if get_ipython() is None:  # a plain Python process: its own backend decides
+    figures = plots.figures_in_hand()
+    if figures is None:
+        figure = plt.gcf()
         plt.show()
-    else:
+        plt.close(figure)
+        return
+    for figure in figures:
         png = io.BytesIO()
         figure.savefig(png, format="png", bbox_inches="tight")
         display(Image(png.getvalue()))
-    plt.close(figure)
+    figures.clear()
+
+
+# One render at a time, across all widgets. JupyterLab (4.4 and later, with ipykernel 7) hands
+# some widget messages to a kernel subshell, a thread of its own, so renders can run on two threads
+# at once, and matplotlib's mathtext parser, shared by all figures, is not thread-safe (seen in the
+# browser tests: log-axis tick labels failing to parse, "Expected end of text", and no figure).
+_RENDER_LOCK = threading.RLock()
 
 
 def _live(controls: dict[str, W.Widget], render: Callable[..., None]) -> W.VBox:
-    """Sliders above an output area that `render(**values)` redraws whenever a slider moves."""
-    out = W.interactive_output(render, controls)
+    """Sliders above an output area that `render(**values)` redraws whenever a slider moves.
+
+    Renders take turns, and each draws the controls' values as they are when its turn comes, so
+    whatever order moves arrive in from the kernel's threads, the last drawing shows the last
+    setting. An error in a render is shown in the output area (as `interactive_output` does).
+    """
+    out = W.Output()
+
+    def redraw(_change=None) -> None:
+        from IPython import get_ipython
+
+        in_a_kernel = get_ipython() is not None
+        with _RENDER_LOCK, out, plots.own_figures() if in_a_kernel else contextlib.nullcontext():
+            out.clear_output(wait=True)
+            render(**{name: control.value for name, control in controls.items()})
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
     box = W.VBox([W.HBox(list(controls.values())[:4]), W.HBox(list(controls.values())[4:]), out])
     box.controls = controls  # render's argument name -> its control (the browser tests drive them)
     return box

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+import ipywidgets
 import matplotlib
 import matplotlib.pyplot as plt
 import pytest
@@ -11,7 +15,7 @@ from hypothesis import strategies as st
 from oracles import counted_macs, counted_params
 from torch import nn
 
-from lwcnn import models, nas, prune, widgets
+from lwcnn import models, nas, plots, prune, widgets
 
 matplotlib.use("Agg")
 
@@ -93,16 +97,78 @@ def test_in_a_kernel_each_render_sends_one_png_and_closes_its_figure(make, monke
     import IPython
     import IPython.display
 
-    shown = []
+    shown, held_by_pyplot = [], []
+
+    def display(*objs):
+        shown.extend(objs)
+        held_by_pyplot.append(plt.get_fignums())
+
     monkeypatch.setattr(IPython, "get_ipython", lambda: object())
-    monkeypatch.setattr(IPython.display, "display", lambda *objs: shown.extend(objs))
+    monkeypatch.setattr(IPython.display, "display", display)
     widget = make()
     first = next(iter(widget.controls.values()))
     first.value = first.max
     assert len(shown) == 2 and plt.get_fignums() == []
+    # drawn on figures of the widget's own: the inline backend's flush after a message on another
+    # thread (it draws and closes all of pyplot's figures) cannot reach them mid-render
+    assert held_by_pyplot == [[], []]
     for image in shown:
         assert isinstance(image, IPython.display.Image) and image.format == "png"
         assert image.data.startswith(b"\x89PNG") and len(image.data) > 1000
+
+
+def test_renders_from_two_threads_take_turns_and_the_last_shows_the_last_setting():
+    """A kernel may deliver slider moves on two threads at once (JupyterLab's subshells)."""
+    state = {"inside": 0, "most": 0}
+    drawn = []
+
+    def render(a, b):
+        state["inside"] += 1
+        state["most"] = max(state["most"], state["inside"])
+        time.sleep(0.002)  # long enough for the other thread to arrive while this one draws
+        drawn.append((a, b))
+        state["inside"] -= 1
+
+    a, b = ipywidgets.IntSlider(value=0, max=50), ipywidgets.IntSlider(value=0, max=50)
+    box = widgets._live({"a": a, "b": b}, render)
+    movers = [
+        threading.Thread(target=lambda s=slider: [setattr(s, "value", v) for v in range(1, 31)])
+        for slider in (a, b)
+    ]
+    for mover in movers:
+        mover.start()
+    for mover in movers:
+        mover.join()
+    assert state["most"] == 1, "two renders ran at once"
+    assert len(drawn) >= 31 and drawn[-1] == (30, 30) and box.controls == {"a": a, "b": b}
+
+
+def test_a_real_widget_moved_from_two_threads_draws_every_time(monkeypatch):
+    """Unserialised, two pyplot renders at once broke matplotlib's tick labels (a ValueError)."""
+    failures = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: failures.append(args.exc_value))
+    widget = widgets.width_resolution_widget()
+    alpha, resolution = widget.controls["width_multiplier"], widget.controls["resolution"]
+    movers = [
+        threading.Thread(target=lambda: [setattr(alpha, "value", v) for v in (0.3, 0.55, 0.8, 1.0)]),
+        threading.Thread(target=lambda: [setattr(resolution, "value", v) for v in (96, 128, 192, 224)]),
+    ]
+    for mover in movers:
+        mover.start()
+    for mover in movers:
+        mover.join()
+    assert failures == [] and plt.get_fignums() == []
+
+
+def test_own_figures_are_unknown_to_pyplot_and_only_inside_the_block():
+    summary = widgets.conv_layer_summary()
+    with plots.own_figures() as figures:
+        ax = plots.conv_cost_bars(summary)
+        assert figures == [ax.figure] and plt.get_fignums() == []
+        assert plots.figures_in_hand() is figures
+    assert plots.figures_in_hand() is None
+    ax = plots.conv_cost_bars(summary)
+    assert plt.get_fignums() == [ax.figure.number]
 
 
 def test_outside_a_kernel_a_render_leaves_no_figure_open(capsys):

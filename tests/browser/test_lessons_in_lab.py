@@ -264,7 +264,14 @@ def _assert_figure_shown(box, what: str) -> None:
     except PlaywrightTimeout:
         outputs = box.locator(".widget-output .jp-OutputArea-output")
         kinds = [outputs.nth(i).get_attribute("data-mime-type") for i in range(outputs.count())]
-        raise AssertionError(f"{what}: the widget shows no figure; its outputs are {kinds}") from None
+        errors = box.locator(
+            ".widget-output .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+        ).all_inner_texts()
+        tail = "".join(errors)[-3000:]
+        raise AssertionError(
+            f"{what}: the widget shows no figure; its outputs are {kinds}"
+            + (f"; stderr:\n{tail}" if tail else "")
+        ) from None
 
 
 def _problems(page) -> list[str]:
