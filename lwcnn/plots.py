@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from lwcnn import cost
 
@@ -46,6 +47,21 @@ def _subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float]):
     return figure, figure.subplots(nrows, ncols)
 
 
+def _log_axis(ax, which: str) -> None:
+    """Log scale on axis `which` ("x" or "y"), labelled 1, 2, 5, 10, 20, 50, ... in plain numbers.
+
+    matplotlib's default labels its minor ticks in mathtext (2x10^1, 3x10^1, ...) when a range
+    spans less than a decade or two, and on a narrow figure they run into each other.
+    """
+    if which not in ("x", "y"):
+        raise ValueError(f"which must be 'x' or 'y', got {which!r}")
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def conv_cost_bars(summary: dict, ax=None):
     """Bars: MACs of a standard conv, this conv and a depthwise-separable conv of the same shape."""
     if ax is None:
@@ -70,8 +86,8 @@ def separable_ratio_curve(summary: dict, ax=None, max_channels: int = 1024):
         ratios = [float(cost.separable_to_standard_ratio(n, k)) for n in channels]
         ax.plot(channels, ratios, label=f"Dk = {k}", lw=1.5 if k == summary["kernel_size"] else 0.8)
     ax.plot(summary["out_channels"], float(summary["ratio"]), "ko")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log_axis(ax, "x")
+    _log_axis(ax, "y")
     ax.set_xlabel("output channels N")
     ax.set_ylabel("separable / standard MACs")
     ax.legend()
@@ -117,8 +133,8 @@ def width_resolution_grid(grid: list[dict], current: dict, axes=None):
     published = {*papers.MOBILENET_V1_WIDTH, *papers.MOBILENET_V1_RESOLUTION}
     left.plot([p.macs_m for p in published], [p.params_m for p in published], "rx", ms=8, label="paper")
     left.plot(current["macs"] / 1e6, current["params"] / 1e6, "ko", ms=8, label="current")
-    left.set_xscale("log")
-    left.set_yscale("log")
+    _log_axis(left, "x")
+    _log_axis(left, "y")
     left.set_xlabel("MACs (millions)")
     left.set_ylabel("params (millions)")
     left.legend(fontsize=8)
@@ -128,7 +144,7 @@ def width_resolution_grid(grid: list[dict], current: dict, axes=None):
     ):
         right.plot([p.macs_m for p in points], [p.top1 for p in points], marker="s", label=label)
     right.axvline(current["macs"] / 1e6, color="k", ls="--", lw=1, label="current MACs")
-    right.set_xscale("log")
+    _log_axis(right, "x")
     right.set_xlabel("Mult-Adds (millions)")
     right.set_ylabel("ImageNet top-1 (%, paper)")
     right.legend(fontsize=8)
@@ -148,8 +164,8 @@ def kernel_choice_curves(curve: list[dict], current: dict, ax=None):
     )
     ax.plot(current["out_channels"], current["one_5x5_macs"] / 1e6, "ko")
     ax.plot(current["out_channels"], current["two_3x3_macs"] / 1e6, "ko")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log_axis(ax, "x")
+    _log_axis(ax, "y")
     ax.set_xlabel("output channels N")
     ax.set_ylabel("MACs (millions)")
     ax.set_title(f"M = {current['in_channels']}, {current['feature_size']}x{current['feature_size']}")
@@ -229,7 +245,7 @@ def compound_scaling_curve(curve: list[dict], summary: dict, ax=None):
     ax.plot(phis, [s["nominal_ratio"] for s in curve], "--", label="d w^2 r^2 = (alpha beta^2 gamma^2)^phi")
     ax.plot(phis, [s["two_to_phi"] for s in curve], ":", color="gray", label="2^phi")
     ax.plot(summary["phi"], summary["macs_ratio"], "ko", label="current")
-    ax.set_yscale("log")
+    _log_axis(ax, "y")
     ax.set_xlabel("phi")
     ax.set_ylabel("FLOPs relative to the base")
     ax.legend(fontsize=8)
