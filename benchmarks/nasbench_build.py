@@ -1,8 +1,9 @@
 """Build the course's tabular NAS benchmark: every network of `lwcnn.nas.TABLE_SPACE`, trained.
 
-    .venv/bin/python benchmarks/nasbench_build.py            # about 35 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/nasbench_build.py                   # about 35 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/nasbench_build.py --space heldout   # the held-out table, about 15 minutes
 
-Trains each of the 216 architectures on digits with `RECIPE` once per seed of `SEEDS` (as
+Trains each of the 216 architectures on digits with `RECIPE` once per seed (three for the course's table, as
 NAS-Bench-101 and -201 do: one short run's test accuracy is partly luck), in `--jobs` processes of
 one thread, then times them side by side on one thread (`lwcnn.latency.fastest`: the fastest of
 75 calls each; batch 1, 32x32, eval mode) with nothing else running. Writes
@@ -10,8 +11,12 @@ one thread, then times them side by side on one thread (`lwcnn.latency.fastest`:
 row per architecture: its code (`TABLE_SPACE.encode`), ops and kernels, params, MACs, the mean
 test accuracy over the seeds, each seed's accuracy, and the CPU latency (ms).
 
-Interrupted runs resume: finished trainings are kept in `data/nasbench_digits.partial.csv`
-(one row per network and seed) and skipped on the next run (delete it to start over).
+`--space heldout` builds `data/nasbench_digits_heldout.csv` the same way from
+`lwcnn.nas.HELDOUT_SPACE` (the same decisions over other networks: SE in every block, no identity
+shortcut) with one seed: the table search settings are chosen on (`benchmarks/nas_settings.py`).
+
+Interrupted runs resume: finished trainings are kept in `<table>.partial.csv` (one row per network
+and seed) and skipped on the next run (delete it to start over).
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ from lwcnn.data import digits_loaders
 from lwcnn.train import set_seed, train
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-OUT = ROOT / "data" / "nasbench_digits.csv"
-PARTIAL = OUT.with_suffix(".partial.csv")
 RECIPE = {"epochs": 3, "optimizer": "adam", "lr": 0.01, "batch_size": 64}
-SEEDS = (0, 1, 2)  # each seeds the weights and the batch order; every run sees digits' split 0
+# Each seed seeds the weights and the batch order; every run sees digits' split 0.
+SPACES = {
+    "table": ("TABLE_SPACE", nas.DEFAULT_TABLE, (0, 1, 2)),
+    "heldout": ("HELDOUT_SPACE", nas.HELDOUT_TABLE, (0,)),
+}
 LATENCY_ROUNDS, LATENCY_CALLS = 15, 5  # latency.fastest: the fastest of 75 calls per network
 TRAINED = ["code", "seed", "params", "macs", "test_accuracy", "train_seconds"]
 
@@ -44,11 +51,12 @@ def _code_text(code: tuple[int, ...]) -> str:
     return "-".join(map(str, code))
 
 
-def _train(job: tuple[tuple[int, ...], int]) -> list:
-    """Train one architecture with one seed on one thread: its row of TRAINED."""
-    code, seed = job
+def _train(job: tuple[str, tuple[int, ...], int]) -> list:
+    """Train one architecture of space `nas.<name>` with one seed on one thread: its row of TRAINED."""
+    name, code, seed = job
     torch.set_num_threads(1)  # the order of float sums, hence the numbers, depend on it
-    spec = nas.TABLE_SPACE.spec(nas.TABLE_SPACE.decode(code))
+    space = getattr(nas, name)
+    spec = space.spec(space.decode(code))
     set_seed(seed)
     model = spec.build()
     loaders = digits_loaders(batch_size=RECIPE["batch_size"], seed=0)  # one test set for all runs
@@ -73,11 +81,11 @@ def _train(job: tuple[tuple[int, ...], int]) -> list:
     ]
 
 
-def _read_partial() -> dict[tuple[str, int], list]:
+def _read_partial(partial: pathlib.Path) -> dict[tuple[str, int], list]:
     """Finished trainings by (code, seed). A run's seconds may be empty: carried over untimed."""
-    if not PARTIAL.exists():
+    if not partial.exists():
         return {}
-    with open(PARTIAL, newline="") as handle:
+    with open(partial, newline="") as handle:
         return {(row[0], int(row[1])): row for row in csv.reader(handle)}
 
 
@@ -85,17 +93,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2, help="training processes (default 2), one thread each")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--space",
+        choices=list(SPACES),
+        default="table",
+        help="the course's table (default) or the held-out one",
+    )
     args = parser.parse_args()
-    space = nas.TABLE_SPACE
+    space_name, out, seeds = SPACES[args.space]
+    space = getattr(nas, space_name)
+    partial = out.with_suffix(".partial.csv")
     codes = [space.encode(arch) for arch in space.all_archs()]
-    done = _read_partial()
-    jobs = [(code, seed) for code in codes for seed in SEEDS]
-    todo = [(code, seed) for code, seed in jobs if (_code_text(code), seed) not in done]
+    done = _read_partial(partial)
+    jobs = [(code, seed) for code in codes for seed in seeds]
+    todo = [(space_name, code, seed) for code, seed in jobs if (_code_text(code), seed) not in done]
     start = time.perf_counter()
     if todo:
         with (
             multiprocessing.get_context("spawn").Pool(args.jobs) as pool,
-            open(PARTIAL, "a", newline="") as handle,
+            open(partial, "a", newline="") as handle,
             tqdm(
                 total=len(jobs), initial=len(jobs) - len(todo), desc="training", disable=args.no_progress
             ) as bar,
@@ -119,23 +135,24 @@ def main() -> int:
         networks, (1, 1, 32, 32), rounds=LATENCY_ROUNDS, calls=LATENCY_CALLS, threads=1
     )
 
-    with open(OUT, "w", newline="") as handle:
+    command = "benchmarks/nasbench_build.py" + ("" if args.space == "table" else f" --space {args.space}")
+    with open(out, "w", newline="") as handle:
         handle.write(
-            "# lwcnn tabular NAS benchmark: every network of lwcnn.nas.TABLE_SPACE trained on digits\n"
-            "# made by: .venv/bin/python benchmarks/nasbench_build.py\n"
+            f"# lwcnn tabular NAS benchmark: every network of lwcnn.nas.{space_name} trained on digits\n"
+            f"# made by: .venv/bin/python {command}\n"
             f"# machine: {latency.device_name()}; torch {torch.__version__}; Python {platform.python_version()}\n"
-            f"# training: {RECIPE}, seeds {list(SEEDS)} (test_accuracy is their mean), one thread per run; "
+            f"# training: {RECIPE}, seeds {list(seeds)} (test_accuracy is their mean), one thread per run; "
             f"{trained}, {args.jobs} processes\n"
             f"# latency: fastest of {LATENCY_ROUNDS * LATENCY_CALLS} calls in ms (lwcnn.latency.fastest, all networks side by side),"
             " one 32x32 image, batch 1, eval mode, one thread\n"
         )
         writer = csv.writer(handle)
         columns = [f"{name}{block + 1}" for block in range(space.blocks) for name in ("op", "kernel")]
-        seeded = [f"accuracy_seed{seed}" for seed in SEEDS]
+        seeded = [f"accuracy_seed{seed}" for seed in seeds]
         writer.writerow(["code", *columns, "params", "macs", "test_accuracy", *seeded, "latency_ms"])
         for code in codes:
             text, arch = _code_text(code), space.decode(code)
-            runs = [done[text, seed] for seed in SEEDS]
+            runs = [done[text, seed] for seed in seeds]
             accuracies = [float(run[4]) for run in runs]
             choices = [value for block in arch for value in (block.op, block.kernel)]
             writer.writerow(
@@ -144,7 +161,7 @@ def main() -> int:
                 + [f"{latencies[text]:.4f}"]
             )
     print(
-        f"wrote {OUT.relative_to(ROOT)}: {len(codes)} networks, {time.perf_counter() - start:.0f} s this run"
+        f"wrote {out.relative_to(ROOT)}: {len(codes)} networks, {time.perf_counter() - start:.0f} s this run"
     )
     return 0
 
