@@ -6,6 +6,8 @@ the Pareto front and the space's size, autograd for the REINFORCE update.
 
 from __future__ import annotations
 
+import csv
+import json
 import math
 import random
 import statistics
@@ -249,10 +251,15 @@ def test_load_table_reads_what_the_builder_writes(tmp_path):
     assert nas.load_table(seeded)[0] == nas.TableRow(archs[0], 100, 1000, 0.5, 1.5, (0.25, 0.75))
 
 
-def test_the_shipped_table_is_what_its_networks_and_seeds_give():
+@pytest.mark.parametrize(
+    ("path", "space", "seeds"),
+    [(nas.DEFAULT_TABLE, nas.TABLE_SPACE, 3), (nas.HELDOUT_TABLE, nas.HELDOUT_SPACE, 1)],
+    ids=["course", "heldout"],
+)
+def test_the_shipped_table_is_what_its_networks_and_seeds_give(path, space, seeds):
     """Every network once, params and MACs from its spec, accuracy the mean of its seeds' runs."""
-    rows = nas.load_table()
-    space = nas.TABLE_SPACE
+    rows = nas.load_table(path, space)
+    assert {len(row.seed_accuracies) for row in rows} == {seeds}
     assert sorted(space.encode(row.arch) for row in rows) == sorted(map(space.encode, space.all_archs()))
     for row in rows:
         cost = space.spec(row.arch).cost()
@@ -263,6 +270,37 @@ def test_the_shipped_table_is_what_its_networks_and_seeds_give():
             360 * accuracy == pytest.approx(round(360 * accuracy), abs=1e-3)
             for accuracy in row.seed_accuracies
         )
+
+
+def test_the_heldout_space_asks_the_same_decisions_of_other_networks():
+    table, heldout = nas.TABLE_SPACE, nas.HELDOUT_SPACE
+    assert heldout.size == table.size
+    assert [(b, name, options) for b, name, options in heldout.choices() if len(options) > 1] == [
+        (b, name, options) for b, name, options in table.choices() if len(options) > 1
+    ]
+    assert not set(heldout.se_ratios) & set(table.se_ratios) and not set(heldout.skips) & set(table.skips)
+    arch = heldout.all_archs()[0]
+    assert heldout.spec(arch).cost().params != table.spec(table.decode(heldout.encode(arch))).cost().params
+
+
+def _settings_rule(path) -> dict[str, dict]:
+    """benchmarks/nas_settings.py's rule, written again: per strategy the lowest median, then mean."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
+    best = {}
+    for row in sorted(rows, key=lambda r: (float(r["median"]), float(r["mean"]))):
+        best.setdefault(row["strategy"], json.loads(row["settings"]))
+    return best
+
+
+def test_the_table_settings_are_the_ones_chosen_on_the_heldout_table():
+    path = nas.DEFAULT_TABLE.parent / "nas_settings.csv"
+    chosen = _settings_rule(path)
+    assert set(chosen) == {"evolution", "reinforce"}
+    assert {name: nas.TABLE_SETTINGS[name] for name in chosen} == chosen
+    assert nas.TABLE_SETTINGS["random"] == {}
+    with open(path) as handle:
+        assert "nasbench_digits_heldout.csv" in handle.readline()
 
 
 def test_normalized_reinforce_scales_the_advantage_by_the_reward_spread():
