@@ -594,13 +594,15 @@ STRATEGIES: dict[str, type[Strategy]] = {
 }
 
 
-# The strategies' settings for the course's table, fixed before any search was run on it:
-# evolution's population about 5% of the 216 networks; REINFORCE with normalized advantages,
-# because rewards differ by a few percent between networks.
+# The strategies' settings for the course's table, chosen on the held-out table
+# (`HELDOUT_TABLE`) by `benchmarks/nas_settings.py` from its grid, by its rule fixed in advance
+# (lowest median number of evaluations to the top 1%); `data/nas_settings.csv` has every
+# setting's figures, and a test checks these are its winners. No setting was tried on the
+# course's table before it was chosen.
 TABLE_SETTINGS: dict[str, dict[str, Any]] = {
     "random": {},
-    "reinforce": {"lr": 0.5, "normalize": True},
-    "evolution": {"population_size": 10, "sample_size": 3},
+    "reinforce": {"lr": 2.0, "normalize": True},
+    "evolution": {"population_size": 5, "sample_size": 5},
 }
 
 

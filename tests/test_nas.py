@@ -343,8 +343,13 @@ def test_table_helpers_rank_by_the_reward_and_build_the_course_settings():
     assert len(top) == 2 and min(rewards[a] for a in top) >= max(rewards[a] for a in archs if a not in top)
     assert len(nas.top_share(rewards, 1e-9)) == 1
     evolution = nas.table_strategy("evolution", seed=1)
-    assert (evolution.population_size, evolution.sample_size) == (10, 3)
-    assert nas.table_strategy("reinforce", seed=1).normalize
+    settings = nas.TABLE_SETTINGS["evolution"]
+    assert (evolution.population_size, evolution.sample_size) == (
+        settings["population_size"],
+        settings["sample_size"],
+    )
+    reinforce = nas.table_strategy("reinforce", seed=1)
+    assert (reinforce.lr, reinforce.normalize) == (nas.TABLE_SETTINGS["reinforce"]["lr"], True)
     with pytest.raises(ValueError, match="allowed: random, reinforce, evolution"):
         nas.table_strategy("bayesian", seed=1)
     with pytest.raises(ValueError, match="share"):
