@@ -641,10 +641,12 @@ def search(strategy: Strategy, evaluate: Callable[[Arch], float], budget: int) -
     return curve
 
 
-def evaluations_to_reach(strategy: Strategy, rewards: Mapping[Arch, float], goal: set, limit: int) -> int:
+def evaluations_to_reach(strategy: Strategy, rewards: Mapping[Arch, float], goal: set, limit: int) -> float:
     """Distinct architectures `strategy` evaluates, with `rewards` as the evaluator, until it has
-    asked for one in `goal` (or `limit` asks without one). A repeat is free: a real search would
-    look up, not retrain, a network it has already trained."""
+    asked for one in `goal`; `math.inf` if `limit` asks pass without one. A repeat is free (a
+    real search would look up, not retrain, a network it has already trained), so a search that
+    settles on a network outside `goal` and keeps asking for it has *failed*, however few
+    networks it saw: it counts as infinitely many, never as the few it evaluated."""
     C._check_int("limit", limit)
     seen: set = set()
     for _ in range(limit):
@@ -652,8 +654,8 @@ def evaluations_to_reach(strategy: Strategy, rewards: Mapping[Arch, float], goal
         seen.add(arch)
         strategy.tell(arch, rewards[arch])
         if arch in goal:
-            break
-    return len(seen)
+            return len(seen)
+    return math.inf
 
 
 # --- FBNet: differentiable search over a supernet -------------------------------------------------

@@ -326,9 +326,22 @@ def test_evaluations_to_reach_counts_distinct_networks_until_the_goal():
     asked = [arch for arch, _ in strategy.history]
     assert asked[-1] in goal and all(arch not in goal for arch in asked[:-1])
     assert count == len(set(asked)) <= len(archs)
-    never = nas.evaluations_to_reach(nas.RandomSearch(small, seed=4), rewards, set(), limit=50)
-    replay = nas.RandomSearch(small, seed=4)
-    assert never == len({replay.ask() for _ in range(50)}) < 50  # repeats among 50 draws of 16
+    assert nas.evaluations_to_reach(nas.RandomSearch(small, seed=4), rewards, set(), limit=50) == math.inf
+
+
+class _Stuck(nas.Strategy):
+    """Asks for the same network forever, as a collapsed REINFORCE policy does."""
+
+    def ask(self):
+        return self.space.all_archs()[0]
+
+
+def test_a_search_that_settles_outside_the_goal_has_failed_not_succeeded_cheaply():
+    small = _small_space(layers=(1,))
+    archs = small.all_archs()
+    rewards = {arch: index / len(archs) for index, arch in enumerate(archs)}
+    assert nas.evaluations_to_reach(_Stuck(small), rewards, {archs[-1]}, limit=1000) == math.inf
+    assert nas.evaluations_to_reach(_Stuck(small), rewards, {archs[0]}, limit=1000) == 1
 
 
 def test_table_helpers_rank_by_the_reward_and_build_the_course_settings():
