@@ -6,7 +6,9 @@ The reward is MnasNet's soft-constraint objective `ACC * (LAT / T)^-0.07` over
 `data/nasbench_digits.csv`, with T the table's median latency. For each of `--seeds` seeds, each
 strategy asks and is told rewards until it has evaluated an architecture in the top 1% of the
 table's rewards; the count is of *distinct* architectures (a repeat is a cache hit: a real search
-would not train the same network twice). The strategies' settings are `lwcnn.nas.TABLE_SETTINGS`.
+would not train the same network twice); a search that is not there after 20 x 216 asks (a
+REINFORCE policy that settled on another network) has failed and counts as infinitely many. The
+strategies' settings are `lwcnn.nas.TABLE_SETTINGS`.
 1000 seeds by default: a median of first-hit counts is a noisy statistic (random search's is
 about 45 +- 4 at 200 seeds, +- 8 at 50), and the ratios below divide two of them. The last line:
 
@@ -46,9 +48,10 @@ def main() -> int:
             for seed in tqdm(range(args.seeds), desc=name, leave=False)
         ]
         quartiles = statistics.quantiles(counts[name], n=4)
+        failed = sum(count == float("inf") for count in counts[name])
         print(
             f"{name:>10}: median {statistics.median(counts[name]):5.1f} distinct evaluations "
-            f"(quartiles {quartiles[0]:.0f}-{quartiles[2]:.0f}, worst {max(counts[name])}) over {args.seeds} seeds"
+            f"(quartiles {quartiles[0]:.0f}-{quartiles[2]:.0f}, worst {max(counts[name])}) over {args.seeds} seeds, {failed} never there"
         )
     random_median = statistics.median(counts["random"])
     print(
