@@ -1,6 +1,6 @@
 """Random search vs REINFORCE vs regularized evolution on the course's tabular NAS benchmark.
 
-    .venv/bin/python benchmarks/nas_compare.py            # about 7 minutes: every evaluation is a look-up
+    .venv/bin/python benchmarks/nas_compare.py            # under a minute: every evaluation is a look-up
 
 The reward is MnasNet's soft-constraint objective `ACC * (LAT / T)^-0.07` over
 `data/nasbench_digits.csv`, with T the table's median latency. For each of `--seeds` seeds, each
