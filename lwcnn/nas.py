@@ -37,6 +37,7 @@ latency lookup table (`SupernetLatency`, from `lwcnn.lut`). `fbnet_search` runs 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import random
 import time
@@ -376,16 +377,8 @@ TABLE_SPACE = SearchSpace(
 # A second, disjoint space of the same shape (same decisions, other networks: every block with SE
 # and without the identity shortcut), trained once for a held-out table. Search settings are
 # chosen on it, never on the course's table (`benchmarks/nas_settings.py`).
-HELDOUT_SPACE = SearchSpace(
-    ops=("dwsep", "mbconv3", "mbconv6"),
-    kernels=(3, 5),
-    se_ratios=(0.25,),
-    skips=("none",),
-    widths=(1.0,),
-    layers=(1,),
-    base_widths=(16, 24, 40),
-    strides=(1, 2, 2),
-    network={"stem_stride": 2},
+HELDOUT_SPACE = dataclasses.replace(
+    TABLE_SPACE, se_ratios=(0.25,), skips=("none",), network=dict(TABLE_SPACE.network)
 )
 HELDOUT_TABLE = Path(__file__).resolve().parent.parent / "data" / "nasbench_digits_heldout.csv"
 
