@@ -18,6 +18,7 @@ about 45 +- 4 at 200 seeds, +- 8 at 50), and the ratios below divide two of them
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 
@@ -32,10 +33,8 @@ def main() -> int:
     parser.add_argument("--table", default=str(nas.DEFAULT_TABLE))
     args = parser.parse_args()
     rows = nas.load_table(args.table)
-    target = statistics.median(row.latency_ms for row in rows)
-    rewards = nas.table_rewards(rows, target)
+    target, rewards, top = nas.table_task(rows)
     ranked = sorted(rewards, key=rewards.get, reverse=True)
-    top = nas.top_share(rewards, 0.01)
     print(f"{len(rows)} networks; T = {target:.3f} ms (median); top 1% = {len(top)} networks:")
     for arch in ranked[: len(top)]:
         row = next(row for row in rows if row.arch == arch)
@@ -43,12 +42,14 @@ def main() -> int:
         print(f"  {ops}: accuracy {row.accuracy:.4f}, {row.latency_ms:.3f} ms, reward {rewards[arch]:.4f}")
     counts = {}
     for name in nas.STRATEGIES:
-        counts[name] = [
-            nas.evaluations_to_reach(nas.table_strategy(name, seed), rewards, top, limit=20 * len(rows))
-            for seed in tqdm(range(args.seeds), desc=name, leave=False)
-        ]
+        counts[name] = nas.first_hits(
+            lambda seed, name=name: nas.table_strategy(name, seed),
+            rewards,
+            top,
+            tqdm(range(args.seeds), desc=name, leave=False),
+        )
         quartiles = statistics.quantiles(counts[name], n=4)
-        failed = sum(count == float("inf") for count in counts[name])
+        failed = counts[name].count(math.inf)
         print(
             f"{name:>10}: median {statistics.median(counts[name]):5.1f} distinct evaluations "
             f"(quartiles {quartiles[0]:.0f}-{quartiles[2]:.0f}, worst {max(counts[name])}) over {args.seeds} seeds, {failed} never there"

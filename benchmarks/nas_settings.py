@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import multiprocessing
 import pathlib
 import platform
@@ -32,7 +33,7 @@ import time
 
 from tqdm.auto import tqdm
 
-from lwcnn import nas
+from lwcnn import latency, nas
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "nas_settings.csv"
@@ -49,21 +50,14 @@ GRID: dict[str, list[dict]] = {
 }
 
 
-def _counts(job: tuple[str, str, int]) -> tuple[str, str, list[int]]:
+def _counts(job: tuple[str, str, int]) -> tuple[str, str, list[float]]:
     """One strategy with one setting (as JSON) over `seeds` seeds on the held-out table."""
     name, setting, seeds = job
-    rows = nas.load_table(nas.HELDOUT_TABLE, nas.HELDOUT_SPACE)
-    rewards = nas.table_rewards(rows, statistics.median(row.latency_ms for row in rows))
-    top = nas.top_share(rewards, 0.01)
-    counts = [
-        nas.evaluations_to_reach(
-            nas.STRATEGIES[name](nas.HELDOUT_SPACE, seed, **json.loads(setting)),
-            rewards,
-            top,
-            limit=20 * len(rows),
-        )
-        for seed in range(seeds)
-    ]
+    _, rewards, top = nas.table_task(nas.load_table(nas.HELDOUT_TABLE, nas.HELDOUT_SPACE))
+    settings = json.loads(setting)
+    counts = nas.first_hits(
+        lambda seed: nas.STRATEGIES[name](nas.HELDOUT_SPACE, seed, **settings), rewards, top, range(seeds)
+    )
     return name, setting, counts
 
 
@@ -83,9 +77,8 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=1000, help="searches per setting (default 1000)")
     parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     args = parser.parse_args()
-    rows = nas.load_table(nas.HELDOUT_TABLE, nas.HELDOUT_SPACE)
-    rewards = nas.table_rewards(rows, statistics.median(row.latency_ms for row in rows))
-    print(f"held-out table: {len(rows)} networks, top 1% = {len(nas.top_share(rewards, 0.01))} of them")
+    _, rewards, top = nas.table_task(nas.load_table(nas.HELDOUT_TABLE, nas.HELDOUT_SPACE))
+    print(f"held-out table: {len(rewards)} networks, top 1% = {len(top)} of them")
     jobs = [
         (name, json.dumps(setting, sort_keys=True), args.seeds)
         for name, grid in GRID.items()
@@ -105,7 +98,7 @@ def main() -> int:
                     "q1": quartiles[0],
                     "q3": quartiles[2],
                     "worst": max(counts),
-                    "failed": sum(count == float("inf") for count in counts),
+                    "failed": counts.count(math.inf),
                 }
             )
             tqdm.write(
@@ -117,7 +110,7 @@ def main() -> int:
         handle.write(
             "# lwcnn: search settings on the held-out table (data/nasbench_digits_heldout.csv)\n"
             "# made by: .venv/bin/python benchmarks/nas_settings.py\n"
-            f"# machine: {platform.processor() or platform.machine()}; Python {platform.python_version()}; "
+            f"# machine: {latency.device_name()}; Python {platform.python_version()}; "
             f"{args.seeds} seeds per setting; {time.perf_counter() - start:.0f} s\n"
             "# task: distinct evaluations until the top 1% of the soft-constraint reward (T = median latency);"
             " inf: not within 20 x 216 asks\n"

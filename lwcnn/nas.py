@@ -40,9 +40,10 @@ import csv
 import dataclasses
 import math
 import random
+import statistics
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -651,6 +652,22 @@ def evaluations_to_reach(strategy: Strategy, rewards: Mapping[Arch, float], goal
     return math.inf
 
 
+def table_task(rows: Sequence[TableRow], share: float = 0.01) -> tuple[float, dict[Arch, float], set[Arch]]:
+    """The search task the benchmarks set on a table: T = the table's median latency, each
+    network's soft-constraint reward at T (`table_rewards`), and the top `share` of them to reach."""
+    target = statistics.median(row.latency_ms for row in rows)
+    rewards = table_rewards(rows, target)
+    return target, rewards, top_share(rewards, share)
+
+
+def first_hits(
+    make: Callable[[int], Strategy], rewards: Mapping[Arch, float], goal: set, seeds: Iterable[int]
+) -> list[float]:
+    """`evaluations_to_reach(make(seed), rewards, goal, ...)` for each seed, allowing 20 asks per
+    network of the table (`math.inf` for a search that is not there by then)."""
+    return [evaluations_to_reach(make(seed), rewards, goal, limit=20 * len(rewards)) for seed in seeds]
+
+
 # --- FBNet: differentiable search over a supernet -------------------------------------------------
 #
 # FBNet (Wu et al. 2019) makes the choice of block differentiable. Layer l of the supernet runs
@@ -1059,6 +1076,8 @@ __all__ = [
     "TableRow",
     "load_table",
     "evaluations_to_reach",
+    "first_hits",
+    "table_task",
     "TABLE_SETTINGS",
     "table_rewards",
     "table_strategy",

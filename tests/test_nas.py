@@ -599,3 +599,15 @@ def test_the_stored_searches_agree_with_the_tables():
         )
         assert float(search["table_accuracy"]) == pytest.approx(rows[arch].accuracy, abs=1e-6)
         assert search["ops"] == " ".join(f"{b.op}-k{b.kernel}" for b in arch)
+
+
+def test_the_benchmarks_task_is_the_median_latency_reward_and_its_top_share():
+    rows = nas.load_table()
+    target, rewards, top = nas.table_task(rows)
+    assert target == statistics.median(row.latency_ms for row in rows)
+    assert rewards == nas.table_rewards(rows, target) and top == nas.top_share(rewards, 0.01)
+    hits = nas.first_hits(lambda seed: nas.table_strategy("evolution", seed), rewards, top, range(5))
+    assert hits == [
+        nas.evaluations_to_reach(nas.table_strategy("evolution", seed), rewards, top, limit=20 * len(rows))
+        for seed in range(5)
+    ]
