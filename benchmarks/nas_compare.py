@@ -8,7 +8,12 @@ strategy asks and is told rewards until it has evaluated an architecture in the 
 table's rewards; the count is of *distinct* architectures (a repeat is a cache hit: a real search
 would not train the same network twice); a search that is not there after 20 x 216 asks (a
 REINFORCE policy that settled on another network) has failed and counts as infinitely many. The
-strategies' settings are `lwcnn.nas.TABLE_SETTINGS`.
+strategies' settings are `lwcnn.nas.TABLE_SETTINGS` (chosen on the held-out table by
+`benchmarks/nas_settings.py`); `--settings` runs others, for a look only:
+
+    .venv/bin/python benchmarks/nas_compare.py --settings \\
+        '{"reinforce": {"lr": 0.5, "normalize": true}, "evolution": {"population_size": 10, "sample_size": 3}}'
+
 1000 seeds by default: a median of first-hit counts is a noisy statistic (random search's is
 about 45 +- 4 at 200 seeds, +- 8 at 50), and the ratios below divide two of them. The last line:
 
@@ -18,6 +23,7 @@ about 45 +- 4 at 200 seeds, +- 8 at 50), and the ratios below divide two of them
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -31,7 +37,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=1000, help="searches per strategy (default 1000)")
     parser.add_argument("--table", default=str(nas.DEFAULT_TABLE))
+    parser.add_argument(
+        "--settings",
+        type=json.loads,
+        default={},
+        help='other settings than lwcnn.nas.TABLE_SETTINGS, as JSON: \'{"reinforce": {"lr": 0.5, "normalize": true}}\'',
+    )
     args = parser.parse_args()
+    unknown = set(args.settings) - set(nas.STRATEGIES)
+    if unknown:
+        parser.error(f"--settings names {sorted(unknown)}; allowed: {', '.join(nas.STRATEGIES)}")
+    settings = {name: args.settings.get(name, nas.TABLE_SETTINGS[name]) for name in nas.STRATEGIES}
+    print(f"settings: {json.dumps(settings)}")
     rows = nas.load_table(args.table)
     target, rewards, top = nas.table_task(rows)
     ranked = sorted(rewards, key=rewards.get, reverse=True)
@@ -43,7 +60,7 @@ def main() -> int:
     counts = {}
     for name in nas.STRATEGIES:
         counts[name] = nas.first_hits(
-            lambda seed, name=name: nas.table_strategy(name, seed),
+            lambda seed, name=name: nas.STRATEGIES[name](nas.TABLE_SPACE, seed, **settings[name]),
             rewards,
             top,
             tqdm(range(args.seeds), desc=name, leave=False),
