@@ -499,6 +499,10 @@ class Reinforce(Strategy):
     log-probability) and updates `baseline <- decay * baseline + (1 - decay) * reward`.
     `normalize=True` divides the advantage by a moving average of |reward - baseline|: rewards
     like MnasNet's, which differ by a few percent between networks, then still teach the policy.
+    `entropy > 0` adds the standard entropy bonus: each tell also climbs `entropy * H(policy)`
+    (the sum of every decision's entropy), whose gradient `-p * (log p + H)` pulls a decision
+    that has nearly settled back towards its other options, so a policy that learns fast does
+    not collapse onto the first good-looking network and stop exploring.
     """
 
     def __init__(
@@ -508,13 +512,20 @@ class Reinforce(Strategy):
         lr: float = 0.5,
         baseline_decay: float = 0.9,
         normalize: bool = False,
+        entropy: float = 0.0,
     ) -> None:
         super().__init__(space, seed)
+        for name, value in (("lr", lr), ("baseline_decay", baseline_decay), ("entropy", entropy)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
         if not lr > 0:
             raise ValueError(f"lr must be > 0, got {lr!r}")
         if not 0 <= baseline_decay < 1:
             raise ValueError(f"baseline_decay must be in [0, 1), got {baseline_decay!r}")
+        if not 0 <= entropy < math.inf:
+            raise ValueError(f"entropy must be a finite number >= 0, got {entropy!r}")
         self.lr, self.baseline_decay, self.normalize = lr, baseline_decay, normalize
+        self.entropy = entropy
         self.logits = [[0.0] * len(options) for _, _, options in space.choices()]
         self.baseline: float | None = None
         self.spread: float | None = None  # moving average of |reward - baseline|, for `normalize`
@@ -547,8 +558,12 @@ class Reinforce(Strategy):
         for logits, probabilities, chosen in zip(
             self.logits, self.probabilities(), self.space.encode(arch), strict=True
         ):
-            for option, probability in enumerate(probabilities):
-                logits[option] += self.lr * advantage * ((option == chosen) - probability)
+            logs = [math.log(p) if p > 0 else 0.0 for p in probabilities]  # p log p -> 0 as p -> 0
+            spread = -sum(p * log for p, log in zip(probabilities, logs, strict=True))  # H
+            for option, (probability, log) in enumerate(zip(probabilities, logs, strict=True)):
+                gradient = advantage * ((option == chosen) - probability)  # of advantage * log p(arch)
+                gradient -= self.entropy * probability * (log + spread)  # of entropy * H
+                logits[option] += self.lr * gradient
         self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
 
 

@@ -120,6 +120,8 @@ def test_mutation_changes_exactly_one_decision(code, seed):
         (lambda: nas.mnas_reward(0.9, 5, -1), "target must be > 0"),
         (lambda: nas.RegularizedEvolution(SPACE, population_size=3, sample_size=5), "sample_size"),
         (lambda: nas.Reinforce(SPACE, lr=0), "lr must be > 0"),
+        (lambda: nas.Reinforce(SPACE, entropy=-0.1), "entropy must be a finite number >= 0"),
+        (lambda: nas.Reinforce(SPACE, entropy=math.inf), "entropy must be a finite number >= 0"),
         (lambda: nas.SearchedNet((nas.BlockChoice(),), (16,), (1,), stem_stride=0), "stem_stride"),
         (lambda: nas.SearchedNet((nas.BlockChoice(),), (0,), (1,)), "base_widths"),
     ],
@@ -161,23 +163,55 @@ def test_pareto_front_is_what_brute_force_finds(points):
     assert [points[i][0] for i in front] == sorted(points[i][0] for i in front)
 
 
-def test_reinforce_update_is_the_policy_gradient():
-    """Each logit moves by lr * advantage * d log p(arch) / d logit (autograd as the oracle)."""
-    strategy = nas.Reinforce(SPACE, seed=1, lr=0.3)
-    for reward in (0.5, 0.9):  # the second tell has a non-zero advantage
+@pytest.mark.parametrize("entropy", [0.0, 0.05, 0.7])
+def test_reinforce_update_is_the_policy_gradient(entropy):
+    """Each logit moves by lr * d/d logit [advantage * log p(arch) + entropy * H(policy)], with H
+    the sum of the decisions' entropies (autograd as the oracle), tell after tell."""
+    strategy = nas.Reinforce(SPACE, seed=1, lr=0.3, entropy=entropy)
+    for reward in (0.5, 0.9, 0.2, 0.8, 0.85):  # all but the first tell have a non-zero advantage
         arch = strategy.ask()
-        before = [torch.tensor(logits, requires_grad=True) for logits in strategy.logits]
+        before = [torch.tensor(logits, dtype=torch.float64, requires_grad=True) for logits in strategy.logits]
         baseline = strategy.baseline if strategy.baseline is not None else reward
         strategy.tell(arch, reward)
         log_prob = sum(
             torch.log_softmax(logits, 0)[index]
             for logits, index in zip(before, SPACE.encode(arch), strict=True)
         )
-        log_prob.backward()
+        policy_entropy = sum(
+            -(torch.softmax(logits, 0) * torch.log_softmax(logits, 0)).sum() for logits in before
+        )
+        ((reward - baseline) * log_prob + entropy * policy_entropy).backward()
         for old, new in zip(before, strategy.logits, strict=True):
-            expected = old.detach() + 0.3 * (reward - baseline) * old.grad
+            expected = old.detach() + 0.3 * old.grad
             assert torch.allclose(torch.tensor(new, dtype=expected.dtype), expected, atol=1e-12)
-    assert strategy.baseline == pytest.approx(0.9 * 0.5 + 0.1 * 0.9)
+    assert strategy.baseline == pytest.approx(
+        0.9 * (0.9 * (0.9 * (0.9 * 0.5 + 0.1 * 0.9) + 0.02) + 0.08) + 0.085
+    )
+
+
+def test_reinforce_entropy_bonus_keeps_a_fast_policy_exploring():
+    """On a reward that favours one option per decision, a fast policy without the bonus
+    concentrates on it; the larger the bonus, the more entropy the policy keeps after 300 tells.
+    Alone (zero advantage) the bonus flattens a settled policy back towards uniform."""
+
+    def entropies(strategy):
+        return [-sum(p * math.log(p) for p in ps if p > 0) for ps in strategy.probabilities()]
+
+    for seed in range(4):
+        reward = _toy_reward(SPACE.sample(random.Random(seed)))
+        kept = []
+        for bonus in (0.0, 0.3, 1.0):
+            strategy = nas.Reinforce(SPACE, seed=seed, lr=0.5, normalize=True, entropy=bonus)
+            nas.search(strategy, reward, 300)
+            kept.append(sum(entropies(strategy)))
+        assert kept[0] < 1 < kept[1] < kept[2], (seed, kept)
+    flat = nas.Reinforce(SPACE, seed=4, lr=1.0, entropy=1.0)
+    flat.logits = [[3.0] + [0.0] * (len(logits) - 1) for logits in flat.logits]
+    arch = flat.ask()
+    start = entropies(flat)
+    for _ in range(50):
+        flat.tell(arch, 0.5)  # a constant reward: the advantage is 0 after the first tell
+    assert all(after > before for before, after in zip(start, entropies(flat), strict=True))
 
 
 def _toy_reward(target):
@@ -611,3 +645,10 @@ def test_the_benchmarks_task_is_the_median_latency_reward_and_its_top_share():
         nas.evaluations_to_reach(nas.table_strategy("evolution", seed), rewards, top, limit=20 * len(rows))
         for seed in range(5)
     ]
+
+
+@pytest.mark.parametrize("name", ["lr", "baseline_decay", "entropy"])
+@pytest.mark.parametrize("value", ["0.1", None, True])
+def test_reinforce_refuses_settings_that_are_not_numbers(name, value):
+    with pytest.raises(TypeError, match=f"{name} must be a number"):
+        nas.Reinforce(SPACE, **{name: value})
