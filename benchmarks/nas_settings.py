@@ -1,6 +1,6 @@
 """Choose the search strategies' settings on the held-out table, never on the course's table.
 
-    .venv/bin/python benchmarks/nas_settings.py      # about 40 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/nas_settings.py      # about 95 minutes on 2 CPU cores
 
 `benchmarks/nas_compare.py` measures random search, REINFORCE and evolution on
 `data/nasbench_digits.csv`. Settings picked because they do well there would be fitted to the

@@ -610,7 +610,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
 # course's table before it was chosen.
 TABLE_SETTINGS: dict[str, dict[str, Any]] = {
     "random": {},
-    "reinforce": {"lr": 0.1, "normalize": True},
+    "reinforce": {"lr": 0.5, "normalize": True, "entropy": 0.3},
     "evolution": {"population_size": 5, "sample_size": 5},
 }
 

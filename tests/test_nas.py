@@ -396,7 +396,12 @@ def test_table_helpers_rank_by_the_reward_and_build_the_course_settings():
         settings["sample_size"],
     )
     reinforce = nas.table_strategy("reinforce", seed=1)
-    assert (reinforce.lr, reinforce.normalize) == (nas.TABLE_SETTINGS["reinforce"]["lr"], True)
+    settings = nas.TABLE_SETTINGS["reinforce"]
+    assert (reinforce.lr, reinforce.normalize, reinforce.entropy) == (
+        settings["lr"],
+        settings.get("normalize", False),
+        settings.get("entropy", 0.0),
+    )
     with pytest.raises(ValueError, match="allowed: random, reinforce, evolution"):
         nas.table_strategy("bayesian", seed=1)
     with pytest.raises(ValueError, match="share"):
