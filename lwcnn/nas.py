@@ -559,10 +559,10 @@ class Reinforce(Strategy):
             self.logits, self.probabilities(), self.space.encode(arch), strict=True
         ):
             logs = [math.log(p) if p > 0 else 0.0 for p in probabilities]  # p log p -> 0 as p -> 0
-            spread = -sum(p * log for p, log in zip(probabilities, logs, strict=True))  # H
+            h = -sum(p * log for p, log in zip(probabilities, logs, strict=True))  # this decision's entropy
             for option, (probability, log) in enumerate(zip(probabilities, logs, strict=True)):
                 gradient = advantage * ((option == chosen) - probability)  # of advantage * log p(arch)
-                gradient -= self.entropy * probability * (log + spread)  # of entropy * H
+                gradient -= self.entropy * probability * (log + h)  # of entropy * H
                 logits[option] += self.lr * gradient
         self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
 
