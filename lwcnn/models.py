@@ -135,14 +135,7 @@ class SmallMobileNet:
 
         Pooling costs no MACs in the papers' convention; `out_size` is the classifier's (1, 1).
         """
-        size = C._pair("input_size", input_size)
-        params = macs = 0
-        for spec in self.layers():
-            step = spec.cost(size)
-            params, macs, size = params + step.params, macs + step.macs, step.out_size
-        params += C.linear_params(self.feature_channels, self.num_classes)
-        macs += C.linear_macs(self.feature_channels, self.num_classes)
-        return BlockCost(params, macs, self.num_classes, (1, 1))
+        return _classifier_cost(self.layers(), input_size, self.num_classes)
 
 
 def small_mobilenet(
@@ -172,6 +165,74 @@ def small_mobilenet_cost(
     """Analytical params and MACs of `small_mobilenet(...)` with the same arguments at `input_size`."""
     spec = SmallMobileNet(num_classes, in_channels, conv=conv, width_multiplier=width_multiplier, **options)
     return spec.cost(input_size)
+
+
+@dataclass(frozen=True)
+class SmallMBConvNet:
+    """Lesson 06's small MBConv classifier for 32x32 inputs: one `activation` everywhere, SE or not.
+
+    A stride-2 3x3 stem (16 channels), three inverted residuals (16 -> 24 expanded 64, 3x3,
+    stride 2; 24 -> 24 expanded 72, 5x5; 24 -> 40 expanded 96, 5x5, stride 2), a 1x1 conv to 128
+    channels, global average pooling and a linear classifier: MobileNetV3's block in miniature.
+    With `se=True` every inverted residual squeezes its expanded tensor to a quarter
+    (`cost.se_channels(expanded, 0.25, divisor=None)`), as SENet and MnasNet do.
+
+    >>> SmallMBConvNet("hswish", se=True).cost(32).params
+    34420
+    """
+
+    activation: str = "relu"
+    se: bool = False
+    num_classes: int = 10
+    in_channels: int = 1
+
+    def __post_init__(self):
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
+        if not isinstance(self.se, bool):
+            raise TypeError(f"se must be True or False, got {self.se!r}")
+        for name in ("num_classes", "in_channels"):
+            C._check_int(name, getattr(self, name))
+
+    def _squeeze(self, expanded: int) -> int:
+        return C.se_channels(expanded, 0.25, divisor=None) if self.se else 0
+
+    def layers(self) -> list[ConvBNAct | InvertedResidual]:
+        """The feature extractor as block specs, stem to the last 1x1 conv."""
+        act = self.activation
+        return [
+            ConvBNAct(self.in_channels, 16, 3, 2, activation=act),
+            InvertedResidual(16, 24, 64, 3, 2, self._squeeze(64), activation=act),
+            InvertedResidual(24, 24, 72, 5, 1, self._squeeze(72), activation=act),
+            InvertedResidual(24, 40, 96, 5, 2, self._squeeze(96), activation=act),
+            ConvBNAct(40, 128, 1, activation=act),
+        ]
+
+    def build(self) -> nn.Sequential:
+        """The `nn.Module`: features -> global average pool -> flatten -> linear classifier."""
+        return nn.Sequential(
+            *(layer.build() for layer in self.layers()),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(self.layers()[-1].out_channels, self.num_classes),
+        )
+
+    def cost(self, input_size: Size = 32) -> BlockCost:
+        """Parameters and conv+linear multiply-adds at `input_size`, from the specs (no forward pass)."""
+        return _classifier_cost(self.layers(), input_size, self.num_classes)
+
+
+def _classifier_cost(layers: Sequence[Any], input_size: Size, num_classes: int) -> BlockCost:
+    """Cost of `layers` -> global average pool -> linear classifier: the sum over the layers' specs."""
+    size = C._pair("input_size", input_size)
+    params = macs = 0
+    for layer in layers:
+        step = layer.cost(size)
+        params, macs, size = params + step.params, macs + step.macs, step.out_size
+    features = layers[-1].out_channels
+    params += C.linear_params(features, num_classes)
+    macs += C.linear_macs(features, num_classes)
+    return BlockCost(params, macs, num_classes, (1, 1))
 
 
 # --- glue layers: what a network needs around the blocks ----------------------------------------

@@ -1,4 +1,4 @@
-"""Tests of lwcnn.train and of the training model lwcnn.models.small_mobilenet."""
+"""Tests of lwcnn.train and of the training models lwcnn.models.SmallMobileNet and SmallMBConvNet."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracles import counted_macs, counted_params
 from torch import nn
 
+from lwcnn.blocks import ACTIVATIONS
 from lwcnn.data import digits_loaders
-from lwcnn.models import SmallMobileNet, small_mobilenet, small_mobilenet_cost
+from lwcnn.models import SmallMBConvNet, SmallMobileNet, small_mobilenet, small_mobilenet_cost
 from lwcnn.train import EpochRecord, History, evaluate, set_seed, train
 
 # The acceptance recipe; benchmarks/train_digits.py trains with the same numbers.
@@ -260,6 +264,41 @@ def test_separable_is_cheaper_than_standard_at_the_same_widths():
 def test_small_mobilenet_rejects_bad_arguments(arguments, message):
     with pytest.raises(ValueError, match=message):
         small_mobilenet(**arguments)
+
+
+@given(
+    activation=st.sampled_from(sorted(ACTIVATIONS)),
+    se=st.booleans(),
+    in_channels=st.integers(1, 3),
+    num_classes=st.integers(2, 12),
+    size=st.integers(8, 40),
+)
+@settings(max_examples=15, deadline=None)
+def test_small_mbconv_net_cost_is_torchs_count(activation, se, in_channels, num_classes, size):
+    spec = SmallMBConvNet(activation, se, num_classes=num_classes, in_channels=in_channels)
+    model = spec.build()
+    macs, out = counted_macs(model, torch.zeros(1, in_channels, size, size))
+    assert out.shape == (1, num_classes)
+    assert (spec.cost(size).params, spec.cost(size).macs) == (counted_params(model), macs)
+
+
+def test_small_mbconv_net_squeezes_a_quarter_only_with_se():
+    squeezes = [getattr(layer, "squeeze_channels", 0) for layer in SmallMBConvNet(se=True).layers()]
+    assert squeezes == [0, 16, 18, 24, 0]
+    assert all(getattr(layer, "squeeze_channels", 0) == 0 for layer in SmallMBConvNet(se=False).layers())
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        ({"activation": "gelu"}, ValueError, "activation must be one of"),
+        ({"se": 1}, TypeError, "se must be True or False"),
+        ({"num_classes": 0}, ValueError, "num_classes"),
+    ],
+)
+def test_small_mbconv_net_rejects_bad_arguments(arguments, error, message):
+    with pytest.raises(error, match=message):
+        SmallMBConvNet(**arguments)
 
 
 def test_recalibrate_batchnorm_sets_the_statistics_of_the_models_own_inputs():

@@ -1,0 +1,76 @@
+"""lwcnn.experiments: the lessons' training experiments and the runs recorded from them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lwcnn import experiments
+from lwcnn.counting import count_model
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return experiments.load_runs()
+
+
+def test_every_recorded_run_is_a_variant_with_its_own_cost(runs):
+    """The shipped file describes the networks the lessons build: same names, params and MACs."""
+    assert runs
+    for run in runs:
+        experiment = experiments.EXPERIMENTS[run.experiment]
+        spec = experiment.variants[run.variant]
+        cost = spec.cost(experiment.image_size)
+        assert (run.params, run.macs) == (cost.params, cost.macs)
+        assert 0.0 <= run.test_accuracy <= 1.0
+
+
+@pytest.mark.parametrize("name", sorted(experiments.EXPERIMENTS))
+def test_each_variant_was_recorded_with_the_same_seeds(runs, name):
+    """At least three seeds, the same ones for every variant, so the lessons compare like with like."""
+    seeds = {
+        variant: sorted(run.seed for run in runs if run.experiment == name and run.variant == variant)
+        for variant in experiments.EXPERIMENTS[name].variants
+    }
+    first = next(iter(seeds.values()))
+    assert len(first) >= 3 and len(set(first)) == len(first)
+    assert all(values == first for values in seeds.values())
+    assert list(experiments.accuracies(runs, name)) == list(experiments.EXPERIMENTS[name].variants)
+
+
+def test_the_specs_cost_what_torch_counts():
+    for experiment in experiments.EXPERIMENTS.values():
+        size = experiment.image_size
+        for spec in experiment.variants.values():
+            counted = count_model(spec.build(), (1, 1, size, size))
+            assert (counted.params, counted.macs) == (spec.cost(size).params, spec.cost(size).macs)
+
+
+def test_train_variant_trains_the_named_network_with_the_recipe():
+    torch.set_num_threads(1)
+    history = experiments.train_variant("activation_se", "hswish, SE on", seed=3, progress=False)
+    assert len(history.rows) == experiments.EXPERIMENTS["activation_se"].epochs
+    assert history.final_test_accuracy > 0.5  # two epochs on digits: far above chance (0.1)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("widths", "1.0"), "experiment must be one of"),
+        (("width", "0.75"), "variant must be one of"),
+    ],
+)
+def test_train_variant_names_what_exists(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        experiments.train_variant(*arguments)
+
+
+def test_missing_runs_and_files_are_explained(tmp_path, runs):
+    with pytest.raises(FileNotFoundError, match="benchmarks/digits_runs.py"):
+        experiments.load_runs(tmp_path / "absent.csv")
+    with pytest.raises(ValueError, match="no recorded runs"):
+        experiments.accuracies([run for run in runs if run.variant != "0.5"], "width")
+
+
+def test_describe_gives_the_mean_and_the_range_in_percent():
+    assert experiments.describe([0.9, 0.95, 1.0]) == "95.0% (90.0-100.0, 3 seeds)"
