@@ -17,6 +17,8 @@ Tables (the `table` column):
 * `se`: MobileNetV3-Large inverted residuals with and without their squeeze-and-excite.
 * `zoo`: every named model of `lwcnn.models` (not the generic 'mnasnet', 'ghostnet',
   'efficientnet'), at 224x224 for all, with params and MACs from `lwcnn.models.cost`.
+* `guidelines`: ShuffleNetV2's four guideline experiments (`lwcnn.guidelines`: G1 channel ratios,
+  G2 groups, G3 fragments, G4 element-wise ops), each a set of networks of about equal MACs.
 
 Each item is timed one call at a time for about `--round-ms` per round, in `--rounds` rounds
 with the items shuffled each round; median and IQR over all calls. About 1-2 minutes on a
@@ -39,8 +41,9 @@ import torch
 from torch import nn
 
 from lwcnn import cost as C
-from lwcnn import lut, models
+from lwcnn import guidelines, lut, models
 from lwcnn.blocks import ConvBNAct, DepthwiseSeparable, HSigmoid, HSwish, InvertedResidual
+from lwcnn.counting import count_model
 
 THREADS = 1
 ROUNDS = 7
@@ -147,6 +150,15 @@ def zoo_items(batch: int) -> list[Item]:
     return items
 
 
+def guideline_items(batch: int) -> list[Item]:
+    items = []
+    for label, build, shape in guidelines.items():
+        shape = (batch, *shape[1:])
+        counted = count_model(build(), shape)
+        items.append(Item("guidelines", label, build, shape, counted.params, counted.macs))
+    return items
+
+
 def _cost(spec, size: int, batch: int) -> tuple[int, int]:
     result = spec.cost(size)
     return result.params, result.macs * batch
@@ -234,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for device in devices:
             started = time.perf_counter()
-            items = conv_items(1) + activation_items(1) + se_items(1) + zoo_items(1)
+            items = conv_items(1) + activation_items(1) + se_items(1) + zoo_items(1) + guideline_items(1)
             if device == "cuda":  # the GPU's story changes with the batch (course brief: batch 1 vs 64)
                 items += conv_items(64)
             print(f"{lut.device_label(device)}: {len(items)} items", flush=True)

@@ -830,7 +830,7 @@ class RecordedTable:
         return self.metadata.get("device", self.slug)
 
     def select(self, table: str) -> list[dict[str, Any]]:
-        """The rows of one lesson table ('separable', 'kernel', 'activation', 'se' or 'zoo')."""
+        """The rows of one lesson table ('separable', 'kernel', 'activation', 'se', 'zoo' or 'guidelines')."""
         rows = [row for row in self.rows if row["table"] == table]
         if not rows:
             names = ", ".join(dict.fromkeys(row["table"] for row in self.rows))
@@ -973,7 +973,7 @@ def _missing_message(
 
 
 def side_by_side(table: str, directory: str | Path | None = None) -> str:
-    """One lesson table ('separable', 'kernel', 'activation', 'se' or 'zoo') as text: a row per
+    """One lesson table ('separable', 'kernel', 'activation', 'se', 'zoo' or 'guidelines') as text: a row per
     item and input shape, with its MACs and one median-ms column per recorded device.
 
     The lessons print it so that every device recorded under `data/latency/` shows next to the
