@@ -76,3 +76,136 @@ PAPER_FIGURES: dict[str, PaperFigure] = {
     "efficientnet_b3": PaperFigure(81.6, 1800, 12.0, "EfficientNet, Table 2"),
     "squeezenet1_0": PaperFigure(57.5, None, 1.25, "SqueezeNet, Table 2"),
 }
+
+# --- headline figures the lessons quote, each with the paper's table or section ------------------
+
+
+class DeviceLatency(NamedTuple):
+    """A network's published top-1 (%) and latency (ms) on named devices, with its source."""
+
+    top1: float
+    latency_ms: dict[str, float]
+    source: str
+
+
+MOBILENET_V3_PIXEL: dict[str, DeviceLatency] = {
+    # Howard et al. 2019, Table 3: float, single large core, batch 1 (arXiv v5; the earliest
+    # version gave V3-Small 66 M MAdds and 2.9 M params, the same accuracy and latencies)
+    "mobilenet_v3_large": DeviceLatency(
+        75.2, {"Pixel 1": 51, "Pixel 2": 61, "Pixel 3": 44}, "MobileNetV3, Table 3"
+    ),
+    "mobilenet_v3_small": DeviceLatency(
+        67.4, {"Pixel 1": 15.8, "Pixel 2": 19.4, "Pixel 3": 14.4}, "MobileNetV3, Table 3"
+    ),
+}
+
+
+class Headline(NamedTuple):
+    """A search paper's headline: its network's top-1 (%) at a latency (ms) on a device, and how
+    much faster it is than other networks at about the same accuracy."""
+
+    version: str
+    network: str
+    top1: float
+    latency_ms: float
+    device: str
+    faster_than: dict[str, float]
+
+
+MNASNET_HEADLINES: tuple[Headline, ...] = (
+    # Tan et al., arXiv 1807.11626: the abstracts of v1 (2018) and of the CVPR 2019 version (v3).
+    # v1: "1.5x faster than MobileNetV2 and 2.4x faster than NASNet with the same top-1 accuracy".
+    Headline("arXiv v1, 2018", "MnasNet", 74.0, 76, "Pixel 1", {"MobileNetV2": 1.5, "NASNet": 2.4}),
+    # CVPR: +0.5 points over MobileNetV2 (1.4) (Sec. 6.1) and +1.2 over NASNet.
+    Headline("CVPR 2019", "MnasNet-A1", 75.2, 78, "Pixel 1", {"MobileNetV2 (1.4)": 1.8, "NASNet": 2.3}),
+)
+
+MNASNET_SINGLE_OP: dict[str, tuple[float, float]] = {
+    # Tan et al. 2019, Table 6: MnasNet-A1 against networks that repeat one layer type everywhere
+    # (top-1 %, Pixel 1 latency ms). 5x5 kernels buy accuracy at a latency cost.
+    "MnasNet-A1": (75.2, 78),
+    "MBConv3 3x3 only": (71.8, 63),
+    "MBConv3 5x5 only": (72.5, 78),
+    "MBConv6 3x3 only": (74.9, 116),
+    "MBConv6 5x5 only": (75.6, 146),
+}
+
+MOBILENET_V3_ACTIVATIONS: dict[str, tuple[float, float]] = {
+    # Howard et al. 2019, Table 5: MobileNetV3-Large with other non-linearities
+    # (top-1 %, Pixel 1 latency ms with the optimized h-swish)
+    "h-swish from block 7 (V3-Large)": (75.2, 51.4),
+    "ReLU everywhere": (74.5, 50.5),
+    "h-swish from 16 channels": (75.4, 53.5),
+    "h-swish from 112 channels": (75.0, 51.0),
+}
+
+
+class GuidelineTable(NamedTuple):
+    """One of ShuffleNetV2's Tables 1-4 at its smallest setting: speed per configuration on a GPU
+    (GTX 1080Ti, batches/s) and an ARM CPU (Snapdragon 810, one thread, images/s)."""
+
+    guideline: str
+    gpu_batches_per_s: dict[str, float]
+    arm_images_per_s: dict[str, float]
+
+
+SHUFFLENET_V2_GUIDELINES: dict[str, GuidelineTable] = {
+    # Ma et al. 2018, Tables 1-4, the "x1" columns (10 stacked units at 56x56)
+    "G1": GuidelineTable(
+        "equal channel width minimizes memory access cost",
+        {"1:1": 1480, "1:2": 1296, "1:6": 876, "1:12": 748},
+        {"1:1": 76.2, "1:2": 72.9, "1:6": 69.1, "1:12": 57.6},
+    ),
+    "G2": GuidelineTable(
+        "excessive group convolution increases memory access cost",
+        {"g=1": 2451, "g=2": 1725, "g=4": 1026, "g=8": 634},
+        {"g=1": 40.0, "g=2": 35.0, "g=4": 32.9, "g=8": 27.8},
+    ),
+    "G3": GuidelineTable(
+        "network fragmentation reduces the degree of parallelism",
+        {
+            "1 fragment": 2446,
+            "2 in series": 1790,
+            "4 in series": 752,
+            "2 in parallel": 1537,
+            "4 in parallel": 691,
+        },
+        {
+            "1 fragment": 40.2,
+            "2 in series": 38.6,
+            "4 in series": 38.4,
+            "2 in parallel": 33.4,
+            "4 in parallel": 35.0,
+        },
+    ),
+    "G4": GuidelineTable(
+        "element-wise operations are non-negligible",
+        {"ReLU, shortcut": 2427, "ReLU only": 2647, "shortcut only": 2672, "neither": 2842},
+        {"ReLU, shortcut": 56.7, "ReLU only": 61.9, "shortcut only": 57.3, "neither": 66.3},
+    ),
+}
+
+EFFICIENTNET_SINGLE_DIMENSION: dict[str, float] = {
+    # Tan & Le 2019 (arXiv v5), Table 7: EfficientNet-B0 scaled to about 1.8 B FLOPs (top-1 %)
+    "depth (d=4)": 79.0,
+    "width (w=2)": 78.9,
+    "resolution (r=2)": 79.1,
+    "compound": 81.1,
+}
+
+
+class PruningStudy(NamedTuple):
+    """The course's source study of network slimming on MobileNetV3 (CIFAR-10), its Table 2."""
+
+    size_before_mb: float
+    size_after_mb: float
+    ratio_in_body: float
+    ratio_in_abstract: float
+    accuracy_gain_points: float
+    best_prune_rate: float
+    file_holds: str
+
+
+PRUNING_STUDY = PruningStudy(
+    93, 16, 5.8, 3.2, 1.6, 0.4, "the state_dict, the optimizer's state and the epoch, not the weights alone"
+)
