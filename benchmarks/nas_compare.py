@@ -15,7 +15,9 @@ strategies' settings are `lwcnn.nas.TABLE_SETTINGS` (chosen on the held-out tabl
         '{"reinforce": {"lr": 0.5, "normalize": true}, "evolution": {"population_size": 10, "sample_size": 3}}'
 
 1000 seeds by default: a median of first-hit counts is a noisy statistic (random search's is
-about 45 +- 4 at 200 seeds, +- 8 at 50), and the ratios below divide two of them. The last line:
+about 45 +- 4 at 200 seeds, +- 8 at 50), and the ratios below divide two of them. `--save`
+writes the figures into `data/nas_compare.csv` (one row per strategy and settings, replacing the
+rows of the same settings), which lesson 09 reads. The last line:
 
     rl_vs_random=<median RL count / median random count> evo_vs_random=<same for evolution>
 """
@@ -23,14 +25,21 @@ about 45 +- 4 at 200 seeds, +- 8 at 50), and the ratios below divide two of them
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
+import platform
 import statistics
 import sys
+import time
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from lwcnn import nas
+from lwcnn import latency, nas
+
+SAVED = Path(__file__).resolve().parents[1] / "data" / "nas_compare.csv"
+COLUMNS = ("settings", "strategy", "seeds", "median", "q1", "q3", "worst", "failed")
 
 
 def main() -> int:
@@ -43,7 +52,11 @@ def main() -> int:
         default={},
         help='other settings than lwcnn.nas.TABLE_SETTINGS, as JSON: \'{"reinforce": {"lr": 0.5, "normalize": true}}\'',
     )
+    parser.add_argument(
+        "--save", action="store_true", help=f"write the figures into {SAVED.relative_to(SAVED.parents[1])}"
+    )
     args = parser.parse_args()
+    start = time.perf_counter()
     unknown = set(args.settings) - set(nas.STRATEGIES)
     if unknown:
         parser.error(f"--settings names {sorted(unknown)}; allowed: {', '.join(nas.STRATEGIES)}")
@@ -71,12 +84,53 @@ def main() -> int:
             f"{name:>10}: median {statistics.median(counts[name]):5.1f} distinct evaluations "
             f"(quartiles {quartiles[0]:.0f}-{quartiles[2]:.0f}, worst {max(counts[name])}) over {args.seeds} seeds, {failed} never there"
         )
+    if args.save:
+        save(settings, counts, args.seeds, time.perf_counter() - start)
     random_median = statistics.median(counts["random"])
     print(
         f"rl_vs_random={statistics.median(counts['reinforce']) / random_median:.2f} "
         f"evo_vs_random={statistics.median(counts['evolution']) / random_median:.2f}"
     )
     return 0
+
+
+def save(settings: dict, counts: dict[str, list[float]], seeds: int, seconds: float) -> None:
+    """Write this run's rows into SAVED, keeping the rows of other settings."""
+    key = json.dumps(settings, sort_keys=True)
+    kept = []
+    if SAVED.exists():
+        with SAVED.open() as handle:
+            kept = [
+                row
+                for row in csv.DictReader(line for line in handle if not line.startswith("#"))
+                if row["settings"] != key
+            ]
+    rows = kept + [
+        {
+            "settings": key,
+            "strategy": name,
+            "seeds": seeds,
+            "median": statistics.median(values),
+            "q1": statistics.quantiles(values, n=4)[0],
+            "q3": statistics.quantiles(values, n=4)[2],
+            "worst": max(values),
+            "failed": values.count(math.inf),
+        }
+        for name, values in counts.items()
+    ]
+    with SAVED.open("w", newline="") as handle:
+        handle.write(
+            "# lwcnn: random search, REINFORCE and regularized evolution on data/nasbench_digits.csv\n"
+            "# made by: .venv/bin/python benchmarks/nas_compare.py --save [--settings JSON]\n"
+            f"# machine: {latency.device_name()}; Python {platform.python_version()}; last run {time.strftime('%Y-%m-%d')}, "
+            f"{seconds:.0f} s (pure Python: the same figures on every machine)\n"
+            "# task: distinct evaluations until the top 1% of the soft-constraint reward (T = median latency); "
+            "inf: not within 20 x 216 asks\n"
+        )
+        writer = csv.DictWriter(handle, COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {SAVED}")
 
 
 if __name__ == "__main__":

@@ -657,3 +657,16 @@ def test_the_benchmarks_task_is_the_median_latency_reward_and_its_top_share():
 def test_reinforce_refuses_settings_that_are_not_numbers(name, value):
     with pytest.raises(TypeError, match=f"{name} must be a number"):
         nas.Reinforce(SPACE, **{name: value})
+
+
+def test_the_saved_comparison_is_of_the_current_settings():
+    """Lesson 09 quotes data/nas_compare.csv: it must hold a run with nas.TABLE_SETTINGS (re-run
+    `benchmarks/nas_compare.py --save` after changing them), for every strategy, over 1000 seeds."""
+    import csv
+    import json
+
+    with open(nas.DEFAULT_TABLE.parent / "nas_compare.csv") as handle:
+        rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
+    current = [row for row in rows if json.loads(row["settings"]) == {**nas.TABLE_SETTINGS, "random": {}}]
+    assert sorted(row["strategy"] for row in current) == sorted(nas.STRATEGIES)
+    assert all(int(row["seeds"]) == 1000 for row in current)
