@@ -8,7 +8,9 @@ BatchNorms must be pruned together, and plain autograd for the sparsity subgradi
 from __future__ import annotations
 
 import copy
+import csv
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -448,3 +450,32 @@ def test_cost_weighted_penalty_scales_each_layers_term():
         prune.sparsity_penalty(1e-3, {"features.stem.0.bn": -1.0})
     with pytest.raises(ValueError, match="modules the model does not have"):
         prune.sparsity_penalty(1e-3, {"nope": 1.0})(model)
+
+
+def test_lesson_08s_recorded_evaluations_describe_the_shipped_model():
+    """data/pruning/evaluations.csv (the lesson's checked accuracies) belongs to the shipped
+    checkpoint: its costs are what slimming that model gives, and its unpruned accuracy is the one
+    the checkpoint and the sweep recorded."""
+    folder = Path(__file__).resolve().parent.parent / "data" / "pruning"
+    checkpoint = prune.load_pruned(folder / "mobilenet_v3_small_digits_sparse.pth")
+    with open(folder / "evaluations.csv") as handle:
+        rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
+    with open(folder / "sweep.csv") as handle:
+        sweep = list(csv.DictReader(handle))
+    full = models.cost(checkpoint.cfg)
+    (unpruned,) = [row for row in rows if row["pruning"] == "none"]
+    assert float(unpruned["test_accuracy"]) == checkpoint.metadata["test_accuracy"]
+    baseline = next(r for r in sweep if r["training"] == "sparsity" and float(r["prune_rate"]) == 0)
+    assert float(baseline["baseline_accuracy"]) == checkpoint.metadata["test_accuracy"]
+    for row in rows:
+        rate = float(row["prune_rate"])
+        if row["pruning"] == "slimmed":
+            normalize = None if row["scores"] == "raw" else row["scores"]
+            cost = models.cost(prune.slim(checkpoint.model, rate, normalize=normalize).cfg)
+        else:
+            cost = full
+        assert (int(row["params"]), int(row["macs"])) == (cost.params, cost.macs), row
+    mean_rows = {float(r["prune_rate"]): r for r in rows if r["scores"] == "mean"}
+    for r in sweep:  # the sweep slimmed the same model with the same scores: the same accuracies
+        if r["training"] == "sparsity" and float(r["prune_rate"]) > 0:
+            assert float(mean_rows[float(r["prune_rate"])]["test_accuracy"]) == float(r["pruned_accuracy"])
