@@ -14,15 +14,19 @@ claims.
 
     >>> [name for name, _, _ in items()][:2]
     ['G1 1:1', 'G1 1:2']
+
+`relative_times` puts a recording of these networks next to the paper's Tables 1-4
+(`lwcnn.papers.SHUFFLENET_V2_GUIDELINES`), each as time relative to the guideline's first network.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 
+from lwcnn import papers
 from lwcnn.blocks import InvertedResidual
 
 SIZE = 56  # every guideline runs on 56x56 maps, as in the paper
@@ -103,3 +107,55 @@ def items() -> list[tuple[str, Callable[[], nn.Module], tuple[int, ...]]]:
         for activation, shortcut in G4_VARIANTS
     ]
     return found
+
+
+# Our networks -> the paper's columns in Tables 1-4 (None: the paper has no such network).
+PAPER_COLUMNS = {
+    "G1 1:1": "1:1",
+    "G1 1:2": "1:2",
+    "G1 1:6": "1:6",
+    "G1 1:12": "1:12",
+    "G2 g=1": "g=1",
+    "G2 g=2": "g=2",
+    "G2 g=4": "g=4",
+    "G2 g=8": "g=8",
+    "G3 1 piece": "1 fragment",
+    "G3 4 pieces": "4 in parallel",
+    "G3 8 pieces": None,
+    "G3 16 pieces": None,
+    "G4 relu6, with shortcut": "ReLU, shortcut",
+    "G4 relu6, no shortcut": "ReLU only",
+    "G4 identity, with shortcut": "shortcut only",
+    "G4 identity, no shortcut": "neither",
+}
+
+
+def relative_times(
+    guideline: str, recorded_ms: Mapping[str, float]
+) -> list[tuple[str, float | None, float | None, float]]:
+    """(network, paper GPU, paper ARM, recorded) time of each network of `guideline` ('G1'..'G4')
+    relative to the guideline's first network. The paper gives throughput, so its time ratio is
+    the first network's speed over this one's; `recorded_ms` maps network labels to milliseconds.
+
+    >>> relative_times("G1", {label: 1.0 for label in PAPER_COLUMNS})[-1][:3]
+    ('G1 1:12', 1.9786096256684491, 1.3229166666666667)
+    """
+    if guideline not in papers.SHUFFLENET_V2_GUIDELINES:
+        raise ValueError(
+            f"guideline must be one of {tuple(papers.SHUFFLENET_V2_GUIDELINES)}, got {guideline!r}"
+        )
+    table = papers.SHUFFLENET_V2_GUIDELINES[guideline]
+    labels = [label for label in PAPER_COLUMNS if label.startswith(guideline + " ")]
+    first = labels[0]
+    missing = [label for label in labels if label not in recorded_ms]
+    if missing:
+        raise ValueError(f"recorded_ms lacks {missing}; record them with benchmarks/record_latency.py")
+    rows = []
+    for label in labels:
+        column = PAPER_COLUMNS[label]
+        gpu = arm = None
+        if column is not None:
+            gpu = table.gpu_batches_per_s[PAPER_COLUMNS[first]] / table.gpu_batches_per_s[column]
+            arm = table.arm_images_per_s[PAPER_COLUMNS[first]] / table.arm_images_per_s[column]
+        rows.append((label, gpu, arm, recorded_ms[label] / recorded_ms[first]))
+    return rows

@@ -59,3 +59,22 @@ def test_fragments_and_the_shortcut_free_block_compute_what_they_claim():
 def test_fragments_rejects_a_split_that_does_not_divide(pieces):
     with pytest.raises(ValueError, match="pieces must be a positive divisor"):
         guidelines.fragments(pieces)
+
+
+def test_every_network_is_placed_against_the_papers_tables():
+    assert [label for label, _, _ in guidelines.items()] == list(guidelines.PAPER_COLUMNS)
+    ones = dict.fromkeys(guidelines.PAPER_COLUMNS, 1.0)
+    g1 = guidelines.relative_times("G1", ones)
+    assert g1[0][1:] == (1.0, 1.0, 1.0)
+    assert g1[-1][1] == pytest.approx(1480 / 748) and g1[-1][2] == pytest.approx(76.2 / 57.6)
+    g3 = dict((label, rest) for label, *rest in guidelines.relative_times("G3", ones))
+    assert g3["G3 16 pieces"][:2] == [None, None]  # the paper split into at most 4
+    recorded = {**ones, "G2 g=8": 1.5}
+    assert guidelines.relative_times("G2", recorded)[-1][3] == 1.5
+
+
+def test_relative_times_names_what_is_missing():
+    with pytest.raises(ValueError, match="guideline must be one of"):
+        guidelines.relative_times("G5", {})
+    with pytest.raises(ValueError, match="recorded_ms lacks"):
+        guidelines.relative_times("G4", {"G4 relu6, with shortcut": 1.0})
