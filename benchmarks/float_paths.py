@@ -1,6 +1,6 @@
 """Run the lessons on several floating-point paths and list every cell whose text output differs.
 
-    python benchmarks/float_paths.py                 # all lessons, all paths (about 25 minutes on 2 cores)
+    python benchmarks/float_paths.py                 # all lessons, all paths (about 10-25 minutes on 2 cores)
     python benchmarks/float_paths.py 08 10           # only lessons whose names start so
     python benchmarks/float_paths.py --paths generic-1-thread
 
@@ -29,9 +29,9 @@ import tempfile
 from pathlib import Path
 
 import nbformat
+from notebook_times import lessons, run
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
 SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
 
 
@@ -90,14 +90,8 @@ def is_checked(cell) -> bool:
 
 def execute_all(paths: list[Path], out_dir: Path) -> None:
     """Executed in a child process whose environment selects the float path."""
-    from nbclient import NotebookClient
-
     for path in paths:
-        notebook = nbformat.read(path, as_version=4)
-        NotebookClient(
-            notebook, timeout=1200, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-        ).execute()
-        nbformat.write(notebook, out_dir / path.name)
+        run(path, into=out_dir)
         print(f"  executed {path.name}", flush=True)
 
 
@@ -130,13 +124,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every difference to this file")
     parser.add_argument("--execute-into", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    lessons = sorted(NOTEBOOKS.glob("*.ipynb"))
-    if args.prefixes:
-        lessons = [p for p in lessons if p.name.startswith(tuple(args.prefixes))]
-    if not lessons:
-        sys.exit("no notebooks matched")
+    chosen = lessons(args.prefixes)
     if args.execute_into:
-        execute_all(lessons, args.execute_into)
+        execute_all(chosen, args.execute_into)
         return
     names = args.paths.split(",")
     unknown = [n for n in names if n not in PATHS]
@@ -148,11 +138,11 @@ def main() -> None:
         print(f"path {name}: {PATHS[name] or 'this machine as it is'}", flush=True)
         with tempfile.TemporaryDirectory() as directory:
             subprocess.run(
-                [sys.executable, __file__, *[p.name[:2] for p in lessons], "--execute-into", directory],
+                [sys.executable, __file__, *[p.name[:2] for p in chosen], "--execute-into", directory],
                 env={**os.environ, **PATHS[name]},
                 check=True,
             )
-            for lesson in lessons:
+            for lesson in chosen:
                 found = compare(lesson, Path(directory) / lesson.name, rules)
                 report[name, lesson.name] = found
                 total += len(found)
@@ -168,7 +158,7 @@ def main() -> None:
         ]
         args.json.write_text(json.dumps(rows, indent=1))
     print(
-        f"paths={len(names)} lessons={len(lessons)} differing_cells={total} differing_checked_cells={checked_total}"
+        f"paths={len(names)} lessons={len(chosen)} differing_cells={total} differing_checked_cells={checked_total}"
     )
 
 

@@ -21,7 +21,18 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-def run(path: Path, write: bool) -> float:
+def lessons(prefixes: list[str]) -> list[Path]:
+    """The lessons whose names start with one of `prefixes` (all of them for none), in order."""
+    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
+    if prefixes:
+        paths = [p for p in paths if p.name.startswith(tuple(prefixes))]
+    if not paths:
+        sys.exit("no notebooks matched")
+    return paths
+
+
+def run(path: Path, write: bool = False, into: Path | None = None) -> float:
+    """Execute one lesson in a fresh kernel; store the outputs in it (`write`) or in `into`/name."""
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
@@ -35,6 +46,8 @@ def run(path: Path, write: bool) -> float:
     seconds = time.perf_counter() - start
     if write:
         nbformat.write(notebook, path)
+    if into is not None:
+        nbformat.write(notebook, into / path.name)
     return seconds
 
 
@@ -45,11 +58,7 @@ def main() -> None:
     parser.add_argument("prefixes", nargs="*", help="lesson name prefixes, e.g. 01 02 (default: all)")
     parser.add_argument("--write", action="store_true", help="store the fresh outputs in the notebooks")
     args = parser.parse_args()
-    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
-    if args.prefixes:
-        paths = [p for p in paths if p.name.startswith(tuple(args.prefixes))]
-    if not paths:
-        sys.exit("no notebooks matched")
+    paths = lessons(args.prefixes)
     times = {}
     for path in paths:
         times[path.name] = run(path, args.write)
