@@ -74,3 +74,8 @@ def test_missing_runs_and_files_are_explained(tmp_path, runs):
 
 def test_describe_gives_the_mean_and_the_range_in_percent():
     assert experiments.describe([0.9, 0.95, 1.0]) == "95.0% (90.0-100.0, 3 seeds)"
+
+
+def test_the_header_says_how_the_runs_were_made():
+    header = experiments.header()
+    assert header.startswith("#") and "benchmarks/digits_runs.py" in header and "machine:" in header

@@ -63,7 +63,7 @@ def _module_aliases(tree: ast.Module) -> set[str]:
 
 def _called_names(function: ast.FunctionDef, aliases: set[str]) -> set[str]:
     """The package functions and live primitives a function calls: `f()`, `latency.f()`,
-    `x.backward()`. A name the function binds itself (a parameter such as `evaluate` in
+    `timer.blocked_autorange()`, `torch.optim.Adam(...)`. A name the function binds itself (a parameter such as `evaluate` in
     `nas.search`) and a method of some object (`model.train()`) are not package functions."""
     local = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
     local |= {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
@@ -93,7 +93,7 @@ def _owner(func: ast.Attribute) -> str | None:
 def package_live_functions() -> set[str]:
     """lwcnn's module-level functions whose result is live, found by reading the package.
 
-    A function is live when it calls a timer, runs a backward pass, evaluates a model, or calls
+    A function is live when it calls a timer, makes an optimizer, evaluates a model, or calls
     another live function of the package. So a new helper that trains or times (a fine-tune, a
     search) is known here without anyone listing it.
     """
@@ -140,7 +140,7 @@ def _base_names(target: ast.AST) -> set[str]:
 
 
 class LiveFlow:
-    """Follows live values (live, trained) through a notebook's module-level code, in order.
+    """Follows live values (timed, trained, evaluated) through a notebook's module-level code, in order.
 
     A name is tainted when a live call or a tainted name flows into it, and untainted when it is
     rebound to something else; a function is live when its body makes a live call or reads a
