@@ -14,7 +14,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.
 # A checked output that differs between the two depends on the CPU, not on the course.
 GENERIC_FLOATS := ATEN_CPU_CAPABILITY=default DNNL_MAX_CPU_ISA=SSE41 OMP_NUM_THREADS=1
 
-.PHONY: install lab test test-browser lint unit notebooks-test notebooks-test-native notebooks-test-generic notebooks notebook-times clean
+.PHONY: install lab test test-browser lint unit notebooks-test notebooks-test-native notebooks-test-generic notebooks student notebook-times clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# Students open student/: the lessons with their exercises to fill in (notebooks/ holds the
+# instructor's versions, with the solutions; `make student` regenerates student/ from them).
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
+	$(BIN)/jupyter lab --notebook-dir=student $(ROOT_FLAG)
 
 lint: install
 	$(BIN)/ruff check .
@@ -54,9 +56,14 @@ test-browser: install
 	  echo "Install Debian's package:  sudo apt-get install chromium   (or set CHROMIUM=/path/to/chromium)"; exit 1; }
 	CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/browser -v
 
-# Re-execute every lesson in place in a fresh kernel (after changing lwcnn or a notebook).
+# Re-execute every lesson in place in a fresh kernel (after changing lwcnn or a notebook), then
+# regenerate the student versions from them.
 notebooks: install
 	$(BIN)/python benchmarks/notebook_times.py --write
+	$(BIN)/python benchmarks/student_notebooks.py
+
+student: install
+	$(BIN)/python benchmarks/student_notebooks.py
 
 notebook-times: install
 	$(BIN)/python benchmarks/notebook_times.py

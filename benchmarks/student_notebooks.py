@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import hashlib
 import io
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +30,7 @@ import nbformat
 from notebook_times import lessons
 
 ROOT = Path(__file__).resolve().parents[1]
+CHECK_CALL = re.compile(r'grader\.check\("([^"]+)"\)')
 STUDENT = ROOT / "student"
 
 
@@ -51,6 +53,45 @@ def student_version(master: Path, work: Path) -> nbformat.NotebookNode:
         seen.add(cell_id)
         cell["id"] = cell_id
     return notebook
+
+
+def autograder_version(master: Path, work: Path) -> nbformat.NotebookNode:
+    """Otter Assign's other output: the lesson with its solutions and the student's check cells."""
+    student_version(master, work)  # runs Otter Assign into work/<stem>
+    return nbformat.read(work / master.stem / "autograder" / master.name, as_version=4)
+
+
+def check_results(notebook: nbformat.NotebookNode) -> dict[str, tuple[bool, str]]:
+    """Execute a lesson's student or autograder version as a student would (from `student/`,
+    where `grader` finds the tests) and return {exercise: (passed, what grader.check printed)}.
+
+    Any error outside a check fails the run (nbclient raises): a student's Run All must reach every
+    check."""
+    from nbclient import NotebookClient
+
+    NotebookClient(
+        notebook, timeout=1200, kernel_name="python3", resources={"metadata": {"path": str(STUDENT)}}
+    ).execute()
+    (STUDENT / ".OTTER_LOG").unlink(missing_ok=True)
+    results = {}
+    for cell in notebook.cells:
+        match = CHECK_CALL.match(cell.source) if cell.cell_type == "code" else None
+        if match:
+            printed = "".join(
+                str(o.get("data", {}).get("text/plain", o.get("text", ""))) for o in cell.outputs
+            )
+            results[match.group(1)] = ("All test cases passed" in printed, printed)
+    return results
+
+
+def questions_in(notebook: nbformat.NotebookNode) -> dict[str, int]:
+    """{exercise name: points} of the Otter questions of an instructor's lesson, in order."""
+    found = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "raw" and cell.source.startswith("# BEGIN QUESTION"):
+            config = dict(line.split(":", 1) for line in cell.source.splitlines()[1:] if ":" in line)
+            found[config["name"].strip()] = int(config["points"])
+    return found
 
 
 def text(notebook: nbformat.NotebookNode) -> str:

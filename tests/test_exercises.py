@@ -21,6 +21,9 @@ import pytest
 
 from lwcnn import exercises
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import student_notebooks  # noqa: E402  (a script of benchmarks/, imported for its helpers)
+
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 STUDENT = ROOT / "student"
@@ -31,13 +34,7 @@ def lesson_module(path: Path):
 
 
 def questions_in(path: Path) -> dict[str, int]:
-    """{name: points} of every Otter question in an instructor's lesson, in order."""
-    found = {}
-    for cell in nbformat.read(path, as_version=4).cells:
-        if cell.cell_type == "raw" and cell.source.startswith("# BEGIN QUESTION"):
-            config = dict(line.split(":", 1) for line in cell.source.splitlines()[1:] if ":" in line)
-            found[config["name"].strip()] = int(config["points"])
-    return found
+    return student_notebooks.questions_in(nbformat.read(path, as_version=4))
 
 
 def checks_of(module) -> list[str]:
@@ -146,3 +143,14 @@ def test_the_students_lessons_hold_no_solution():
         sources = "\n".join("".join(c["source"]) for c in student["cells"])
         assert "BEGIN SOLUTION" not in sources and "# SOLUTION" not in sources, path.name
         assert set(student["metadata"]["otter"]["tests"]) == set(questions_in(path)), path.name
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+def test_a_students_lesson_runs_through_and_fails_exactly_its_checks(path):
+    """Run All on the student's lesson, as handed out: no error anywhere, and every exercise's
+    `grader.check` reports a failure (a stub that passed would be a check that cannot fail)."""
+    results = student_notebooks.check_results(nbformat.read(STUDENT / path.name, as_version=4))
+    assert list(results) == list(questions_in(path))
+    passed = [name for name, (ok, _) in results.items() if ok]
+    assert not passed, f"{path.name}: the unfilled stubs pass {passed}"
+    assert all("Test case failed" in printed for _, printed in results.values())

@@ -1,7 +1,7 @@
 """Fixtures of the browser tests: a private JupyterLab on a loopback port, and Debian's Chromium.
 
-The lab serves a temporary copy of `notebooks/` (so running cells never autosaves over the
-committed lessons) beside a link to `data/`, with its own settings, workspace and runtime folders:
+The lab serves temporary copies of `notebooks/` and `student/` (so running cells never autosaves
+over the committed lessons) beside a link to `data/`, with its own settings, workspace and runtime folders:
 no news fetching, no update checks, every cell rendered (no virtual scrolling). Playwright drives
 `CHROMIUM` (default /usr/bin/chromium) and never downloads a browser of its own.
 """
@@ -51,9 +51,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
-    """(base url, token) of a JupyterLab serving a copy of the lessons on 127.0.0.1 only."""
+    """(base url, token) of a JupyterLab serving a copy of the lessons on 127.0.0.1 only: the
+    instructor's under notebooks/, the student's under student/."""
     home = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "notebooks", home / "notebooks")
+    shutil.copytree(ROOT / "student", home / "student")
     (home / "data").symlink_to(ROOT / "data", target_is_directory=True)
     for name, values in LAB_SETTINGS.items():
         path = home / "settings" / name
@@ -80,7 +82,7 @@ def lab(tmp_path_factory):
         f"--port={port}",
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={home / 'notebooks'}",
+        f"--ServerApp.root_dir={home}",
     ]
     if os.geteuid() == 0:  # JupyterLab refuses root unless told
         command.append("--allow-root")

@@ -351,7 +351,7 @@ def test_lesson_widgets_follow_the_keyboard(notebook, lab, browser, screenshots)
     url, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        _run_all(page, url, token, notebook)
+        _run_all(page, url, token, f"notebooks/{notebook}")
         assert not _problems(page), _problems(page)
         for lesson in lessons:
             moved = _check_widget(page, lesson, screenshots)
@@ -373,3 +373,53 @@ def _shut_down_kernels(url: str, token: str) -> None:
             f"{url}/api/sessions/{session['id']}", headers=headers, method="DELETE"
         )
         urllib.request.urlopen(request).close()
+
+
+# --- a student at work ---------------------------------------------------------------------------
+
+STUDENT_LESSON = "student/01_convolution_cost.ipynb"
+EXERCISE = "smallest_input"
+SOLUTION = (
+    "def smallest_input(out, k, s=1, p=0, d=1):\n    return max(1, (out - 1) * s + d * (k - 1) + 1 - 2 * p)\n"
+)
+
+
+def _check_output(page, name: str, *expected: str) -> str:
+    """What `grader.check(name)` shows, once it shows one of `expected` (or after the timeout)."""
+    cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text=f'grader.check("{name}")')
+    shown = ""
+    for _ in range(UPDATE_TIMEOUT_MS // 250):
+        shown = cell.locator(".jp-OutputArea").inner_text()
+        if any(text in shown for text in expected):
+            return shown
+        page.wait_for_timeout(250)
+    return shown
+
+
+def test_a_student_sees_the_check_fail_then_pass(lab, browser, screenshots):
+    """The student's lesson as handed out: Run All, the exercise's check names the first input
+    the stub gets wrong; the student types a solution, runs it and the check, and it passes."""
+    url, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        _run_all(page, url, token, STUDENT_LESSON)
+        assert not _problems(page), _problems(page)
+        before = _check_output(page, EXERCISE, "Test case failed")
+        assert "Test case failed" in before and "returned None; expected 223" in before, before
+        stub = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text=f"def {EXERCISE}(")
+        stub.locator(".cm-content").click()
+        page.keyboard.press("Control+A")
+        page.keyboard.insert_text(SOLUTION)
+        page.keyboard.press("Shift+Enter")  # run the solution; the check cell is next
+        page.keyboard.press("Shift+Enter")  # run the check
+        passed = f"{EXERCISE} passed!"  # otter's HTML view; its plain text says "All test cases passed!"
+        after = _check_output(page, EXERCISE, passed)
+        assert (
+            passed in after and "failed" not in after
+        ), f"after typing the solution the check shows:\n{after}"
+        print(f"{STUDENT_LESSON}: {EXERCISE} before: {before.strip()!r}; after: {after.strip()!r}")
+        assert not _problems(page), _problems(page)
+    finally:
+        page.screenshot(path=str(screenshots / "student_exercise.png"), full_page=False)
+        page.close()
+        _shut_down_kernels(url, token)
