@@ -9,8 +9,10 @@ CONFIG` cell on top, and per exercise raw `# BEGIN QUESTION` ... `# END QUESTION
 prompt, the solution and the tests (otter-grader's documentation, "Otter Assign format"). Otter
 Assign writes the student version: solutions replaced by `...`, outputs removed, the tests moved
 into the notebook's metadata, and a `grader.check("name")` cell after each exercise. This script
-runs it for every lesson and gives the cells Otter inserts ids derived from their content, so that
-a regeneration from an unchanged lesson is byte-for-byte the same file (`--check` relies on it).
+runs it for every lesson, drops what the instructor's run left in the metadata (execution times,
+widget state) and gives every cell an id derived from its content, so that the student version
+changes only when a lesson's cells do, and a regeneration from an unchanged lesson is byte-for-byte
+the same file (`--check` relies on it).
 
 Last line: `lessons=<n> written=<n>` or, with --check, `lessons=<n> stale=<n>`.
 """
@@ -42,6 +44,11 @@ def student_version(master: Path, work: Path) -> nbformat.NotebookNode:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assign(str(master), str(result), no_pdfs=True, no_run_tests=True)
     notebook = nbformat.read(result / "student" / master.name, as_version=4)
+    # What the instructor's run left behind means nothing to a student: the cells' execution
+    # times and the widgets' state (the outputs they belong to are gone).
+    notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
     seen: set[str] = set()
     for index, cell in enumerate(notebook.cells):
         digest = hashlib.sha1(f"{cell.cell_type}\n{cell.source}".encode()).hexdigest()
