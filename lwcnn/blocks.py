@@ -7,13 +7,12 @@ A spec (a frozen dataclass) holds a block's shape. From the spec come
   size, from `lwcnn.cost` (no forward pass), and the output shape,
 * `spec.layers()` (composite blocks): the list of sub-specs that `build` makes modules of.
 
-`cost` checks `input_size`, then calls the spec's `_cost_of(height, width, **fields)`: integer
-arithmetic on fields that were checked when the spec was made, with `lwcnn.cost`'s kernels. A
-composite block's `_cost_of` walks the layers of `layers()` by calling each sub-spec class's
-`_cost_of` instead of making the sub-spec (the inverted residual, the bulk of every MobileNet
-after V1, sums its layers in one formula). Networks (`lwcnn.models`) call `_cost_of` on their
-layers' arguments the same way, so a new architecture costs microseconds. The tests check every
-`_cost_of` against `layers()` made and costed one by one, and against torch's own counts.
+`cost` checks `input_size`, then calls the spec's `_cost(height, width)`: integer arithmetic
+on the spec's own fields (checked when it was made), with `lwcnn.cost`'s formulas. A layer that
+is one conv or one linear map writes its formula; a composite block's cost is its `layers()`
+costed in turn (`_chain`), with branches side by side where the block has them. The inverted
+residual, the bulk of every MobileNet after V1, keeps MobileNetV2's closed form, which is the
+point of lesson 05; the tests check it against its `layers()` and against torch's own counts.
 
     >>> from lwcnn.blocks import InvertedResidual
     >>> block = InvertedResidual(16, 24, expanded_channels=96, stride=2)
@@ -23,6 +22,7 @@ layers' arguments the same way, so a new architecture costs microseconds. The te
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -128,31 +128,66 @@ class BlockCost:
         return 2 * self.macs
 
 
-# (params, macs, out_channels, out_height, out_width): what every `_cost_of` returns
+# (params, macs, out_channels, out_height, out_width): what every `_cost` returns
 LayerCost = tuple[int, int, int, int, int]
+
+
+def frozen_spec(cls: type) -> type:
+    """`@dataclass(frozen=True)`, with an `__init__` that sets all the fields in one step.
+
+    A frozen dataclass's own `__init__` sets its fields one at a time through
+    `object.__setattr__`, which made building a network's layer specs most of `models.cost`'s
+    time. This one fills the instance's dict at once, then runs `__post_init__` (the argument
+    checks) as before; everything else (frozen, eq, hash, repr, `replace`) is the dataclass's.
+    """
+    cls = dataclass(frozen=True)(cls)
+    fields = dataclasses.fields(cls)
+    defaults = {f"_{f.name}": f.default for f in fields if f.default is not dataclasses.MISSING}
+    if any(f.default_factory is not dataclasses.MISSING or not f.init for f in fields):
+        raise TypeError(f"{cls.__name__}: frozen_spec takes plain fields with plain defaults")
+    arguments = ", ".join(f"{f.name}=_{f.name}" if f"_{f.name}" in defaults else f.name for f in fields)
+    values = ", ".join(f"{f.name!r}: {f.name}" for f in fields)
+    post_init = "\n    self.__post_init__()" if hasattr(cls, "__post_init__") else ""
+    source = f"def __init__(self, {arguments}):\n    _set(self, '__dict__', {{{values}}}){post_init}"
+    namespace: dict = {}
+    exec(source, {"_set": object.__setattr__, **defaults}, namespace)  # noqa: S102 - fixed template
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init
+    return cls
+
+
+def _chain(layers, height: int, width: int) -> LayerCost:
+    """Layer specs costed one after another, each on the map the previous one made."""
+    params = macs = channels = 0
+    for layer in layers:
+        step_params, step_macs, channels, height, width = layer._cost(height, width)
+        params += step_params
+        macs += step_macs
+    return params, macs, channels, height, width
 
 
 class _Spec:
     """What the block specs share: argument checks, `cost` and `output_shape`.
 
-    A spec writes `_cost_of(height, width, <its fields, with their defaults>)`, a staticmethod,
-    so that the cost can be computed from a spec's fields or from the arguments that would make
-    one. Its fields have been checked, so it only does arithmetic.
+    A spec writes `_cost(height, width)` from its own fields, which were checked when it was
+    made, so it only does arithmetic. By default that is its `layers()` costed in turn.
     """
 
     def _positive(self, *names: str) -> None:
         for name in names:
-            C._check_int(name, getattr(self, name))
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:  # the common case costs one test
+                C._check_int(name, value)
 
-    @staticmethod
-    def _cost_of(height: int, width: int, *fields) -> LayerCost:  # pragma: no cover - every spec overrides
-        raise NotImplementedError
+    def _cost(self, height: int, width: int) -> LayerCost:
+        """The `layers()` costed in turn (a block with branches or a closed form overrides it)."""
+        return _chain(self.layers(), height, width)
 
     def cost(self, input_size: Size) -> BlockCost:
         """Parameters, conv+linear multiply-adds and output shape at `input_size` (int or (h, w))."""
         height, width = C._pair("input_size", input_size)
-        # a frozen dataclass keeps exactly its fields in its instance dict
-        params, macs, channels, out_height, out_width = self._cost_of(height, width, **vars(self))
+        params, macs, channels, out_height, out_width = self._cost(height, width)
         return BlockCost(params, macs, channels, (out_height, out_width))
 
     def output_shape(self, input_size: Size) -> tuple[int, int, int]:
@@ -178,7 +213,7 @@ class _SameChannels(_Spec):
 # --- ConvBNAct ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class ConvBNAct(_Spec):
     """Conv (no bias) -> BatchNorm -> activation, "same" padding `dilation*(k-1)/2`.
 
@@ -224,28 +259,16 @@ class ConvBNAct(_Spec):
             layers["act"] = make_activation(self.activation, self.out_channels)
         return nn.Sequential(layers)
 
-    @staticmethod
-    def _cost_of(
-        height: int,
-        width: int,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int = 3,
-        stride: int = 1,
-        groups: int = 1,
-        dilation: int = 1,
-        activation: str | None = "relu",
-        norm: bool = True,
-        bias: bool = False,
-    ) -> LayerCost:
+    def _cost(self, height: int, width: int) -> LayerCost:
         """Conv weights `Dk*Dk*(M/g)*N` (+ N bias) + BN `2N` + PReLU `N`; MACs `weights * Df*Df`."""
+        n, stride = self.out_channels, self.stride
         out_height = C._same_out(height, stride)  # "same" padding
         out_width = out_height if width == height else C._same_out(width, stride)
-        weights = C._conv_weights(in_channels, out_channels, kernel_size, kernel_size, groups)
-        params = weights + (out_channels if bias else 0) + _activation_params(activation, out_channels)
-        if norm:
-            params += C._batchnorm_params(out_channels)
-        return params, weights * out_height * out_width, out_channels, out_height, out_width
+        weights = C._conv_weights(self.in_channels, n, self.kernel_size, self.kernel_size, self.groups)
+        params = weights + (n if self.bias else 0) + _activation_params(self.activation, n)
+        if self.norm:
+            params += C._batchnorm_params(n)
+        return params, weights * out_height * out_width, n, out_height, out_width
 
 
 # --- depthwise separable -------------------------------------------------------------------------
@@ -253,7 +276,7 @@ class ConvBNAct(_Spec):
 SEPARABLE_ORDERS = ("mobilenet", "xception")
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class DepthwiseSeparable(_Spec):
     """Depthwise conv + pointwise conv (MobileNetV1, Fig. 3), each with BN and activation.
 
@@ -287,30 +310,6 @@ class DepthwiseSeparable(_Spec):
         names = ("depthwise", "pointwise") if self.order == "mobilenet" else ("pointwise", "depthwise")
         return nn.Sequential(OrderedDict(zip(names, (spec.build() for spec in self.layers()), strict=False)))
 
-    @staticmethod
-    def _cost_of(
-        height: int,
-        width: int,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int = 3,
-        stride: int = 1,
-        activation: str | None = "relu",
-        order: str = "mobilenet",
-    ) -> LayerCost:
-        m, n, k, act = in_channels, out_channels, kernel_size, activation
-        if order == "mobilenet":  # the layers() above, costed in turn
-            first, first_macs, _, height, width = ConvBNAct._cost_of(
-                height, width, m, m, k, stride, m, 1, act
-            )
-            second, second_macs, _, height, width = ConvBNAct._cost_of(height, width, m, n, 1, 1, 1, 1, act)
-        else:
-            first, first_macs, _, height, width = ConvBNAct._cost_of(height, width, m, n, 1, 1, 1, 1, act)
-            second, second_macs, _, height, width = ConvBNAct._cost_of(
-                height, width, n, n, k, stride, n, 1, act
-            )
-        return first + second, first_macs + second_macs, n, height, width
-
 
 # --- squeeze and excite ---------------------------------------------------------------------------
 
@@ -334,7 +333,7 @@ class SqueezeExciteBlock(nn.Module):
         return x * scale
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class SqueezeExcite(_SameChannels):
     """Squeeze-and-excite with `squeeze_channels` = S; params `2*C*S + S + C` (MobileNetV3, Sec. 5.3)."""
 
@@ -359,21 +358,12 @@ class SqueezeExcite(_SameChannels):
     def build(self) -> SqueezeExciteBlock:
         return SqueezeExciteBlock(self)
 
-    @staticmethod
-    def _cost_of(
-        height: int,
-        width: int,
-        channels: int,
-        squeeze_channels: int,
-        activation: str = "relu",
-        gate: str = "hsigmoid",
-    ) -> LayerCost:
+    def _cost(self, height: int, width: int) -> LayerCost:
         """Two 1x1 convs with bias, C -> S -> C, on the pooled 1x1 map (`cost.se_params`, `cost.se_macs`)."""
-        weights = C._conv_weights(channels, squeeze_channels, 1, 1, 1) + C._conv_weights(
-            squeeze_channels, channels, 1, 1, 1
-        )
-        params = weights + squeeze_channels + channels + _activation_params(activation, squeeze_channels)
-        return params, weights, channels, height, width
+        c, s = self.channels, self.squeeze_channels
+        weights = C._conv_weights(c, s, 1, 1, 1) + C._conv_weights(s, c, 1, 1, 1)
+        params = weights + s + c + _activation_params(self.activation, s)
+        return params, weights, c, height, width
 
 
 # --- inverted residual (MBConv) and fused MBConv ---------------------------------------------------
@@ -413,7 +403,7 @@ def _se_spec(channels: int, squeeze_channels: int, activation: str, gate: str) -
     return [SqueezeExcite(channels, squeeze_channels, activation, gate)] if squeeze_channels else []
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class InvertedResidual(_ResidualLayers):
     """MobileNetV2's inverted residual with linear bottleneck; MBConv of MnasNet/EfficientNet.
 
@@ -504,23 +494,7 @@ class InvertedResidual(_ResidualLayers):
         specs.append(ConvBNAct(e, n, 1, activation=None))  # linear bottleneck: no activation
         return specs
 
-    @staticmethod
-    def _cost_of(
-        height: int,
-        width: int,
-        in_channels: int,
-        out_channels: int,
-        expanded_channels: int,
-        kernel_size: int = 3,
-        stride: int = 1,
-        squeeze_channels: int = 0,
-        activation: str = "relu6",
-        se_activation: str = "relu",
-        se_gate: str = "hsigmoid",
-        dilation: int = 1,
-        expand: bool | None = None,
-        residual: bool | None = None,
-    ) -> LayerCost:
+    def _cost(self, height: int, width: int) -> LayerCost:
         """The layers() above in one go: this block is most of every MobileNet after V1.
 
         MACs `H*W*M*E + H'*W'*E*(Dk*Dk + N) + 2*E*S`: the 1x1 expansion M -> E at the input size
@@ -529,19 +503,19 @@ class InvertedResidual(_ResidualLayers):
         d'')` at stride 1 without SE). Params: those weights, BatchNorm's `2*C` after every conv,
         SE's biases `S + E`, PReLU's slopes.
         """
-        e, n, s = expanded_channels, out_channels, squeeze_channels
-        out_height = C._same_out(height, stride)  # "same" padding
-        out_width = out_height if width == height else C._same_out(width, stride)
-        weights = e * (kernel_size * kernel_size + n)  # the depthwise conv and the projection
+        e, n, s, k = self.expanded_channels, self.out_channels, self.squeeze_channels, self.kernel_size
+        out_height = C._same_out(height, self.stride)  # "same" padding
+        out_width = out_height if width == height else C._same_out(width, self.stride)
+        weights = e * (k * k + n)  # the depthwise conv and the projection
         macs = weights * out_height * out_width
         activated = e  # output channels of the convs with `activation` (the projection is linear)
-        if (e != in_channels) if expand is None else expand:  # the expansion
-            expand = in_channels * e
+        if self.has_expansion:
+            expand = self.in_channels * e
             weights, macs, activated = weights + expand, macs + expand * height * width, e + e
-        params = weights + 2 * (activated + n) + (activated if activation == "prelu" else 0)
+        params = weights + 2 * (activated + n) + (activated if self.activation == "prelu" else 0)
         if s:
             squeeze = 2 * e * s
-            params += squeeze + s + e + (s if se_activation == "prelu" else 0)
+            params += squeeze + s + e + (s if self.se_activation == "prelu" else 0)
             macs += squeeze
         return params, macs, n, out_height, out_width
 
@@ -549,7 +523,7 @@ class InvertedResidual(_ResidualLayers):
 MBConv = InvertedResidual
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class FusedMBConv(_ResidualLayers):
     """EfficientNetV2's fused MBConv: one k x k conv M -> E replaces expand + depthwise.
 
@@ -586,32 +560,6 @@ class FusedMBConv(_ResidualLayers):
         specs.append(ConvBNAct(e, n, 1, activation=None))
         return specs
 
-    @staticmethod
-    def _cost_of(
-        height: int,
-        width: int,
-        in_channels: int,
-        out_channels: int,
-        expanded_channels: int,
-        kernel_size: int = 3,
-        stride: int = 1,
-        squeeze_channels: int = 0,
-        activation: str = "silu",
-        se_activation: str = "silu",
-        se_gate: str = "sigmoid",
-    ) -> LayerCost:
-        m, e, n, k = in_channels, expanded_channels, out_channels, kernel_size
-        if e == m:  # the layers() above, costed in turn
-            return ConvBNAct._cost_of(height, width, m, n, k, stride, 1, 1, activation)
-        params, macs, _, height, width = ConvBNAct._cost_of(height, width, m, e, k, stride, 1, 1, activation)
-        if squeeze_channels:
-            step, step_macs, *_ = SqueezeExcite._cost_of(
-                height, width, e, squeeze_channels, se_activation, se_gate
-            )
-            params, macs = params + step, macs + step_macs
-        step, step_macs, _, height, width = ConvBNAct._cost_of(height, width, e, n, 1, 1, 1, 1, None)
-        return params + step, macs + step_macs, n, height, width
-
 
 # --- ShuffleNetV2 unit -----------------------------------------------------------------------------
 
@@ -636,7 +584,7 @@ class ShuffleV2Block(nn.Module):
         return channel_shuffle(out, 2)
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class ShuffleNetV2Unit(_Spec):
     """ShuffleNetV2 unit (Fig. 3c/d). Stride 1: channel split, the right half goes through
     1x1-ReLU, 3x3 depthwise, 1x1-ReLU; stride 2: both branches see the whole input and the left
@@ -677,23 +625,12 @@ class ShuffleNetV2Unit(_Spec):
     def build(self) -> ShuffleV2Block:
         return ShuffleV2Block(self)
 
-    @staticmethod
-    def _cost_of(
-        height: int, width: int, in_channels: int, out_channels: int, stride: int = 1, kernel_size: int = 3
-    ) -> LayerCost:
-        half, k, s, m = out_channels // 2, kernel_size, stride, in_channels
-        params = macs = 0
-        main_in = half
-        if s > 1:  # the branches() above, costed in turn; stride 1 passes half the input through
-            params, macs, _, h, w = ConvBNAct._cost_of(height, width, m, m, k, s, m, 1, None)
-            step, step_macs, *_ = ConvBNAct._cost_of(h, w, m, half, 1)
-            params, macs, main_in = params + step, macs + step_macs, m
-        step, step_macs, _, h, w = ConvBNAct._cost_of(height, width, main_in, half, 1)
-        params, macs = params + step, macs + step_macs
-        step, step_macs, _, h, w = ConvBNAct._cost_of(h, w, half, half, k, s, half, 1, None)
-        params, macs = params + step, macs + step_macs
-        step, step_macs, _, h, w = ConvBNAct._cost_of(h, w, half, half, 1)
-        return params + step, macs + step_macs, out_channels, h, w
+    def _cost(self, height: int, width: int) -> LayerCost:
+        """Both `branches()`, each on the unit's input (stride 1 passes half of it through)."""
+        shortcut, main = self.branches()
+        params, macs, *_ = _chain(shortcut, height, width)
+        main_params, main_macs, _, out_height, out_width = _chain(main, height, width)
+        return params + main_params, macs + main_macs, self.out_channels, out_height, out_width
 
 
 # --- Ghost module and bottleneck ------------------------------------------------------------------
@@ -716,7 +653,7 @@ class GhostBlock(nn.Module):
         return torch.cat((intrinsic, ghosts), dim=1)[:, : self.out_channels]
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class GhostModule(_Spec):
     """GhostNet's module (Sec. 3.1): `ceil(N/s)` intrinsic maps from a k x k conv, `(s-1)` cheap
     `d x d` depthwise "ghosts" of each, concatenated and cut to N channels.
@@ -750,27 +687,10 @@ class GhostModule(_Spec):
     def build(self) -> GhostBlock:
         return GhostBlock(self)
 
-    @staticmethod
-    def _cost_of(
-        height: int,
-        width: int,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int = 1,
-        ratio: int = 2,
-        dw_size: int = 3,
-        stride: int = 1,
-        relu: bool = True,
-    ) -> LayerCost:
-        init, act = _intrinsic_channels(out_channels, ratio), "relu" if relu else None
-        # the layers() above: the primary conv, then the cheap depthwise op on its output
-        params, macs, _, height, width = ConvBNAct._cost_of(
-            height, width, in_channels, init, kernel_size, stride, 1, 1, act
-        )
-        cheap, cheap_macs, *_ = ConvBNAct._cost_of(
-            height, width, init, init * (ratio - 1), dw_size, 1, init, 1, act
-        )
-        return params + cheap, macs + cheap_macs, out_channels, height, width
+    def _cost(self, height: int, width: int) -> LayerCost:
+        """The primary conv, then the cheap depthwise op on its output; the concat is cut to N."""
+        params, macs, _, out_height, out_width = _chain(self.layers(), height, width)
+        return params, macs, self.out_channels, out_height, out_width
 
 
 def _intrinsic_channels(out_channels: int, ratio: int) -> int:
@@ -789,7 +709,7 @@ class GhostBottleneckBlock(nn.Module):
         return self.block(x) + self.shortcut(x)
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class GhostBottleneck(_Spec):
     """Ghost bottleneck (GhostNet, Fig. 3): Ghost module (ReLU) expands to `mid_channels`, a
     depthwise conv when stride 2, optional SE, Ghost module (linear) projects; the shortcut is
@@ -833,34 +753,11 @@ class GhostBottleneck(_Spec):
     def build(self) -> GhostBottleneckBlock:
         return GhostBottleneckBlock(self)
 
-    @staticmethod
-    def _cost_of(
-        height: int,
-        width: int,
-        in_channels: int,
-        mid_channels: int,
-        out_channels: int,
-        kernel_size: int = 3,
-        stride: int = 1,
-        squeeze_channels: int = 0,
-    ) -> LayerCost:
-        m, mid, n, k, s = in_channels, mid_channels, out_channels, kernel_size, stride
-        # layers(), costed in turn
-        params, macs, _, h, w = GhostModule._cost_of(height, width, m, mid, relu=True)
-        if s > 1:
-            step, step_macs, _, h, w = ConvBNAct._cost_of(h, w, mid, mid, k, s, mid, 1, None)
-            params, macs = params + step, macs + step_macs
-        if squeeze_channels:
-            step, step_macs, *_ = SqueezeExcite._cost_of(h, w, mid, squeeze_channels, "relu", "hsigmoid")
-            params, macs = params + step, macs + step_macs
-        step, step_macs, _, h, w = GhostModule._cost_of(h, w, mid, n, relu=False)
-        params, macs = params + step, macs + step_macs
-        if not (s == 1 and m == n):  # shortcut_layers(): depthwise + 1x1 unless it is the identity
-            step, step_macs, _, sh, sw = ConvBNAct._cost_of(height, width, m, m, k, s, m, 1, None)
-            params, macs = params + step, macs + step_macs
-            step, step_macs, *_ = ConvBNAct._cost_of(sh, sw, m, n, 1, 1, 1, 1, None)
-            params, macs = params + step, macs + step_macs
-        return params, macs, n, h, w
+    def _cost(self, height: int, width: int) -> LayerCost:
+        """`layers()` in turn, plus the `shortcut_layers()` beside them on the block's input."""
+        params, macs, channels, out_height, out_width = _chain(self.layers(), height, width)
+        shortcut_params, shortcut_macs, *_ = _chain(self.shortcut_layers(), height, width)
+        return params + shortcut_params, macs + shortcut_macs, channels, out_height, out_width
 
 
 # --- SqueezeNet Fire -----------------------------------------------------------------------------
@@ -880,7 +777,7 @@ class FireBlock(nn.Module):
         return torch.cat((self.expand1x1(squeezed), self.expand3x3(squeezed)), dim=1)
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class Fire(_Spec):
     """SqueezeNet's Fire module: 1x1 squeeze to S, then 1x1 (E1) and 3x3 (E3) expands side by
     side, concatenated; convs with bias and ReLU, no BatchNorm (SqueezeNet, Sec. 3.2).
@@ -910,21 +807,14 @@ class Fire(_Spec):
     def build(self) -> FireBlock:
         return FireBlock(self)
 
-    @staticmethod
-    def _cost_of(
-        height: int,
-        width: int,
-        in_channels: int,
-        squeeze_channels: int,
-        expand1x1_channels: int,
-        expand3x3_channels: int,
-    ) -> LayerCost:
-        s, plain = squeeze_channels, ("relu", False, True)  # activation, norm, bias of the layers()
-        params, macs, _, height, width = ConvBNAct._cost_of(height, width, in_channels, s, 1, 1, 1, 1, *plain)
-        one, one_macs, *_ = ConvBNAct._cost_of(height, width, s, expand1x1_channels, 1, 1, 1, 1, *plain)
-        three, three_macs, *_ = ConvBNAct._cost_of(height, width, s, expand3x3_channels, 3, 1, 1, 1, *plain)
-        out_channels = expand1x1_channels + expand3x3_channels
-        return params + one + three, macs + one_macs + three_macs, out_channels, height, width
+    def _cost(self, height: int, width: int) -> LayerCost:
+        """The squeeze conv, then both expand convs side by side on its output."""
+        squeeze, *expands = self.layers()
+        params, macs, _, height, width = squeeze._cost(height, width)
+        for expand in expands:
+            step_params, step_macs, *_ = expand._cost(height, width)
+            params, macs = params + step_params, macs + step_macs
+        return params, macs, self.out_channels, height, width
 
 
 # --- ESPNet's ESP module ----------------------------------------------------------------------------
@@ -959,7 +849,7 @@ class ESPBlock(nn.Module):
         return self.act(self.bn(combined))
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class ESPModule(_Spec):
     """ESPNet's efficient spatial pyramid (ESP-B): a reduce conv to d = N/K channels (1x1, or
     3x3 stride 2 when downsampling), K parallel 3x3 convs with dilations 1, 2, 4, ..., 2^(K-1)
@@ -1004,30 +894,16 @@ class ESPModule(_Spec):
     def build(self) -> ESPBlock:
         return ESPBlock(self)
 
-    @staticmethod
-    def _cost_of(
-        height: int,
-        width: int,
-        in_channels: int,
-        out_channels: int,
-        branches: int = 5,
-        stride: int = 1,
-        residual: bool = True,
-    ) -> LayerCost:
-        branch_width, first = _esp_widths(out_channels, branches)
-        kernel, plain = 1 if stride == 1 else 3, (None, False, False)  # activation, norm, bias
-        # layers(): the reduce conv, then the dilated branches on its output
-        params, macs, _, height, width = ConvBNAct._cost_of(
-            height, width, in_channels, branch_width, kernel, stride, 1, 1, *plain
-        )
-        for index, dilation in enumerate(_esp_dilations(branches)):
-            out = first if index == 0 else branch_width
-            step, step_macs, *_ = ConvBNAct._cost_of(
-                height, width, branch_width, out, 3, 1, 1, dilation, *plain
-            )
-            params, macs = params + step, macs + step_macs
-        params += C._batchnorm_params(out_channels) + _activation_params("prelu", out_channels)
-        return params, macs, out_channels, height, width
+    def _cost(self, height: int, width: int) -> LayerCost:
+        """The reduce conv, the dilated branches side by side on its output, then BN + PReLU."""
+        reduce, branches = self.layers()
+        params, macs, _, height, width = reduce._cost(height, width)
+        for branch in branches:
+            step_params, step_macs, *_ = branch._cost(height, width)
+            params, macs = params + step_params, macs + step_macs
+        n = self.out_channels
+        params += C._batchnorm_params(n) + _activation_params("prelu", n)
+        return params, macs, n, height, width
 
 
 def _esp_widths(out_channels: int, branches: int) -> tuple[int, int]:

@@ -37,6 +37,8 @@ DTYPE_BYTES = {
 
 def _check_int(name: str, value, minimum: int = 1) -> int:
     """Return `value` if it is an int >= minimum, else raise a message naming the argument."""
+    if type(value) is int and value >= minimum:  # the common case, first (specs check many fields)
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     if value < minimum:
@@ -129,6 +131,8 @@ def same_padding(kernel_size: int, dilation: int = 1) -> int:
     >>> same_padding(3), same_padding(5), same_padding(3, dilation=2)
     (1, 2, 2)
     """
+    if type(kernel_size) is int and type(dilation) is int and kernel_size % 2 and kernel_size > 0 < dilation:
+        return _same_padding(kernel_size, dilation)  # the common case, first
     _check_int("kernel_size", kernel_size)
     _check_int("dilation", dilation)
     if kernel_size % 2 == 0:

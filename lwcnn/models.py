@@ -49,9 +49,10 @@ from lwcnn.blocks import (
     InvertedResidual,
     LayerCost,
     ShuffleNetV2Unit,
-    _activation_params,
     _SameChannels,
     _Spec,
+    activation_params,
+    frozen_spec,
     make_activation,
 )
 from lwcnn.cost import Size
@@ -237,12 +238,12 @@ def _classifier_cost(layers: Sequence[Any], input_size: Size, num_classes: int) 
 
 # --- glue layers: what a network needs around the blocks ----------------------------------------
 #
-# Each has the blocks' interface (in_channels, out_channels, build, cost, _cost_of) so that a
+# Each has the blocks' interface (in_channels, out_channels, build, cost, _cost) so that a
 # stage can mix them with the block specs. None of them costs multiply-adds except PlainConv and
 # Linear.
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class PlainConv(_Spec):
     """Conv with bias and explicit padding, then an activation, no BatchNorm.
 
@@ -271,25 +272,16 @@ class PlainConv(_Spec):
             layers["act"] = make_activation(self.activation, self.out_channels)
         return nn.Sequential(layers)
 
-    @staticmethod
-    def _cost_of(
-        height: int,
-        width: int,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        stride: int = 1,
-        padding: int = 0,
-        activation: str | None = "relu",
-    ) -> LayerCost:
+    def _cost(self, height: int, width: int) -> LayerCost:
         # the checked function: without "same" padding an input can be smaller than the kernel
-        out_height, out_width = C.conv2d_output_size((height, width), kernel_size, stride, padding)
-        weights = C._conv_weights(in_channels, out_channels, kernel_size, kernel_size, 1)
-        params = weights + out_channels + _activation_params(activation, out_channels)
-        return params, weights * out_height * out_width, out_channels, out_height, out_width
+        k, n = self.kernel_size, self.out_channels
+        out_height, out_width = C.conv2d_output_size((height, width), k, self.stride, self.padding)
+        weights = C._conv_weights(self.in_channels, n, k, k, 1)
+        params = weights + n + activation_params(self.activation, n)
+        return params, weights * out_height * out_width, n, out_height, out_width
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class MaxPool(_SameChannels):
     """Max pooling: no parameters and no multiply-adds, it only shrinks the map.
 
@@ -320,21 +312,12 @@ class MaxPool(_SameChannels):
         out = -(-(length + 2 * p - k) // s) + 1  # ceil division
         return out - 1 if (out - 1) * s >= length + p else out
 
-    @staticmethod
-    def _cost_of(
-        height: int,
-        width: int,
-        channels: int,
-        kernel_size: int = 3,
-        stride: int = 2,
-        padding: int = 0,
-        ceil_mode: bool = False,
-    ) -> LayerCost:
-        window = (kernel_size, stride, padding, ceil_mode)
-        return 0, 0, channels, MaxPool._pooled(height, *window), MaxPool._pooled(width, *window)
+    def _cost(self, height: int, width: int) -> LayerCost:
+        window = (self.kernel_size, self.stride, self.padding, self.ceil_mode)
+        return 0, 0, self.channels, self._pooled(height, *window), self._pooled(width, *window)
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class Flatten(_SameChannels):
     """(N, C, 1, 1) -> (N, C) after the global pooling; costs nothing."""
 
@@ -343,12 +326,11 @@ class Flatten(_SameChannels):
     def build(self) -> nn.Flatten:
         return nn.Flatten()
 
-    @staticmethod
-    def _cost_of(height: int, width: int, channels: int) -> LayerCost:
-        return 0, 0, channels, height, width
+    def _cost(self, height: int, width: int) -> LayerCost:
+        return 0, 0, self.channels, height, width
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class Dropout(_SameChannels):
     """Dropout with probability `p` (identity at inference); costs nothing."""
 
@@ -361,12 +343,11 @@ class Dropout(_SameChannels):
     def build(self) -> nn.Dropout:
         return nn.Dropout(self.p)
 
-    @staticmethod
-    def _cost_of(height: int, width: int, channels: int, p: float = 0.2) -> LayerCost:
-        return 0, 0, channels, height, width
+    def _cost(self, height: int, width: int) -> LayerCost:
+        return 0, 0, self.channels, height, width
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class BatchNorm(_SameChannels):
     """BatchNorm1d on the pooled vector: params `2*C` (scale and shift), no multiply-adds.
 
@@ -383,12 +364,11 @@ class BatchNorm(_SameChannels):
     def build(self) -> nn.BatchNorm1d:
         return nn.BatchNorm1d(self.channels)
 
-    @staticmethod
-    def _cost_of(height: int, width: int, channels: int) -> LayerCost:
-        return C.batchnorm_params(channels), 0, channels, height, width
+    def _cost(self, height: int, width: int) -> LayerCost:
+        return C.batchnorm_params(self.channels), 0, self.channels, height, width
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class Activation(_SameChannels):
     """A lone activation (MobileNetV3's h-swish between its two classifier layers)."""
 
@@ -401,12 +381,11 @@ class Activation(_SameChannels):
     def build(self) -> nn.Module:
         return make_activation(self.activation, self.channels)
 
-    @staticmethod
-    def _cost_of(height: int, width: int, channels: int, activation: str = "relu") -> LayerCost:
-        return _activation_params(activation, channels), 0, channels, height, width
+    def _cost(self, height: int, width: int) -> LayerCost:
+        return activation_params(self.activation, self.channels), 0, self.channels, height, width
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class Linear(_Spec):
     """Fully-connected layer on the pooled vector: params `M*N + N`, MACs `M*N`."""
 
@@ -429,13 +408,15 @@ class Linear(_Spec):
     def build(self) -> nn.Linear:
         return nn.Linear(self.in_features, self.out_features, bias=self.bias)
 
-    @staticmethod
-    def _cost_of(
-        height: int, width: int, in_features: int, out_features: int, bias: bool = True
-    ) -> LayerCost:
+    def _cost(self, height: int, width: int) -> LayerCost:
         """On the pooled vector: params `M*N` (+ N), MACs `M*N` (`cost.linear_params`, `cost.linear_macs`)."""
-        weights = C._linear_weights(in_features, out_features)
-        return weights + (out_features if bias else 0), weights, out_features, height, width
+        n = self.out_features
+        weights = C._linear_weights(self.in_features, n)
+        return weights + (n if self.bias else 0), weights, n, height, width
+
+
+# the layers a network puts around its blocks
+GLUE_LAYERS = (PlainConv, MaxPool, Flatten, Dropout, BatchNorm, Activation, Linear)
 
 
 def _check_activation_name(name: str | None) -> None:
@@ -508,15 +489,9 @@ class NetworkCost:
 NO_SE = 0  # squeeze_channels of a block without squeeze-and-excite
 SMALL_INPUT_NORM_MOMENTUM = 0.1  # BatchNorm momentum of every `small_input=True` network
 
-# A layer of a network, written down but not made: its spec class and the arguments that make
-# it, `kind(*args, **kwargs)`. The first argument is always the layer's input channels.
-Layer = tuple[type, tuple[Any, ...], dict[str, Any]]
+# A layer of a network is a spec (a block or one of the layers above); a stage is named.
+Layer = Any
 StageLayers = tuple[str, Sequence[Layer]]  # (stage name, its layers)
-
-
-def _layer(kind: type, *args: Any, **kwargs: Any) -> Layer:
-    """`kind(*args, **kwargs)`, written down for `NetworkSpec` to make or to cost."""
-    return kind, args, kwargs
 
 
 class NetworkSpec:
@@ -525,12 +500,9 @@ class NetworkSpec:
     A subclass is a frozen dataclass with the fields `num_classes`, `in_channels` and
     `resolution`, and writes from its table `_make_stages()`, the feature extractor as
     (stage name, layers) pairs, and `_make_classifier()`, the layers after global average
-    pooling, each layer as `_layer(SpecClass, *args, **kwargs)`. From that one layout,
-    `stages()` and `build` make the layer specs (each constructor checks its arguments), and
-    `cost` calls `SpecClass._cost_of(height, width, *args, **kwargs)` on the same arguments
-    without making a spec: they follow from this spec's fields, checked once when it was made,
-    so checking them again per layer would only cost time. A table other than the paper's is
-    checked by making its specs once, when the network spec is made.
+    pooling, each layer a spec (`InvertedResidual(...)`, `Linear(...)`), whose constructor checks
+    its arguments. `stages()`, `build` and `cost` all read that one layout: `cost` sums each
+    layer's own cost, stage by stage.
     """
 
     norm_eps: ClassVar[float] = 1e-5  # BatchNorm settings of the reference implementation
@@ -617,42 +589,36 @@ class NetworkSpec:
     def cost(self, resolution: Size | None = None) -> NetworkCost:
         """Params and conv+linear MACs per stage at `resolution` (default `input_resolution`).
 
-        Pure integer arithmetic: each layer's `_cost_of` on the layout's arguments, no spec or
-        module made. Cached per (spec, size), which is safe because specs are frozen.
+        Pure integer arithmetic: each layer spec's own cost, no module made. Cached per
+        (spec, size), which is safe because specs are frozen.
         """
         size = C._pair("resolution", self.input_resolution if resolution is None else resolution)
         return _network_cost(self, size)
 
 
-def _make(layer: Layer) -> Any:
-    kind, args, kwargs = layer
-    return kind(*args, **kwargs)
-
-
 @functools.lru_cache(maxsize=1024)
 def _specs(spec: NetworkSpec) -> tuple[tuple[Stage, ...], tuple[Any, ...]]:
-    """The spec's layers made into specs, every argument checked by the spec's constructor."""
-    made = tuple(Stage(name, tuple(_make(layer) for layer in layers)) for name, layers in spec._make_stages())
-    return made, tuple(_make(layer) for layer in spec._make_classifier())
+    """The spec's layout, made once: its stages of layer specs, and its classifier."""
+    made = tuple(Stage(name, tuple(layers)) for name, layers in spec._make_stages())
+    return made, tuple(spec._make_classifier())
 
 
 @functools.lru_cache(maxsize=4096)
 def _network_cost(spec: NetworkSpec, input_size: tuple[int, int]) -> NetworkCost:
-    """Each layer's `_cost_of` on its arguments, in order, summed per stage.
-
-    The layout is made afresh for each size: keeping it would cost more (in garbage collection)
-    than making it again.
-    """
+    """Each layer spec's cost on the map the layer before it made, summed per stage."""
     channels, (height, width) = spec.in_channels, input_size
     rows, total_params, total_macs = [], 0, 0
-    for name, layers in (*spec._make_stages(), ("classifier", spec._make_classifier())):
+    stages, classifier = _specs(spec)
+    for name, layers in (*((stage.name, stage.layers) for stage in stages), ("classifier", classifier)):
         if name == "classifier":  # after the global average pooling: on the pooled 1x1 map
             height = width = 1
         params = macs = 0
-        for kind, args, kwargs in layers:
-            if args[0] != channels:  # every layer's first argument is its input channels
-                raise ValueError(f"{name}: {kind.__name__} expects {args[0]} channels, gets {channels}")
-            step_params, step_macs, channels, height, width = kind._cost_of(height, width, *args, **kwargs)
+        for layer in layers:
+            if layer.in_channels != channels:
+                raise ValueError(
+                    f"{name}: {type(layer).__name__} expects {layer.in_channels} channels, gets {channels}"
+                )
+            step_params, step_macs, channels, height, width = layer._cost(height, width)
             params += step_params
             macs += step_macs
         size = (height, width)
@@ -757,9 +723,9 @@ def _repeated_rows(
 def _dropout_classifier(channels: int, dropout: float, num_classes: int) -> list[Layer]:
     """Flatten, dropout, linear: the classifier of MobileNetV2, MnasNet, EfficientNet, GhostNet."""
     return [
-        _layer(Flatten, channels),
-        _layer(Dropout, channels, dropout),
-        _layer(Linear, channels, num_classes),
+        Flatten(channels),
+        Dropout(channels, dropout),
+        Linear(channels, num_classes),
     ]
 
 
@@ -820,20 +786,20 @@ class MobileNetV1(NetworkSpec):
     def _make_stages(self) -> list[StageLayers]:
         stem = self._width(self.stem_channels)
         rows = _without_first_stride(self.table) if self.small_input else self.table
-        stages = [("stem", [_layer(ConvBNAct, self.in_channels, stem, 3, 1 if self.small_input else 2)])]
+        stages = [("stem", [ConvBNAct(self.in_channels, stem, 3, 1 if self.small_input else 2)])]
         channels, blocks = stem, []
         for row in rows:
             if row.stride > 1 or not blocks:  # each stride > 1 opens a stage
                 blocks = []
                 stages.append((f"stage{len(stages)}", blocks))
             out = self._width(row.out_channels)
-            blocks.append(_layer(DepthwiseSeparable, channels, out, 3, row.stride))
+            blocks.append(DepthwiseSeparable(channels, out, 3, row.stride))
             channels = out
         return stages
 
     def _make_classifier(self) -> list[Layer]:
         channels = self._width(self.table[-1].out_channels)
-        return [_layer(Flatten, channels), _layer(Linear, channels, self.num_classes)]
+        return [Flatten(channels), Linear(channels, self.num_classes)]
 
 
 # --- MobileNetV2 -------------------------------------------------------------------------------
@@ -901,15 +867,15 @@ class MobileNetV2(NetworkSpec):
 
     def _block(self, row: V2Row, in_channels: int, out_channels: int, stride: int) -> Layer:
         expanded = int(round(in_channels * row.expand_ratio))
-        return _layer(InvertedResidual, in_channels, out_channels, expanded, 3, stride, NO_SE, "relu6")
+        return InvertedResidual(in_channels, out_channels, expanded, 3, stride, NO_SE, "relu6")
 
     def _make_stages(self) -> list[StageLayers]:
         channels = self._width(self.stem_channels)
         rows = _without_first_stride(self.table) if self.small_input else self.table
         stem_stride = 1 if self.small_input else 2
-        stem = _layer(ConvBNAct, self.in_channels, channels, 3, stem_stride, activation="relu6")
+        stem = ConvBNAct(self.in_channels, channels, 3, stem_stride, activation="relu6")
         stages, channels = _repeated_rows(self, rows, channels)
-        head = _layer(ConvBNAct, channels, self._head_channels, 1, activation="relu6")
+        head = ConvBNAct(channels, self._head_channels, 1, activation="relu6")
         return [("stem", [stem]), *stages, ("head", [head])]
 
     def _make_classifier(self) -> list[Layer]:
@@ -1014,7 +980,7 @@ class MobileNetV3(NetworkSpec):
         channels = self._width(self.stem_channels)
         rows = _without_first_stride(self.rows) if self.small_input else self.rows
         stem_stride = 1 if self.small_input else 2
-        stem = _layer(ConvBNAct, self.in_channels, channels, 3, stem_stride, activation="hswish")
+        stem = ConvBNAct(self.in_channels, channels, 3, stem_stride, activation="hswish")
         stages, blocks, alpha = [("stem", [stem])], [], self.width_multiplier
         for row in rows:  # self._width written out, as this loop is the bulk of `cost`
             if row.stride > 1 or not blocks:  # each stride > 1 opens a stage
@@ -1023,8 +989,7 @@ class MobileNetV3(NetworkSpec):
             expanded = C._make_divisible(row.expanded_channels * alpha, 8, 8)
             out = C._make_divisible(row.out_channels * alpha, 8, 8)
             squeeze = C._make_divisible(expanded // 4, 8, 8) if row.use_se else 0
-            block = _layer(
-                InvertedResidual,
+            block = InvertedResidual(
                 channels,
                 out,
                 expanded,
@@ -1035,22 +1000,22 @@ class MobileNetV3(NetworkSpec):
             )
             blocks.append(block)
             channels = out
-        stages.append(("head", [_layer(ConvBNAct, channels, 6 * channels, 1, activation="hswish")]))
+        stages.append(("head", [ConvBNAct(channels, 6 * channels, 1, activation="hswish")]))
         return stages
 
     def _make_classifier(self) -> list[Layer]:
         channels = 6 * self._width(self.rows[-1].out_channels)
         hidden = self._width(MOBILENET_V3_LAST_CHANNELS[self.variant])
         if self.classifier_norm:
-            hidden_layers = [_layer(Linear, channels, hidden, False), _layer(BatchNorm, hidden)]
+            hidden_layers = [Linear(channels, hidden, False), BatchNorm(hidden)]
         else:
-            hidden_layers = [_layer(Linear, channels, hidden)]
+            hidden_layers = [Linear(channels, hidden)]
         return [
-            _layer(Flatten, channels),
+            Flatten(channels),
             *hidden_layers,
-            _layer(Activation, hidden, "hswish"),
-            _layer(Dropout, hidden, self.dropout),
-            _layer(Linear, hidden, self.num_classes),
+            Activation(hidden, "hswish"),
+            Dropout(hidden, self.dropout),
+            Linear(hidden, self.num_classes),
         ]
 
 
@@ -1133,8 +1098,7 @@ class MnasNet(NetworkSpec):
     def _block(self, row: MBRow, in_channels: int, out_channels: int, stride: int) -> Layer:
         squeeze = max(1, round(in_channels * row.se_ratio)) if row.se_ratio else 0
         expanded = in_channels * row.expand_ratio
-        return _layer(
-            InvertedResidual,
+        return InvertedResidual(
             in_channels,
             out_channels,
             expanded,
@@ -1148,17 +1112,17 @@ class MnasNet(NetworkSpec):
     def _make_stages(self) -> list[StageLayers]:
         stem, separable = self._width(self.stem_channels), self._width(self.separable_channels)
         stages = [
-            ("stem", [_layer(ConvBNAct, self.in_channels, stem, 3, 2)]),
+            ("stem", [ConvBNAct(self.in_channels, stem, 3, 2)]),
             (
                 "stage1",  # SepConv 3x3: no shortcut, no activation after the pointwise conv
                 [
-                    _layer(ConvBNAct, stem, stem, 3, groups=stem),
-                    _layer(ConvBNAct, stem, separable, 1, activation=None),
+                    ConvBNAct(stem, stem, 3, groups=stem),
+                    ConvBNAct(stem, separable, 1, activation=None),
                 ],
             ),
         ]
         rows, channels = _repeated_rows(self, self.rows, separable, first_index=2)
-        return [*stages, *rows, ("head", [_layer(ConvBNAct, channels, self.last_channels, 1)])]
+        return [*stages, *rows, ("head", [ConvBNAct(channels, self.last_channels, 1)])]
 
     def _make_classifier(self) -> list[Layer]:
         return _dropout_classifier(self.last_channels, self.dropout, self.num_classes)
@@ -1203,20 +1167,18 @@ class ShuffleNetV2(NetworkSpec):
 
     def _make_stages(self) -> list[StageLayers]:
         conv1, *stage_channels, conv5 = self.channels
-        stages = [
-            ("stem", [_layer(ConvBNAct, self.in_channels, conv1, 3, 2), _layer(MaxPool, conv1, 3, 2, 1)])
-        ]
+        stages = [("stem", [ConvBNAct(self.in_channels, conv1, 3, 2), MaxPool(conv1, 3, 2, 1)])]
         channels = conv1
         for index, (out, repeats) in enumerate(zip(stage_channels, self.stage_repeats, strict=True), 2):
-            units = [_layer(ShuffleNetV2Unit, channels, out, stride=2)]
-            units += [_layer(ShuffleNetV2Unit, out, out, stride=1)] * (repeats - 1)
+            units = [ShuffleNetV2Unit(channels, out, stride=2)]
+            units += [ShuffleNetV2Unit(out, out, stride=1)] * (repeats - 1)
             stages.append((f"stage{index}", units))
             channels = out
-        return [*stages, ("head", [_layer(ConvBNAct, channels, conv5, 1)])]
+        return [*stages, ("head", [ConvBNAct(channels, conv5, 1)])]
 
     def _make_classifier(self) -> list[Layer]:
         channels = self.channels[-1]
-        return [_layer(Flatten, channels), _layer(Linear, channels, self.num_classes)]
+        return [Flatten(channels), Linear(channels, self.num_classes)]
 
 
 # --- GhostNet ----------------------------------------------------------------------------------
@@ -1285,22 +1247,22 @@ class GhostNet(NetworkSpec):
 
     def _make_stages(self) -> list[StageLayers]:
         channels = self._width(self.stem_channels)
-        stages, blocks = [("stem", [_layer(ConvBNAct, self.in_channels, channels, 3, 2)])], []
+        stages, blocks = [("stem", [ConvBNAct(self.in_channels, channels, 3, 2)])], []
         for row in self.table:
             if row.stride > 1 or not blocks:  # each stride > 1 opens a stage
                 blocks = []
                 stages.append((f"stage{len(stages)}", blocks))
             expanded, out = self._width(row.expanded_channels), self._width(row.out_channels)
             squeeze = C.make_divisible(expanded * row.se_ratio, 4) if row.se_ratio else 0
-            block = _layer(GhostBottleneck, channels, expanded, out, row.kernel_size, row.stride, squeeze)
+            block = GhostBottleneck(channels, expanded, out, row.kernel_size, row.stride, squeeze)
             blocks.append(block)
             channels = out
-        head = _layer(ConvBNAct, channels, self._width(self.table[-1].expanded_channels), 1)
+        head = ConvBNAct(channels, self._width(self.table[-1].expanded_channels), 1)
         return [*stages, ("head", [head])]
 
     def _make_classifier(self) -> list[Layer]:
         channels, hidden = self._width(self.table[-1].expanded_channels), self.last_channels
-        conv_head = _layer(ConvBNAct, channels, hidden, 1, norm=False, bias=True)  # on the pooled 1x1 map
+        conv_head = ConvBNAct(channels, hidden, 1, norm=False, bias=True)  # on the pooled 1x1 map
         return [conv_head, *_dropout_classifier(hidden, self.dropout, self.num_classes)]
 
 
@@ -1358,8 +1320,7 @@ class EfficientNet(NetworkSpec):
     def _block(self, row: MBRow, in_channels: int, out_channels: int, stride: int) -> Layer:
         expanded = C.make_divisible(in_channels * row.expand_ratio, 8)
         squeeze = max(1, int(in_channels * row.se_ratio)) if row.se_ratio else 0
-        return _layer(
-            InvertedResidual,
+        return InvertedResidual(
             in_channels,
             out_channels,
             expanded,
@@ -1373,9 +1334,9 @@ class EfficientNet(NetworkSpec):
 
     def _make_stages(self) -> list[StageLayers]:
         channels = self._width(self.stem_channels)
-        stem = _layer(ConvBNAct, self.in_channels, channels, 3, 2, activation="silu")
+        stem = ConvBNAct(self.in_channels, channels, 3, 2, activation="silu")
         stages, channels = _repeated_rows(self, self.table, channels, self.depth_multiplier)
-        head = _layer(ConvBNAct, channels, 4 * channels, 1, activation="silu")
+        head = ConvBNAct(channels, 4 * channels, 1, activation="silu")
         return [("stem", [stem]), *stages, ("head", [head])]
 
     def _make_classifier(self) -> list[Layer]:
@@ -1452,25 +1413,25 @@ class SqueezeNet(NetworkSpec):
 
     def _make_stages(self) -> list[StageLayers]:
         (conv1, kernel), rows = SQUEEZENET_TABLES[self.version]
-        groups: list[list[Layer]] = [[_layer(PlainConv, self.in_channels, conv1, kernel, stride=2)]]
+        groups: list[list[Layer]] = [[PlainConv(self.in_channels, conv1, kernel, stride=2)]]
         channels = conv1
         for row in rows:
             if row == MAXPOOL:
-                groups.append([_layer(MaxPool, channels, 3, 2, ceil_mode=True)])
+                groups.append([MaxPool(channels, 3, 2, ceil_mode=True)])
             else:
-                groups[-1].append(_layer(Fire, channels, *row))
+                groups[-1].append(Fire(channels, *row))
                 channels = row.expand1x1 + row.expand3x3  # Fire concatenates its two expands
         # conv1 and the first pool form the stem; every later pool opens a stage
         stem = ("stem", [*groups[0], *groups[1][:1]])
         stages = _numbered([groups[1][1:], *groups[2:]])
         head = [
-            _layer(Dropout, channels, self.dropout),
-            _layer(ConvBNAct, channels, self.num_classes, 1, norm=False, bias=True),
+            Dropout(channels, self.dropout),
+            ConvBNAct(channels, self.num_classes, 1, norm=False, bias=True),
         ]
         return [stem, *stages, ("head", head)]
 
     def _make_classifier(self) -> list[Layer]:
-        return [_layer(Flatten, self.num_classes)]
+        return [Flatten(self.num_classes)]
 
 
 # --- by name -----------------------------------------------------------------------------------

@@ -56,12 +56,12 @@ from lwcnn import cost as C
 from lwcnn.blocks import (
     ConvBNAct,
     InvertedResidual,
-    LayerCost,
     SqueezeExcite,
     _check_residual,
     _ResidualLayers,
+    frozen_spec,
 )
-from lwcnn.models import Flatten, Linear, NetworkSpec, StageLayers, _layer
+from lwcnn.models import Flatten, Linear, NetworkSpec, StageLayers
 
 OPS = ("conv", "dwsep", "mbconv3", "mbconv6")
 EXPANSION = {"conv": 1, "dwsep": 1, "mbconv3": 3, "mbconv6": 6}
@@ -86,7 +86,7 @@ DECISIONS = BlockChoice._fields
 # --- the plain conv op, with optional SE and shortcut -------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class ConvBlock(_ResidualLayers):
     """k x k conv -> BN -> ReLU, optional squeeze-and-excite, optional identity shortcut.
 
@@ -116,27 +116,6 @@ class ConvBlock(_ResidualLayers):
         if self.squeeze_channels:
             specs.append(SqueezeExcite(n, self.squeeze_channels, "relu", "sigmoid"))
         return specs
-
-    @staticmethod
-    def _cost_of(
-        height: int,
-        width: int,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int = 3,
-        stride: int = 1,
-        squeeze_channels: int = 0,
-        residual: bool = False,
-    ) -> LayerCost:
-        params, macs, n, height, width = ConvBNAct._cost_of(
-            height, width, in_channels, out_channels, kernel_size, stride, 1, 1, "relu"
-        )
-        if squeeze_channels:
-            se_params, se_macs, *_ = SqueezeExcite._cost_of(
-                height, width, n, squeeze_channels, "relu", "sigmoid"
-            )
-            params, macs = params + se_params, macs + se_macs
-        return params, macs, n, height, width
 
 
 # --- the network an architecture describes ------------------------------------------------------
@@ -183,7 +162,7 @@ class SearchedNet(NetworkSpec):
     def _make_stages(self) -> list[StageLayers]:
         channels = self.stem_channels
         stages: list[StageLayers] = [
-            ("stem", [_layer(ConvBNAct, self.in_channels, channels, 3, self.stem_stride, activation="relu")])
+            ("stem", [ConvBNAct(self.in_channels, channels, 3, self.stem_stride, activation="relu")])
         ]
         for index, (block, base, stride) in enumerate(
             zip(self.blocks, self.base_widths, self.strides, strict=False)
@@ -194,11 +173,11 @@ class SearchedNet(NetworkSpec):
                 layers.append(_op_layer(block, channels, out, stride if layer == 0 else 1))
                 channels = out
             stages.append((f"block{index + 1}", layers))
-        stages.append(("head", [_layer(ConvBNAct, channels, self.head_channels, 1, activation="relu")]))
+        stages.append(("head", [ConvBNAct(channels, self.head_channels, 1, activation="relu")]))
         return stages
 
     def _make_classifier(self) -> list:
-        return [_layer(Flatten, self.head_channels), _layer(Linear, self.head_channels, self.num_classes)]
+        return [Flatten(self.head_channels), Linear(self.head_channels, self.num_classes)]
 
 
 def _op_layer(block: BlockChoice, in_channels: int, out_channels: int, stride: int) -> Any:
@@ -206,11 +185,10 @@ def _op_layer(block: BlockChoice, in_channels: int, out_channels: int, stride: i
     residual = block.skip == "identity" and stride == 1 and in_channels == out_channels
     if block.op == "conv":
         squeeze = C.se_channels(out_channels, block.se_ratio, 8) if block.se_ratio else 0
-        return _layer(ConvBlock, in_channels, out_channels, block.kernel, stride, squeeze, residual)
+        return ConvBlock(in_channels, out_channels, block.kernel, stride, squeeze, residual)
     expanded = in_channels * EXPANSION[block.op]
     squeeze = C.se_channels(expanded, block.se_ratio, 8) if block.se_ratio else 0
-    return _layer(
-        InvertedResidual,
+    return InvertedResidual(
         in_channels,
         out_channels,
         expanded,

@@ -2,9 +2,9 @@
 
 A block is costed the way its `layers()` (or `branches()`) read: each sub-layer made as a spec
 (its constructor checks it) and costed by the checked public functions of `lwcnn.cost`, one after
-another. A network is costed by walking `spec.stages()`, its layers made as specs. This is how
-lwcnn computed every cost before the `_cost_of` fast path; the tests assert that both agree, and
-the other tests compare both with torch's own counts.
+another. A network is costed by walking `spec.stages()`. Each spec's own `_cost` uses the
+unchecked kernels of `lwcnn.cost` (and the inverted residual its closed form); the tests assert
+that both agree, and the other tests compare both with torch's own counts.
 """
 
 from __future__ import annotations

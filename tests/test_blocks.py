@@ -1,6 +1,6 @@
 """Every block: analytical params == torch's parameter count, analytical MACs == FlopCounterMode / 2,
 analytical output shape == the module's output shape, over a few hundred random specs each; and the
-fast `cost` (each spec's `_cost_of`) == the cost composed from its `layers()` made as specs."""
+`cost` (each spec's own `_cost`) == the cost composed from its `layers()` made as specs."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from reference import outcome, reference_cost
 from torch import nn
 
 from lwcnn import blocks as B
+from lwcnn import models as M
 
 many = settings(max_examples=200, deadline=None)
 channels = st.integers(1, 12)
@@ -420,18 +421,27 @@ def test_the_property_test_draws_every_block():
     assert set(SPEC_STRATEGIES) == set(B.BLOCKS)
 
 
-@pytest.mark.parametrize("cls", B.BLOCKS)
-def test_cost_of_takes_the_spec_fields_with_their_defaults(cls):
-    """`cost` passes a spec's fields to `_cost_of` by name, networks pass a layer's arguments: both
-    only work if `_cost_of(height, width, ...)` lists exactly the fields, with the same defaults."""
-    parameters = list(inspect.signature(cls._cost_of).parameters.values())
-    assert [p.name for p in parameters[:2]] == ["height", "width"]
-    fields = dataclasses.fields(cls)
-    assert [p.name for p in parameters[2:]] == [f.name for f in fields]
-    no_default = dataclasses.MISSING, inspect.Parameter.empty
-    assert [p.default for p in parameters[2:]] == [
-        no_default[1] if f.default is no_default[0] else f.default for f in fields
-    ]
+SPEC_CLASSES = (*B.BLOCKS, *M.GLUE_LAYERS)
+
+
+@pytest.mark.parametrize("cls", SPEC_CLASSES)
+def test_a_cost_reads_its_own_spec_and_restates_nothing(cls):
+    """A spec's cost is a view of the spec: `_cost(self, height, width)` reads the fields, so no
+    second list of them (a signature that restates the fields) can drift from the first."""
+    assert not hasattr(cls, "_cost_of")
+    assert list(inspect.signature(cls._cost).parameters) == ["self", "height", "width"]
+
+
+@pytest.mark.parametrize("cls", [cls for cls in B.BLOCKS if hasattr(cls, "layers")])
+def test_a_composite_without_a_closed_form_costs_its_layers(cls):
+    """Only the inverted residual keeps a closed form (MobileNetV2's, lesson 05); every other
+    composite block's cost is its `layers()` (and branches) costed, not a formula of its own."""
+    own = cls.__dict__.get("_cost")
+    if cls is B.InvertedResidual:
+        assert own is not None
+    else:
+        source = inspect.getsource(own) if own else ""
+        assert own is None or "layers()" in source or "branches()" in source, source
 
 
 @pytest.mark.parametrize("size", [0, -3, (4, 0), (4, 5, 6), [3], 2.0, "8", True, (2, 3.5)])

@@ -5,7 +5,7 @@
 * Every name: the built module's params and FlopCounterMode MACs == `cost`, stage by stage shapes
   included, at several input sizes; width multipliers and resolutions of V2/V3 by hypothesis.
 * The papers' figures (MobileNetV1's width and resolution tables, the headline MACs/params).
-* The fast `cost` (each layer's `_cost_of`, no spec made) == walking `stages()` made as specs and
+* `cost` (each layer spec's own `_cost`) == walking `stages()` and
   costing every layer by composition, for every name and random options; caches and checks.
 
 torchvision models are built once per module (cached); everything runs on one thread.
@@ -356,15 +356,7 @@ def test_maxpool_ceil_mode_size_matches_torch():
 
 # --- the fast cost against the composed one ------------------------------------------------------
 
-GLUE = (
-    models.PlainConv,
-    models.MaxPool,
-    models.Flatten,
-    models.Dropout,
-    models.Activation,
-    models.Linear,
-    models.BatchNorm,
-)
+GLUE = models.GLUE_LAYERS
 
 
 def _same_cost(network: models.NetworkSpec, size) -> None:
@@ -476,40 +468,41 @@ def test_glue_layers_fast_cost_equals_the_checked_functions(spec, size):
     assert outcome(lambda: spec.cost(size)) == outcome(lambda: reference_cost(spec, size)), spec
 
 
-@pytest.mark.parametrize("cls", GLUE)
-def test_glue_cost_of_takes_the_spec_fields_with_their_defaults(cls):
-    parameters = list(inspect.signature(cls._cost_of).parameters.values())
-    fields = dataclasses.fields(cls)
-    assert [p.name for p in parameters] == ["height", "width", *(f.name for f in fields)]
-    assert [p.default for p in parameters[2:]] == [
-        inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default for f in fields
-    ]
+def test_cost_reads_the_layer_specs_that_stages_and_build_read():
+    """Cost, stages() and build() are views of one layout: cost visits exactly the specs of
+    `stages()` and `classifier()`, in order (the same objects, not a second description)."""
+    seen = []
+    originals = {cls: cls._cost for cls in (*blocks.BLOCKS, *GLUE) if "_cost" in cls.__dict__}
 
+    def recording(original):
+        def _cost(self, height, width):
+            seen.append(self)
+            return original(self, height, width)
 
-def test_cost_makes_no_layer_spec(monkeypatch):
-    """The cold path costs the layout's arguments: no block or glue spec is made (or checked)."""
+        return _cost
 
-    def refuse(self, *args, **kwargs):
-        raise AssertionError(f"cost() made a {type(self).__name__}")
-
-    for cls in (*blocks.BLOCKS, *GLUE):
-        monkeypatch.setattr(cls, "__init__", refuse)
-    models.clear_cost_caches()
-    for name in models.MODEL_NAMES:
-        assert models.cost(name, 96).macs > 0
-    with pytest.raises(AssertionError, match="made a"):
-        models.spec("mobilenet_v2", width_multiplier=0.5).stages()
+    for name in ("mobilenet_v3_small", "shufflenet_v2_x0_5", "squeezenet1_1", "ghostnet"):
+        spec = models.spec(name)
+        models.clear_cost_caches()
+        seen.clear()
+        with pytest.MonkeyPatch.context() as patch:
+            for cls, original in originals.items():
+                patch.setattr(cls, "_cost", recording(original))
+            spec.cost()
+        layers = [layer for stage in spec.stages() for layer in stage.layers] + list(spec.classifier())
+        top = [layer for layer in seen if any(layer is other for other in layers)]
+        assert top == layers, name
 
 
 def test_cold_calls_compute_and_clear_cost_caches_forgets_everything(monkeypatch):
     calls = []
-    original = blocks.InvertedResidual._cost_of
+    original = blocks.InvertedResidual._cost
 
-    def counting(*args, **kwargs):
-        calls.append(args[:2])
-        return original(*args, **kwargs)
+    def counting(self, height, width):
+        calls.append((height, width))
+        return original(self, height, width)
 
-    monkeypatch.setattr(blocks.InvertedResidual, "_cost_of", staticmethod(counting))
+    monkeypatch.setattr(blocks.InvertedResidual, "_cost", counting)
     models.clear_cost_caches()
     first = models.cost("mobilenet_v3_small", 160, width_multiplier=0.8)
     assert len(calls) == 11  # one per bneck row

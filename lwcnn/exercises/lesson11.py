@@ -34,8 +34,8 @@ def reference_scaled_stages(rows: list[tuple[int, int]], depth: float, width: fl
     spec = models.EfficientNet(
         width_multiplier=width, depth_multiplier=depth, table=table, num_classes=10, in_channels=1
     )
-    stages = [layers for name, layers in spec._make_stages() if name.startswith("stage")]
-    return [(layers[-1][1][1], len(layers)) for layers in stages]
+    stages = [stage.layers for stage in spec.stages() if stage.name.startswith("stage")]
+    return [(layers[-1].out_channels, len(layers)) for layers in stages]
 
 
 def _near(value: float, step: float) -> bool:
