@@ -25,12 +25,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lwcnn import checks
 from lwcnn import cost as C
 from lwcnn.cost import Size
 
@@ -62,7 +64,7 @@ class HSwish(nn.Module):
         return x * F.relu6(x + 3.0) / 6.0
 
 
-def _check_activation(name: str | None, argument: str = "activation") -> str:
+def check_activation(name: str | None, argument: str = "activation") -> str:
     name = "identity" if name is None else name
     if name not in ACTIVATIONS:
         raise ValueError(f"{argument}={name!r} is unknown; allowed: {', '.join(ACTIVATIONS)} or None")
@@ -71,7 +73,7 @@ def _check_activation(name: str | None, argument: str = "activation") -> str:
 
 def make_activation(name: str | None, channels: int = 1) -> nn.Module:
     """The activation module for a name in `ACTIVATIONS` (`prelu` learns one slope per channel)."""
-    name = _check_activation(name)
+    name = check_activation(name)
     if name == "prelu":
         return nn.PReLU(channels)
     return {
@@ -88,7 +90,7 @@ def make_activation(name: str | None, channels: int = 1) -> nn.Module:
 
 def activation_params(name: str | None, channels: int) -> int:
     """Trainable parameters of an activation: `C` for PReLU, 0 for the rest."""
-    return _activation_params(_check_activation(name), channels)
+    return _activation_params(check_activation(name), channels)
 
 
 def _activation_params(name: str | None, channels: int) -> int:
@@ -103,7 +105,7 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
     """
     batch, channels, height, width = x.shape
-    C._check_int("groups", groups)
+    checks.check_int("groups", groups)
     if channels % groups:
         raise ValueError(f"groups={groups} must divide the {channels} channels of x")
     x = x.view(batch, groups, channels // groups, height, width).transpose(1, 2)
@@ -130,6 +132,62 @@ class BlockCost:
 
 # (params, macs, out_channels, out_height, out_width): what every `_cost` returns
 LayerCost = tuple[int, int, int, int, int]
+
+
+# --- channel roles: which channels of a block are removed together ------------------------------
+
+# A role names a run of channels inside a block: "in" is the block's input, the others are made
+# inside it ("out", "expanded", ...). Every tensor of the built module whose dimension runs over a
+# role's channels loses the removed ones; channels of one role (or of roles tied together) are
+# kept or removed together. `lwcnn.prune` reads nothing else about a block.
+
+
+@dataclass(frozen=True)
+class Part:
+    """A sub-layer of a composite block: its module path in the block, its spec, and which of the
+    block's roles each of its own roles is."""
+
+    path: str
+    spec: Any
+    roles: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Channels:
+    """How a layer's channels prune, declared by the layer (`spec.channel_roles()`).
+
+    * `fields`: each channel field of the spec and the role whose width it holds (a pruned spec
+      is the same spec with these fields narrowed);
+    * `new`: the roles this layer makes (each starts its own channel group); `out`: the role of
+      its output ("in" for a layer that hands on its input's channels);
+    * `tied`: pairs of roles that must keep the same channels (a residual add);
+    * `norms`: (role, BatchNorm module path) pairs: the BatchNorms whose |gamma| score a role;
+    * `tensors`: (state-dict key, the role of each dimension or None) for every tensor that
+      loses channels; tensors not named are copied whole;
+    * `activations`: (role, activation) pairs: slimming needs activations that map 0 to 0;
+    * `fixed`: (role, reason) pairs for channels that can never be removed;
+    * `parts`: the sub-layers of a composite block, each declaring its own channels;
+    * `keep`: fields a pruned copy must pin, so that narrowing cannot change the structure.
+    """
+
+    fields: dict[str, str]
+    new: tuple[str, ...] = ()
+    out: str = "out"
+    tied: tuple[tuple[str, str], ...] = ()
+    norms: tuple[tuple[str, str], ...] = ()
+    tensors: tuple[tuple[str, tuple[str | None, ...]], ...] = ()
+    activations: tuple[tuple[str, str | None], ...] = ()
+    fixed: tuple[tuple[str, str], ...] = ()
+    parts: tuple[Part, ...] = ()
+    keep: dict[str, Any] = field(default_factory=dict)
+
+
+def _same_channel_tensors(prefix: str, keys: tuple[str, ...], role: str = "in") -> tuple:
+    """Per-channel vectors (a BatchNorm's weight, bias and running statistics, PReLU's slopes)."""
+    return tuple((f"{prefix}{key}", (role,)) for key in keys)
+
+
+BATCHNORM_KEYS = ("weight", "bias", "running_mean", "running_var")
 
 
 def frozen_spec(cls: type) -> type:
@@ -167,7 +225,7 @@ def _chain(layers, height: int, width: int) -> LayerCost:
     return params, macs, channels, height, width
 
 
-class _Spec:
+class BlockSpec:
     """What the block specs share: argument checks, `cost` and `output_shape`.
 
     A spec writes `_cost(height, width)` from its own fields, which were checked when it was
@@ -178,15 +236,19 @@ class _Spec:
         for name in names:
             value = getattr(self, name)
             if type(value) is not int or value < 1:  # the common case costs one test
-                C._check_int(name, value)
+                checks.check_int(name, value)
 
     def _cost(self, height: int, width: int) -> LayerCost:
         """The `layers()` costed in turn (a block with branches or a closed form overrides it)."""
         return _chain(self.layers(), height, width)
 
+    def channel_roles(self) -> Channels | None:
+        """How this layer's channels prune (`Channels`); None: it cannot be pruned through."""
+        return None
+
     def cost(self, input_size: Size) -> BlockCost:
         """Parameters, conv+linear multiply-adds and output shape at `input_size` (int or (h, w))."""
-        height, width = C._pair("input_size", input_size)
+        height, width = checks.check_pair("input_size", input_size)
         params, macs, channels, out_height, out_width = self._cost(height, width)
         return BlockCost(params, macs, channels, (out_height, out_width))
 
@@ -196,7 +258,7 @@ class _Spec:
         return (result.out_channels, *result.out_size)
 
 
-class _SameChannels(_Spec):
+class SameChannels(BlockSpec):
     """A spec that hands on as many channels as it gets (`channels`): SE, pooling, dropout, norms."""
 
     channels: int
@@ -214,7 +276,7 @@ class _SameChannels(_Spec):
 
 
 @frozen_spec
-class ConvBNAct(_Spec):
+class ConvBNAct(BlockSpec):
     """Conv (no bias) -> BatchNorm -> activation, "same" padding `dilation*(k-1)/2`.
 
     The unit of every MobileNet; `groups=in_channels` makes it depthwise.
@@ -232,13 +294,42 @@ class ConvBNAct(_Spec):
 
     def __post_init__(self):
         self._positive("in_channels", "out_channels", "kernel_size", "stride", "dilation")
-        C._check_groups(self.groups, self.in_channels, self.out_channels)
+        checks.check_groups(self.groups, self.in_channels, self.out_channels)
         C.same_padding(self.kernel_size, self.dilation)
-        _check_activation(self.activation)
+        check_activation(self.activation)
 
     @property
     def padding(self) -> int:
         return C.same_padding(self.kernel_size, self.dilation)
+
+    def channel_roles(self) -> Channels:
+        """A plain conv makes "out"; a depthwise conv maps channel i to channel i, so its output
+        channels are its input's ("in") and its weight has one input channel each."""
+        m, n, groups = self.in_channels, self.out_channels, self.groups
+        depthwise = groups > 1 and groups == m == n
+        if groups != 1 and not depthwise:
+            raise TypeError(f"supports plain (groups=1) and depthwise convs, not groups={groups}")
+        out = "in" if depthwise else "out"
+        tensors = [("conv.weight", (out, None if depthwise else "in"))]
+        if self.bias:
+            tensors.append(("conv.bias", (out,)))
+        if self.norm:
+            tensors += _same_channel_tensors("bn.", BATCHNORM_KEYS, out)
+        if self.activation == "prelu":
+            tensors.append(("act.weight", (out,)))
+        fixed = ()
+        if not self.norm:
+            reason = "a depthwise conv with a bias and no BatchNorm" if depthwise else "no BatchNorm"
+            fixed = ((out, reason),) if (self.bias or not depthwise) else ()
+        return Channels(
+            fields={"in_channels": "in", "out_channels": out, **({"groups": "in"} if depthwise else {})},
+            new=() if depthwise else ("out",),
+            out=out,
+            norms=((out, "bn"),) if self.norm else (),
+            tensors=tuple(tensors),
+            activations=((out, self.activation),),
+            fixed=fixed,
+        )
 
     def build(self) -> nn.Sequential:
         layers = OrderedDict(
@@ -255,19 +346,19 @@ class ConvBNAct(_Spec):
         )
         if self.norm:
             layers["bn"] = nn.BatchNorm2d(self.out_channels)
-        if _check_activation(self.activation) != "identity":
+        if check_activation(self.activation) != "identity":
             layers["act"] = make_activation(self.activation, self.out_channels)
         return nn.Sequential(layers)
 
     def _cost(self, height: int, width: int) -> LayerCost:
         """Conv weights `Dk*Dk*(M/g)*N` (+ N bias) + BN `2N` + PReLU `N`; MACs `weights * Df*Df`."""
         n, stride = self.out_channels, self.stride
-        out_height = C._same_out(height, stride)  # "same" padding
-        out_width = out_height if width == height else C._same_out(width, stride)
-        weights = C._conv_weights(self.in_channels, n, self.kernel_size, self.kernel_size, self.groups)
+        out_height = C.same_out(height, stride)  # "same" padding
+        out_width = out_height if width == height else C.same_out(width, stride)
+        weights = C.conv_weights(self.in_channels, n, self.kernel_size, self.kernel_size, self.groups)
         params = weights + (n if self.bias else 0) + _activation_params(self.activation, n)
         if self.norm:
-            params += C._batchnorm_params(n)
+            params += C.batchnorm_params(n)
         return params, weights * out_height * out_width, n, out_height, out_width
 
 
@@ -277,7 +368,7 @@ SEPARABLE_ORDERS = ("mobilenet", "xception")
 
 
 @frozen_spec
-class DepthwiseSeparable(_Spec):
+class DepthwiseSeparable(BlockSpec):
     """Depthwise conv + pointwise conv (MobileNetV1, Fig. 3), each with BN and activation.
 
     `order="mobilenet"`: depthwise on M channels, then 1x1 M -> N.
@@ -295,7 +386,7 @@ class DepthwiseSeparable(_Spec):
         self._positive("in_channels", "out_channels", "kernel_size", "stride")
         if self.order not in SEPARABLE_ORDERS:
             raise ValueError(f"order={self.order!r} is unknown; allowed: {', '.join(SEPARABLE_ORDERS)}")
-        _check_activation(self.activation)
+        check_activation(self.activation)
 
     def layers(self) -> list[ConvBNAct]:
         m, n, k, act = self.in_channels, self.out_channels, self.kernel_size, self.activation
@@ -306,9 +397,28 @@ class DepthwiseSeparable(_Spec):
             ]
         return [ConvBNAct(m, n, 1, activation=act), ConvBNAct(n, n, k, self.stride, groups=n, activation=act)]
 
+    @property
+    def layer_names(self) -> tuple[str, str]:
+        """The module names of `layers()`, in order."""
+        return ("depthwise", "pointwise") if self.order == "mobilenet" else ("pointwise", "depthwise")
+
     def build(self) -> nn.Sequential:
-        names = ("depthwise", "pointwise") if self.order == "mobilenet" else ("pointwise", "depthwise")
-        return nn.Sequential(OrderedDict(zip(names, (spec.build() for spec in self.layers()), strict=False)))
+        return nn.Sequential(
+            OrderedDict(zip(self.layer_names, (spec.build() for spec in self.layers()), strict=True))
+        )
+
+    def channel_roles(self) -> Channels:
+        """The pointwise conv makes "out"; the depthwise conv works on whichever side it sits."""
+        first, second = self.layers()
+        if self.order == "mobilenet":
+            roles = ({"in": "in"}, {"in": "in", "out": "out"})
+        else:
+            roles = ({"in": "in", "out": "out"}, {"in": "out"})
+        parts = tuple(
+            Part(name, spec, role)
+            for name, spec, role in zip(self.layer_names, (first, second), roles, strict=False)
+        )
+        return Channels(fields={"in_channels": "in", "out_channels": "out"}, new=("out",), parts=parts)
 
 
 # --- squeeze and excite ---------------------------------------------------------------------------
@@ -334,7 +444,7 @@ class SqueezeExciteBlock(nn.Module):
 
 
 @frozen_spec
-class SqueezeExcite(_SameChannels):
+class SqueezeExcite(SameChannels):
     """Squeeze-and-excite with `squeeze_channels` = S; params `2*C*S + S + C` (MobileNetV3, Sec. 5.3)."""
 
     channels: int
@@ -344,7 +454,7 @@ class SqueezeExcite(_SameChannels):
 
     def __post_init__(self):
         self._positive("channels", "squeeze_channels")
-        _check_activation(self.activation)
+        check_activation(self.activation)
         if self.gate not in GATES:
             raise ValueError(f"gate={self.gate!r} is unknown; allowed: {', '.join(GATES)}")
 
@@ -358,10 +468,18 @@ class SqueezeExcite(_SameChannels):
     def build(self) -> SqueezeExciteBlock:
         return SqueezeExciteBlock(self)
 
+    def channel_roles(self) -> Channels:
+        """It reads and rescales its input's channels; its inner width has no BatchNorm to score it."""
+        return Channels(
+            fields={"channels": "in"},
+            out="in",
+            tensors=(("fc1.weight", (None, "in")), ("fc2.weight", ("in", None)), ("fc2.bias", ("in",))),
+        )
+
     def _cost(self, height: int, width: int) -> LayerCost:
         """Two 1x1 convs with bias, C -> S -> C, on the pooled 1x1 map (`cost.se_params`, `cost.se_macs`)."""
         c, s = self.channels, self.squeeze_channels
-        weights = C._conv_weights(c, s, 1, 1, 1) + C._conv_weights(s, c, 1, 1, 1)
+        weights = C.conv_weights(c, s, 1, 1, 1) + C.conv_weights(s, c, 1, 1, 1)
         params = weights + s + c + _activation_params(self.activation, s)
         return params, weights, c, height, width
 
@@ -383,7 +501,7 @@ class ResidualBlock(nn.Module):
         return x + out if self.use_residual else out
 
 
-def _check_residual(spec) -> None:
+def check_residual(spec) -> None:
     """A shortcut asked for (`spec.residual`) needs the input's shape at the output."""
     if spec.residual and not (spec.stride == 1 and spec.in_channels == spec.out_channels):
         raise ValueError(
@@ -392,11 +510,39 @@ def _check_residual(spec) -> None:
         )
 
 
-class _ResidualLayers(_Spec):
+class ResidualLayers(BlockSpec):
     """A block that is a run of layer specs (`layers()`) with a shortcut when `use_residual`."""
 
     def build(self) -> ResidualBlock:
         return ResidualBlock(self, nn.Sequential(*(spec.build() for spec in self.layers())))
+
+    def channel_roles(self) -> Channels:
+        """`layers()` in turn (`block.0`, `block.1`, ...): each conv that makes channels makes the
+        next role ("out" for the last, "expanded" before it), the shortcut ties "in" to "out"."""
+        layers = self.layers()
+        made = [index for index, layer in enumerate(layers) if layer.channel_roles().new]
+        names = {index: "out" if index == made[-1] else "expanded" for index in made}
+        current, parts, new = "in", [], []
+        for index, layer in enumerate(layers):
+            roles = {"in": current}
+            if index in names:
+                current = roles["out"] = names[index]
+                new.append(current)
+            parts.append(Part(f"block.{index}", layer, roles))
+        fields = {"in_channels": "in", "out_channels": "out"}
+        if "expanded_channels" in {f.name for f in dataclasses.fields(self)}:
+            fields["expanded_channels"] = "expanded" if "expanded" in new else "in"
+        return Channels(
+            fields=fields,
+            new=tuple(new),
+            tied=(("in", "out"),) if self.use_residual else (),
+            parts=tuple(parts),
+            keep=self._pinned(),
+        )
+
+    def _pinned(self) -> dict[str, Any]:
+        """Fields that keep a pruned copy's structure (the expansion and the shortcut) as it is."""
+        return {}
 
 
 def _se_spec(channels: int, squeeze_channels: int, activation: str, gate: str) -> list[SqueezeExcite]:
@@ -404,7 +550,7 @@ def _se_spec(channels: int, squeeze_channels: int, activation: str, gate: str) -
 
 
 @frozen_spec
-class InvertedResidual(_ResidualLayers):
+class InvertedResidual(ResidualLayers):
     """MobileNetV2's inverted residual with linear bottleneck; MBConv of MnasNet/EfficientNet.
 
     1x1 expand M -> E (skipped when E == M), k x k depthwise (stride s), optional SE on E
@@ -431,9 +577,9 @@ class InvertedResidual(_ResidualLayers):
         self._positive(
             "in_channels", "out_channels", "expanded_channels", "kernel_size", "stride", "dilation"
         )
-        C._check_int("squeeze_channels", self.squeeze_channels, minimum=0)
+        checks.check_int("squeeze_channels", self.squeeze_channels, minimum=0)
         C.same_padding(self.kernel_size, self.dilation)
-        _check_activation(self.activation)
+        check_activation(self.activation)
         for name in ("expand", "residual"):
             if getattr(self, name) not in (None, True, False):
                 raise TypeError(f"{name} must be None, True or False, got {getattr(self, name)!r}")
@@ -442,12 +588,15 @@ class InvertedResidual(_ResidualLayers):
                 f"expand=False needs expanded_channels == in_channels, got {self.expanded_channels} "
                 f"and {self.in_channels}"
             )
-        _check_residual(self)
+        check_residual(self)
 
     @property
     def has_expansion(self) -> bool:
         """Whether the block starts with the 1x1 expansion conv."""
         return self.expanded_channels != self.in_channels if self.expand is None else self.expand
+
+    def _pinned(self) -> dict[str, Any]:
+        return {"expand": self.has_expansion, "residual": self.use_residual}
 
     @classmethod
     def with_ratio(
@@ -504,8 +653,8 @@ class InvertedResidual(_ResidualLayers):
         SE's biases `S + E`, PReLU's slopes.
         """
         e, n, s, k = self.expanded_channels, self.out_channels, self.squeeze_channels, self.kernel_size
-        out_height = C._same_out(height, self.stride)  # "same" padding
-        out_width = out_height if width == height else C._same_out(width, self.stride)
+        out_height = C.same_out(height, self.stride)  # "same" padding
+        out_width = out_height if width == height else C.same_out(width, self.stride)
         weights = e * (k * k + n)  # the depthwise conv and the projection
         macs = weights * out_height * out_width
         activated = e  # output channels of the convs with `activation` (the projection is linear)
@@ -524,7 +673,7 @@ MBConv = InvertedResidual
 
 
 @frozen_spec
-class FusedMBConv(_ResidualLayers):
+class FusedMBConv(ResidualLayers):
     """EfficientNetV2's fused MBConv: one k x k conv M -> E replaces expand + depthwise.
 
     E == M keeps a single k x k conv M -> N with activation; otherwise k x k M -> E, optional
@@ -543,13 +692,18 @@ class FusedMBConv(_ResidualLayers):
 
     def __post_init__(self):
         self._positive("in_channels", "out_channels", "expanded_channels", "kernel_size", "stride")
-        C._check_int("squeeze_channels", self.squeeze_channels, minimum=0)
+        checks.check_int("squeeze_channels", self.squeeze_channels, minimum=0)
         C.same_padding(self.kernel_size)
-        _check_activation(self.activation)
+        check_activation(self.activation)
 
     @property
     def use_residual(self) -> bool:
         return self.stride == 1 and self.in_channels == self.out_channels
+
+    def channel_roles(self) -> None:
+        """Not prunable: whether it expands and adds its input follow from its widths, which
+        pruning changes (the inverted residual pins both with its `expand` and `residual` fields)."""
+        return None
 
     def layers(self) -> list:
         m, e, n, k = self.in_channels, self.expanded_channels, self.out_channels, self.kernel_size
@@ -585,7 +739,7 @@ class ShuffleV2Block(nn.Module):
 
 
 @frozen_spec
-class ShuffleNetV2Unit(_Spec):
+class ShuffleNetV2Unit(BlockSpec):
     """ShuffleNetV2 unit (Fig. 3c/d). Stride 1: channel split, the right half goes through
     1x1-ReLU, 3x3 depthwise, 1x1-ReLU; stride 2: both branches see the whole input and the left
     one is 3x3 depthwise + 1x1. Then concat and channel shuffle. `out_channels` must be even.
@@ -654,7 +808,7 @@ class GhostBlock(nn.Module):
 
 
 @frozen_spec
-class GhostModule(_Spec):
+class GhostModule(BlockSpec):
     """GhostNet's module (Sec. 3.1): `ceil(N/s)` intrinsic maps from a k x k conv, `(s-1)` cheap
     `d x d` depthwise "ghosts" of each, concatenated and cut to N channels.
     """
@@ -669,7 +823,7 @@ class GhostModule(_Spec):
 
     def __post_init__(self):
         self._positive("in_channels", "out_channels", "kernel_size", "dw_size", "stride")
-        C._check_int("ratio", self.ratio, minimum=2)
+        checks.check_int("ratio", self.ratio, minimum=2)
         C.same_padding(self.kernel_size)
         C.same_padding(self.dw_size)
 
@@ -710,7 +864,7 @@ class GhostBottleneckBlock(nn.Module):
 
 
 @frozen_spec
-class GhostBottleneck(_Spec):
+class GhostBottleneck(BlockSpec):
     """Ghost bottleneck (GhostNet, Fig. 3): Ghost module (ReLU) expands to `mid_channels`, a
     depthwise conv when stride 2, optional SE, Ghost module (linear) projects; the shortcut is
     the identity, or depthwise + 1x1 conv when the shape changes.
@@ -725,7 +879,7 @@ class GhostBottleneck(_Spec):
 
     def __post_init__(self):
         self._positive("in_channels", "mid_channels", "out_channels", "kernel_size", "stride")
-        C._check_int("squeeze_channels", self.squeeze_channels, minimum=0)
+        checks.check_int("squeeze_channels", self.squeeze_channels, minimum=0)
         C.same_padding(self.kernel_size)
 
     @property
@@ -778,7 +932,7 @@ class FireBlock(nn.Module):
 
 
 @frozen_spec
-class Fire(_Spec):
+class Fire(BlockSpec):
     """SqueezeNet's Fire module: 1x1 squeeze to S, then 1x1 (E1) and 3x3 (E3) expands side by
     side, concatenated; convs with bias and ReLU, no BatchNorm (SqueezeNet, Sec. 3.2).
     """
@@ -850,7 +1004,7 @@ class ESPBlock(nn.Module):
 
 
 @frozen_spec
-class ESPModule(_Spec):
+class ESPModule(BlockSpec):
     """ESPNet's efficient spatial pyramid (ESP-B): a reduce conv to d = N/K channels (1x1, or
     3x3 stride 2 when downsampling), K parallel 3x3 convs with dilations 1, 2, 4, ..., 2^(K-1)
     (the first takes the remainder channels), hierarchical feature fusion, then BN + PReLU.
@@ -902,7 +1056,7 @@ class ESPModule(_Spec):
             step_params, step_macs, *_ = branch._cost(height, width)
             params, macs = params + step_params, macs + step_macs
         n = self.out_channels
-        params += C._batchnorm_params(n) + _activation_params("prelu", n)
+        params += C.batchnorm_params(n) + _activation_params("prelu", n)
         return params, macs, n, height, width
 
 

@@ -20,7 +20,7 @@ import math
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
-Size = int | tuple[int, int]
+from lwcnn.checks import Size, check_groups, check_int, check_pair
 
 DTYPE_BYTES = {
     "float64": 8,
@@ -35,45 +35,13 @@ DTYPE_BYTES = {
 # --- argument checks -------------------------------------------------------------------------
 
 
-def _check_int(name: str, value, minimum: int = 1) -> int:
-    """Return `value` if it is an int >= minimum, else raise a message naming the argument."""
-    if type(value) is int and value >= minimum:  # the common case, first (specs check many fields)
-        return value
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{name} must be {kind}, got {value}")
-    return value
-
-
-def _pair(name: str, value: Size, minimum: int = 1) -> tuple[int, int]:
-    """Normalise an int or (h, w) pair, validating both entries."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a (height, width) pair, got {value!r}")
-        return (_check_int(f"{name}[0]", value[0], minimum), _check_int(f"{name}[1]", value[1], minimum))
-    v = _check_int(name, value, minimum)
-    return (v, v)
-
-
 def _like(template: Size, pair: tuple[int, int]) -> Size:
     """Return `pair` in the form `template` was given (int for an int)."""
     return pair[0] if isinstance(template, int) else pair
 
 
-def _check_groups(groups: int, in_channels: int, out_channels: int) -> int:
-    _check_int("groups", groups)
-    if in_channels % groups or out_channels % groups:
-        raise ValueError(
-            f"groups={groups} must divide in_channels={in_channels} and "
-            f"out_channels={out_channels}; allowed: a common divisor of both"
-        )
-    return groups
-
-
 def _area(size: Size, name: str = "output_size") -> int:
-    h, w = _pair(name, size)
+    h, w = check_pair(name, size)
     return h * w
 
 
@@ -95,17 +63,17 @@ def _conv_out(size: int, kernel_size: int, stride: int, padding: int, dilation: 
     return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
 
 
-def _same_out(size: int, stride: int) -> int:
+def same_out(size: int, stride: int) -> int:
     """`_conv_out` with "same" padding: `2p = d*(Dk - 1)` cancels, leaving `ceil(D / s)`."""
     return (size - 1) // stride + 1
 
 
-def _conv_weights(in_channels: int, out_channels: int, kernel_h: int, kernel_w: int, groups: int) -> int:
+def conv_weights(in_channels: int, out_channels: int, kernel_h: int, kernel_w: int, groups: int) -> int:
     """Weights of a conv, no bias: `Dk*Dk * (M/groups) * N`. Its MACs are this times `Df*Df`."""
     return kernel_h * kernel_w * (in_channels // groups) * out_channels
 
 
-def _linear_weights(in_features: int, out_features: int) -> int:
+def linear_weights(in_features: int, out_features: int) -> int:
     """Weights of a fully-connected layer, no bias: `M*N`."""
     return in_features * out_features
 
@@ -133,8 +101,8 @@ def same_padding(kernel_size: int, dilation: int = 1) -> int:
     """
     if type(kernel_size) is int and type(dilation) is int and kernel_size % 2 and kernel_size > 0 < dilation:
         return _same_padding(kernel_size, dilation)  # the common case, first
-    _check_int("kernel_size", kernel_size)
-    _check_int("dilation", dilation)
+    check_int("kernel_size", kernel_size)
+    check_int("dilation", dilation)
     if kernel_size % 2 == 0:
         raise ValueError(
             f"kernel_size={kernel_size} is even: 'same' padding needs an odd kernel_size " "(1, 3, 5, 7, ...)"
@@ -162,10 +130,10 @@ def conv2d_output_size(
     >>> conv2d_output_size((7, 9), 3, padding="same")
     (7, 9)
     """
-    size = _pair("input_size", input_size)
-    k = _pair("kernel_size", kernel_size)
-    s = _pair("stride", stride)
-    d = _pair("dilation", dilation)
+    size = check_pair("input_size", input_size)
+    k = check_pair("kernel_size", kernel_size)
+    s = check_pair("stride", stride)
+    d = check_pair("dilation", dilation)
     if padding == "valid":
         p = (0, 0)
     elif padding == "same":
@@ -173,7 +141,7 @@ def conv2d_output_size(
     elif isinstance(padding, str):
         raise ValueError(f"padding={padding!r}: allowed are an int, a pair, 'same' or 'valid'")
     else:
-        p = _pair("padding", padding, minimum=0)
+        p = check_pair("padding", padding, minimum=0)
     for axis in range(2):
         span = d[axis] * (k[axis] - 1) + 1
         if size[axis] + 2 * p[axis] < span:
@@ -193,11 +161,11 @@ def conv2d_params(
     >>> conv2d_params(32, 64, 3), conv2d_params(32, 32, 3, groups=32)
     (18432, 288)
     """
-    _check_int("in_channels", in_channels)
-    _check_int("out_channels", out_channels)
-    _check_groups(groups, in_channels, out_channels)
-    kh, kw = _pair("kernel_size", kernel_size)
-    return _conv_weights(in_channels, out_channels, kh, kw, groups) + (out_channels if bias else 0)
+    check_int("in_channels", in_channels)
+    check_int("out_channels", out_channels)
+    check_groups(groups, in_channels, out_channels)
+    kh, kw = check_pair("kernel_size", kernel_size)
+    return conv_weights(in_channels, out_channels, kh, kw, groups) + (out_channels if bias else 0)
 
 
 def conv2d_macs(
@@ -258,8 +226,8 @@ def separable_to_standard_ratio(out_channels: int, kernel_size: int) -> Fraction
     >>> separable_to_standard_ratio(64, 3)
     Fraction(73, 576)
     """
-    _check_int("out_channels", out_channels)
-    _check_int("kernel_size", kernel_size)
+    check_int("out_channels", out_channels)
+    check_int("kernel_size", kernel_size)
     return Fraction(1, out_channels) + Fraction(1, kernel_size * kernel_size)
 
 
@@ -286,14 +254,14 @@ def kernel5_vs_two_kernel3_macs(in_channels: int, out_channels: int, output_size
 
 def linear_params(in_features: int, out_features: int, bias: bool = True) -> int:
     """Parameters of a fully-connected layer: `M*N` (+ N with bias)."""
-    _check_int("in_features", in_features)
-    _check_int("out_features", out_features)
-    return _linear_weights(in_features, out_features) + (out_features if bias else 0)
+    check_int("in_features", in_features)
+    check_int("out_features", out_features)
+    return linear_weights(in_features, out_features) + (out_features if bias else 0)
 
 
 def linear_macs(in_features: int, out_features: int, rows: int = 1) -> int:
     """Multiply-adds of a fully-connected layer applied to `rows` vectors: `rows*M*N`."""
-    _check_int("rows", rows)
+    check_int("rows", rows)
     return rows * linear_params(in_features, out_features, bias=False)
 
 
@@ -302,7 +270,7 @@ def batchnorm_params(channels: int, affine: bool = True) -> int:
 
     The running mean and variance are buffers, not parameters.
     """
-    _check_int("channels", channels)
+    check_int("channels", channels)
     return _batchnorm_params(channels) if affine else 0
 
 
@@ -314,10 +282,10 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     >>> make_divisible(0.25 * 96), make_divisible(0.25 * 72), make_divisible(30, 8)
     (24, 24, 32)
     """
-    _check_int("divisor", divisor)
+    check_int("divisor", divisor)
     if not value > 0:
         raise ValueError(f"value must be positive, got {value}")
-    min_value = divisor if min_value is None else _check_int("min_value", min_value)
+    min_value = divisor if min_value is None else check_int("min_value", min_value)
     return _make_divisible(value, divisor, min_value)
 
 
@@ -329,7 +297,7 @@ def se_channels(channels: int, ratio: float = 0.25, divisor: int | None = 8) -> 
     >>> se_channels(72), se_channels(120), se_channels(96, divisor=None)
     (24, 32, 24)
     """
-    _check_int("channels", channels)
+    check_int("channels", channels)
     if not 0 < ratio <= 1:
         raise ValueError(f"ratio must be in (0, 1], got {ratio}")
     # Floor first, then round: torchvision's MobileNetV3 computes `_make_divisible(C // 4, 8)`,
@@ -364,7 +332,7 @@ def se_macs(channels: int, squeeze_channels: int) -> int:
 
 def se_elementwise_ops(channels: int, feature_size: Size) -> int:
     """The other work of SE at a `Df x Df` map: `C*Df*Df` pooling adds + `C*Df*Df` rescales."""
-    _check_int("channels", channels)
+    check_int("channels", channels)
     return 2 * channels * _area(feature_size, "feature_size")
 
 
@@ -385,14 +353,14 @@ def feature_map_bytes(channels: int, feature_size: Size, batch: int = 1, dtype: 
     >>> feature_map_bytes(32, 112)  # MobileNetV1's first feature map, fp32
     1605632
     """
-    _check_int("channels", channels)
-    _check_int("batch", batch)
+    check_int("channels", channels)
+    check_int("batch", batch)
     return batch * channels * _area(feature_size, "feature_size") * dtype_bytes(dtype)
 
 
 def model_size_bytes(params: int, dtype: str = "float32") -> int:
     """Storage of `params` weights: `params * bytes_per_element` (4.2 M fp32 params = 16.8 MB)."""
-    _check_int("params", params, minimum=0)
+    check_int("params", params, minimum=0)
     return params * dtype_bytes(dtype)
 
 
@@ -408,19 +376,19 @@ def pointwise_memory_access_cost(
     >>> pointwise_memory_access_cost(56, 56, 128, 128), pointwise_memory_access_cost(56, 56, 64, 256)
     (819200, 1019904)
     """
-    _check_int("height", height)
-    _check_int("width", width)
-    _check_int("in_channels", in_channels)
-    _check_int("out_channels", out_channels)
-    _check_groups(groups, in_channels, out_channels)
+    check_int("height", height)
+    check_int("width", width)
+    check_int("in_channels", in_channels)
+    check_int("out_channels", out_channels)
+    check_groups(groups, in_channels, out_channels)
     return height * width * (in_channels + out_channels) + in_channels * out_channels // groups
 
 
 def memory_access_lower_bound(height: int, width: int, macs: int) -> float:
     """ShuffleNetV2's bound `MAC >= 2*sqrt(h*w*B) + B/(h*w)`, equality at c1 = c2 (g = 1)."""
-    _check_int("height", height)
-    _check_int("width", width)
-    _check_int("macs", macs)
+    check_int("height", height)
+    check_int("width", width)
+    check_int("macs", macs)
     hw = height * width
     return 2 * math.sqrt(hw * macs) + macs / hw
 
@@ -442,9 +410,9 @@ def receptive_field(layers: Iterable[int | tuple[int, ...]]) -> int:
         parts = (layer,) if isinstance(layer, int) else tuple(layer)
         if not 1 <= len(parts) <= 3:
             raise ValueError(f"layers[{index}] must be kernel or (kernel, stride[, dilation]), got {layer!r}")
-        kernel = _check_int(f"layers[{index}].kernel", parts[0])
-        stride = _check_int(f"layers[{index}].stride", parts[1]) if len(parts) > 1 else 1
-        dilation = _check_int(f"layers[{index}].dilation", parts[2]) if len(parts) > 2 else 1
+        kernel = check_int(f"layers[{index}].kernel", parts[0])
+        stride = check_int(f"layers[{index}].stride", parts[1]) if len(parts) > 1 else 1
+        dilation = check_int(f"layers[{index}].dilation", parts[2]) if len(parts) > 2 else 1
         field += dilation * (kernel - 1) * jump
         jump *= stride
         count += 1

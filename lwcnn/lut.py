@@ -71,6 +71,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from tqdm.auto import tqdm
 
 import lwcnn
+from lwcnn import checks
 from lwcnn import cost as C
 from lwcnn.blocks import BlockCost
 from lwcnn.latency import DEVICES, device_name
@@ -127,6 +128,12 @@ def block_key(spec: Any) -> str:
     return f"{type(spec).__name__}({', '.join(parts)})"
 
 
+def entry_key(spec: Any, shape: Sequence[int], device: str, threads: int) -> tuple:
+    """The key of a table entry: the block's key, its input shape without the batch, the batch,
+    the device label and the thread count (what `Entry.key` holds)."""
+    return (block_key(spec), tuple(shape[1:]), shape[0], device, threads)
+
+
 def device_label(device: str = "cpu") -> str:
     """The device's readable name without the thread count, e.g. 'AMD EPYC' or 'NVIDIA H100 80GB HBM3'."""
     _check_device(device)
@@ -157,7 +164,7 @@ class GlobalAvgPool:
         return nn.AdaptiveAvgPool2d(1)
 
     def cost(self, input_size: C.Size) -> BlockCost:
-        C._pair("input_size", input_size)
+        checks.check_pair("input_size", input_size)
         return BlockCost(0, 0, self.channels, (1, 1))
 
 
@@ -169,7 +176,7 @@ class Container:
         return nn.Sequential()
 
     def cost(self, input_size: C.Size) -> BlockCost:
-        return BlockCost(0, 0, 1, C._pair("input_size", input_size))
+        return BlockCost(0, 0, 1, checks.check_pair("input_size", input_size))
 
 
 CONTAINER_SHAPE = (1,)  # a container's time does not depend on its input; this is its shape key
@@ -498,7 +505,7 @@ class LatencyTable:
         """The entry of `spec` at `input_shape` (batch first); a ValueError says how to add a missing one."""
         device, threads = self._resolve(device, threads)
         shape = _check_shape(input_shape)
-        entry = self._entries.get((block_key(spec), shape[1:], shape[0], device, threads))
+        entry = self._entries.get(entry_key(spec, shape, device, threads))
         if entry is None:
             raise ValueError(_missing_message([(spec, shape)], device, threads))
         return entry
@@ -516,7 +523,7 @@ class LatencyTable:
         return [
             (spec, shape)
             for spec, shape in network_blocks(network, resolution, batch_size)
-            if (block_key(spec), shape[1:], shape[0], device, threads) not in self._entries
+            if entry_key(spec, shape, device, threads) not in self._entries
         ]
 
     def _resolve(self, device: str | None, threads: int | None) -> tuple[str, int]:
@@ -586,7 +593,7 @@ class LatencyTable:
         torch.set_num_threads(threads)
         try:
             with torch.no_grad():
-                keys = [(block_key(spec), shape[1:], shape[0], label, threads) for spec, shape in pairs]
+                keys = [entry_key(spec, shape, label, threads) for spec, shape in pairs]
                 for key, (spec, shape) in zip(keys, pairs, strict=True):
                     if key not in self._jobs:
                         self._jobs[key] = _make_job(spec, shape, device)
@@ -672,7 +679,9 @@ class LatencyTable:
             raise ValueError(_missing_message(lacking, device, threads, network))
         rows = []
         for layer in layers:
-            entry = self._entries[(block_key(layer.spec), layer.input_shape[1:], batch_size, device, threads)]
+            entry = self._entries[
+                entry_key(layer.spec, (batch_size, *layer.input_shape[1:]), device, threads)
+            ]
             rows.append(
                 PredictedLayer(
                     layer.stage,
@@ -682,7 +691,7 @@ class LatencyTable:
                     entry.context_ms(statistic),
                 )
             )
-        container = self._entries[(block_key(Container()), CONTAINER_SHAPE, batch_size, device, threads)]
+        container = self._entries[entry_key(Container(), (batch_size, *CONTAINER_SHAPE), device, threads)]
         containers = _containers(network)
         context = sum(row.context_ms for row in rows) + containers * container.context_ms(statistic)
         scale = self.calibrations.get((device, threads, statistic), Calibration()).scale

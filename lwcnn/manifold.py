@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import torch
 
-from lwcnn import cost as C
+from lwcnn import checks
 
 
 def spiral(points: int = 500, turns: float = 2.5) -> torch.Tensor:
     """A 2-D spiral of `points` points, radius growing from 0 to 1, centred at the origin."""
-    C._check_int("points", points)
+    checks.check_int("points", points)
     if not turns > 0:
         raise ValueError(f"turns must be positive, got {turns}")
     t = torch.linspace(0, 1, points, dtype=torch.float64)
@@ -44,7 +44,7 @@ def relu_round_trip(points: torch.Tensor, dims: int, seed: int = 0, relu: bool =
     distance to the original points / mean distance of the points to the origin. Without ReLU
     the round trip is exact.
     """
-    C._check_int("dims", dims, minimum=2)
+    checks.check_int("dims", dims, minimum=2)
     generator = torch.Generator().manual_seed(seed)
     embed = torch.randn(2, dims, generator=generator, dtype=torch.float64)
     lifted = points @ embed

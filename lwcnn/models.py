@@ -31,27 +31,31 @@ import dataclasses
 import functools
 import math
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import nn
 
+from lwcnn import checks
 from lwcnn import cost as C
 from lwcnn.blocks import (
     ACTIVATIONS,
+    BATCHNORM_KEYS,
     BlockCost,
+    BlockSpec,
+    Channels,
     ConvBNAct,
     DepthwiseSeparable,
     Fire,
     GhostBottleneck,
     InvertedResidual,
     LayerCost,
+    SameChannels,
     ShuffleNetV2Unit,
-    _SameChannels,
-    _Spec,
     activation_params,
+    check_activation,
     frozen_spec,
     make_activation,
 )
@@ -86,7 +90,7 @@ class SmallMobileNet:
 
     def __post_init__(self):
         for name in ("num_classes", "in_channels", "stem_channels", "stem_stride"):
-            C._check_int(name, getattr(self, name))
+            checks.check_int(name, getattr(self, name))
         if self.conv not in CONV_KINDS:
             raise ValueError(f"conv must be one of {CONV_KINDS}, got {self.conv!r}")
         if not self.width_multiplier > 0:
@@ -94,8 +98,8 @@ class SmallMobileNet:
         if not self.stages:
             raise ValueError("stages must list at least one (out_channels, stride) pair")
         for index, (channels, stride) in enumerate(self.stages):
-            C._check_int(f"stages[{index}] out_channels", channels)
-            C._check_int(f"stages[{index}] stride", stride)
+            checks.check_int(f"stages[{index}] out_channels", channels)
+            checks.check_int(f"stages[{index}] stride", stride)
 
     def _width(self, channels: int) -> int:
         return max(1, round(channels * self.width_multiplier))
@@ -193,7 +197,7 @@ class SmallMBConvNet:
         if not isinstance(self.se, bool):
             raise TypeError(f"se must be True or False, got {self.se!r}")
         for name in ("num_classes", "in_channels"):
-            C._check_int(name, getattr(self, name))
+            checks.check_int(name, getattr(self, name))
 
     def _squeeze(self, expanded: int) -> int:
         return C.se_channels(expanded, 0.25, divisor=None) if self.se else 0
@@ -225,7 +229,7 @@ class SmallMBConvNet:
 
 def _classifier_cost(layers: Sequence[Any], input_size: Size, num_classes: int) -> BlockCost:
     """Cost of `layers` -> global average pool -> linear classifier: the sum over the layers' specs."""
-    size = C._pair("input_size", input_size)
+    size = checks.check_pair("input_size", input_size)
     params = macs = 0
     for layer in layers:
         step = layer.cost(size)
@@ -243,8 +247,12 @@ def _classifier_cost(layers: Sequence[Any], input_size: Size, num_classes: int) 
 # Linear.
 
 
+# what a layer that only hands its input's channels on declares
+_PASSES_CHANNELS = Channels(fields={"channels": "in"}, out="in")
+
+
 @frozen_spec
-class PlainConv(_Spec):
+class PlainConv(BlockSpec):
     """Conv with bias and explicit padding, then an activation, no BatchNorm.
 
     SqueezeNet's conv1 (7x7/2 or 3x3/2 with no padding), which `ConvBNAct`'s "same" padding
@@ -260,9 +268,9 @@ class PlainConv(_Spec):
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "out_channels", "kernel_size", "stride"):
-            C._check_int(name, getattr(self, name))
-        C._check_int("padding", self.padding, minimum=0)
-        _check_activation_name(self.activation)
+            checks.check_int(name, getattr(self, name))
+        checks.check_int("padding", self.padding, minimum=0)
+        check_activation(self.activation)
 
     def build(self) -> nn.Sequential:
         layers = OrderedDict(
@@ -276,13 +284,13 @@ class PlainConv(_Spec):
         # the checked function: without "same" padding an input can be smaller than the kernel
         k, n = self.kernel_size, self.out_channels
         out_height, out_width = C.conv2d_output_size((height, width), k, self.stride, self.padding)
-        weights = C._conv_weights(self.in_channels, n, k, k, 1)
+        weights = C.conv_weights(self.in_channels, n, k, k, 1)
         params = weights + n + activation_params(self.activation, n)
         return params, weights * out_height * out_width, n, out_height, out_width
 
 
 @frozen_spec
-class MaxPool(_SameChannels):
+class MaxPool(SameChannels):
     """Max pooling: no parameters and no multiply-adds, it only shrinks the map.
 
     `ceil_mode=True` rounds the output size up, as Caffe did (SqueezeNet keeps it); PyTorch then
@@ -297,11 +305,14 @@ class MaxPool(_SameChannels):
 
     def __post_init__(self) -> None:
         for name in ("channels", "kernel_size", "stride"):
-            C._check_int(name, getattr(self, name))
-        C._check_int("padding", self.padding, minimum=0)
+            checks.check_int(name, getattr(self, name))
+        checks.check_int("padding", self.padding, minimum=0)
 
     def build(self) -> nn.MaxPool2d:
         return nn.MaxPool2d(self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode)
+
+    def channel_roles(self) -> Channels:
+        return _PASSES_CHANNELS
 
     @staticmethod
     def _pooled(length: int, kernel_size: int, stride: int, padding: int, ceil_mode: bool) -> int:
@@ -318,7 +329,7 @@ class MaxPool(_SameChannels):
 
 
 @frozen_spec
-class Flatten(_SameChannels):
+class Flatten(SameChannels):
     """(N, C, 1, 1) -> (N, C) after the global pooling; costs nothing."""
 
     channels: int
@@ -326,29 +337,35 @@ class Flatten(_SameChannels):
     def build(self) -> nn.Flatten:
         return nn.Flatten()
 
+    def channel_roles(self) -> Channels:
+        return _PASSES_CHANNELS
+
     def _cost(self, height: int, width: int) -> LayerCost:
         return 0, 0, self.channels, height, width
 
 
 @frozen_spec
-class Dropout(_SameChannels):
+class Dropout(SameChannels):
     """Dropout with probability `p` (identity at inference); costs nothing."""
 
     channels: int
     p: float = 0.2
 
     def __post_init__(self) -> None:
-        _check_probability("p", self.p)
+        checks.check_probability("p", self.p)
 
     def build(self) -> nn.Dropout:
         return nn.Dropout(self.p)
+
+    def channel_roles(self) -> Channels:
+        return _PASSES_CHANNELS
 
     def _cost(self, height: int, width: int) -> LayerCost:
         return 0, 0, self.channels, height, width
 
 
 @frozen_spec
-class BatchNorm(_SameChannels):
+class BatchNorm(SameChannels):
     """BatchNorm1d on the pooled vector: params `2*C` (scale and shift), no multiply-adds.
 
     The CIFAR MobileNetV3 implementations used by the network-slimming study put one after the
@@ -359,34 +376,45 @@ class BatchNorm(_SameChannels):
     channels: int
 
     def __post_init__(self) -> None:
-        C._check_int("channels", self.channels)
+        checks.check_int("channels", self.channels)
 
     def build(self) -> nn.BatchNorm1d:
         return nn.BatchNorm1d(self.channels)
+
+    def channel_roles(self) -> Channels:
+        """It scores its input's channels, and loses the removed ones' statistics."""
+        tensors = tuple((key, ("in",)) for key in BATCHNORM_KEYS)
+        return Channels(fields={"channels": "in"}, out="in", norms=(("in", ""),), tensors=tensors)
 
     def _cost(self, height: int, width: int) -> LayerCost:
         return C.batchnorm_params(self.channels), 0, self.channels, height, width
 
 
 @frozen_spec
-class Activation(_SameChannels):
+class Activation(SameChannels):
     """A lone activation (MobileNetV3's h-swish between its two classifier layers)."""
 
     channels: int
     activation: str = "relu"
 
     def __post_init__(self) -> None:
-        _check_activation_name(self.activation)
+        check_activation(self.activation)
 
     def build(self) -> nn.Module:
         return make_activation(self.activation, self.channels)
+
+    def channel_roles(self) -> Channels:
+        slopes = (("weight", ("in",)),) if self.activation == "prelu" else ()  # PReLU: one per channel
+        return Channels(
+            fields={"channels": "in"}, out="in", tensors=slopes, activations=(("in", self.activation),)
+        )
 
     def _cost(self, height: int, width: int) -> LayerCost:
         return activation_params(self.activation, self.channels), 0, self.channels, height, width
 
 
 @frozen_spec
-class Linear(_Spec):
+class Linear(BlockSpec):
     """Fully-connected layer on the pooled vector: params `M*N + N`, MACs `M*N`."""
 
     in_features: int
@@ -394,8 +422,8 @@ class Linear(_Spec):
     bias: bool = True
 
     def __post_init__(self) -> None:
-        C._check_int("in_features", self.in_features)
-        C._check_int("out_features", self.out_features)
+        checks.check_int("in_features", self.in_features)
+        checks.check_int("out_features", self.out_features)
 
     @property
     def in_channels(self) -> int:
@@ -408,25 +436,20 @@ class Linear(_Spec):
     def build(self) -> nn.Linear:
         return nn.Linear(self.in_features, self.out_features, bias=self.bias)
 
+    def channel_roles(self) -> Channels:
+        """Its outputs are a new group (prunable only when a BatchNorm after it scores them)."""
+        tensors = (("weight", ("out", "in")), *((("bias", ("out",)),) if self.bias else ()))
+        return Channels(fields={"in_features": "in", "out_features": "out"}, new=("out",), tensors=tensors)
+
     def _cost(self, height: int, width: int) -> LayerCost:
         """On the pooled vector: params `M*N` (+ N), MACs `M*N` (`cost.linear_params`, `cost.linear_macs`)."""
         n = self.out_features
-        weights = C._linear_weights(self.in_features, n)
+        weights = C.linear_weights(self.in_features, n)
         return weights + (n if self.bias else 0), weights, n, height, width
 
 
 # the layers a network puts around its blocks
 GLUE_LAYERS = (PlainConv, MaxPool, Flatten, Dropout, BatchNorm, Activation, Linear)
-
-
-def _check_activation_name(name: str | None) -> None:
-    if name is not None and name not in ACTIVATIONS:
-        raise ValueError(f"activation={name!r} is unknown; allowed: {', '.join(ACTIVATIONS)} or None")
-
-
-def _check_probability(name: str, value: Any) -> None:
-    if not 0 <= value < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
 
 
 # --- the network spec: stages of block specs, one build, one cost -------------------------------
@@ -518,12 +541,12 @@ class NetworkSpec:
         raise NotImplementedError
 
     def _check_common(self) -> None:
-        C._check_int("num_classes", self.num_classes)
-        C._check_int("in_channels", self.in_channels)
+        checks.check_int("num_classes", self.num_classes)
+        checks.check_int("in_channels", self.in_channels)
         if self.resolution is not None:
-            C._check_int("resolution", self.resolution)
+            checks.check_int("resolution", self.resolution)
         if hasattr(self, "dropout"):
-            _check_probability("dropout", self.dropout)
+            checks.check_probability("dropout", self.dropout)
 
     @property
     def default_resolution(self) -> int:
@@ -592,7 +615,7 @@ class NetworkSpec:
         Pure integer arithmetic: each layer spec's own cost, no module made. Cached per
         (spec, size), which is safe because specs are frozen.
         """
-        size = C._pair("resolution", self.input_resolution if resolution is None else resolution)
+        size = checks.check_pair("resolution", self.input_resolution if resolution is None else resolution)
         return _network_cost(self, size)
 
 
@@ -650,16 +673,6 @@ def clear_cost_caches() -> None:
 # --- helpers shared by the tables -----------------------------------------------------------------
 
 
-def _check_width(value: float, name: str = "width_multiplier") -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-
-
-def _check_choice(name: str, value: Any, allowed: Collection[Any]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is unknown; allowed: {', '.join(map(repr, allowed))}")
-
-
 def _as_rows(spec: Any, name: str, row_type: type) -> None:
     """Store the table field as a tuple of `row_type` (so plain tuples or lists work too).
 
@@ -679,9 +692,9 @@ def _as_rows(spec: Any, name: str, row_type: type) -> None:
     for index, row in enumerate(converted):
         for field_name, value in zip(row._fields, row, strict=True):
             if field_name.endswith("channels"):
-                _check_width(value, f"{name}[{index}].{field_name}")
+                checks.check_positive_number(f"{name}[{index}].{field_name}", value)
             elif field_name == "repeats":
-                C._check_int(f"{name}[{index}].repeats", value, minimum=0)
+                checks.check_int(f"{name}[{index}].repeats", value, minimum=0)
     object.__setattr__(spec, name, converted)
     _specs(spec)
 
@@ -776,8 +789,8 @@ class MobileNetV1(NetworkSpec):
 
     def __post_init__(self) -> None:
         self._check_common()
-        _check_width(self.width_multiplier)
-        C._check_int("stem_channels", self.stem_channels)
+        checks.check_positive_number("width_multiplier", self.width_multiplier)
+        checks.check_int("stem_channels", self.stem_channels)
         _as_rows(self, "table", V1Row)
 
     def _width(self, channels: int) -> int:
@@ -852,16 +865,16 @@ class MobileNetV2(NetworkSpec):
 
     def __post_init__(self) -> None:
         self._check_common()
-        _check_width(self.width_multiplier)
-        C._check_int("divisor", self.divisor)
+        checks.check_positive_number("width_multiplier", self.width_multiplier)
+        checks.check_int("divisor", self.divisor)
         _as_rows(self, "table", V2Row)
 
     def _width(self, channels: float) -> int:
-        return C._make_divisible(channels * self.width_multiplier, self.divisor, self.divisor)
+        return C.make_divisible(channels * self.width_multiplier, self.divisor, self.divisor)
 
     @property
     def _head_channels(self) -> int:
-        return C._make_divisible(
+        return C.make_divisible(
             self.last_channels * max(1.0, self.width_multiplier), self.divisor, self.divisor
         )
 
@@ -965,8 +978,8 @@ class MobileNetV3(NetworkSpec):
 
     def __post_init__(self) -> None:
         self._check_common()
-        _check_choice("variant", self.variant, MOBILENET_V3_TABLES)
-        _check_width(self.width_multiplier)
+        checks.check_choice("variant", self.variant, MOBILENET_V3_TABLES)
+        checks.check_positive_number("width_multiplier", self.width_multiplier)
         _as_rows(self, "table", V3Row)
 
     @property
@@ -974,7 +987,7 @@ class MobileNetV3(NetworkSpec):
         return MOBILENET_V3_TABLES[self.variant] if self.table is None else self.table
 
     def _width(self, channels: float) -> int:
-        return C._make_divisible(channels * self.width_multiplier, 8, 8)
+        return C.make_divisible(channels * self.width_multiplier, 8, 8)
 
     def _make_stages(self) -> list[StageLayers]:
         channels = self._width(self.stem_channels)
@@ -986,9 +999,9 @@ class MobileNetV3(NetworkSpec):
             if row.stride > 1 or not blocks:  # each stride > 1 opens a stage
                 blocks = []
                 stages.append((f"stage{len(stages)}", blocks))
-            expanded = C._make_divisible(row.expanded_channels * alpha, 8, 8)
-            out = C._make_divisible(row.out_channels * alpha, 8, 8)
-            squeeze = C._make_divisible(expanded // 4, 8, 8) if row.use_se else 0
+            expanded = C.make_divisible(row.expanded_channels * alpha, 8, 8)
+            out = C.make_divisible(row.out_channels * alpha, 8, 8)
+            squeeze = C.make_divisible(expanded // 4, 8, 8) if row.use_se else 0
             block = InvertedResidual(
                 channels,
                 out,
@@ -1084,8 +1097,8 @@ class MnasNet(NetworkSpec):
 
     def __post_init__(self) -> None:
         self._check_common()
-        _check_choice("variant", self.variant, MNASNET_TABLES)
-        _check_width(self.width_multiplier)
+        checks.check_choice("variant", self.variant, MNASNET_TABLES)
+        checks.check_positive_number("width_multiplier", self.width_multiplier)
         _as_rows(self, "table", MBRow)
 
     @property
@@ -1155,11 +1168,11 @@ class ShuffleNetV2(NetworkSpec):
 
     def __post_init__(self) -> None:
         self._check_common()
-        _check_choice("width_multiplier", self.width_multiplier, SHUFFLENET_V2_CHANNELS)
+        checks.check_choice("width_multiplier", self.width_multiplier, SHUFFLENET_V2_CHANNELS)
         if len(self.stage_repeats) != 3:
             raise ValueError(f"stage_repeats must hold 3 counts (Stage2-4), got {self.stage_repeats!r}")
         for index, repeats in enumerate(self.stage_repeats):
-            C._check_int(f"stage_repeats[{index}]", repeats)
+            checks.check_int(f"stage_repeats[{index}]", repeats)
 
     @property
     def channels(self) -> tuple[int, int, int, int, int]:
@@ -1239,7 +1252,7 @@ class GhostNet(NetworkSpec):
 
     def __post_init__(self) -> None:
         self._check_common()
-        _check_width(self.width_multiplier)
+        checks.check_positive_number("width_multiplier", self.width_multiplier)
         _as_rows(self, "table", GhostRow)
 
     def _width(self, channels: float) -> int:
@@ -1310,8 +1323,8 @@ class EfficientNet(NetworkSpec):
 
     def __post_init__(self) -> None:
         self._check_common()
-        _check_width(self.width_multiplier)
-        _check_width(self.depth_multiplier, "depth_multiplier")
+        checks.check_positive_number("width_multiplier", self.width_multiplier)
+        checks.check_positive_number("depth_multiplier", self.depth_multiplier)
         _as_rows(self, "table", MBRow)
 
     def _width(self, channels: float) -> int:
@@ -1409,7 +1422,7 @@ class SqueezeNet(NetworkSpec):
 
     def __post_init__(self) -> None:
         self._check_common()
-        _check_choice("version", self.version, SQUEEZENET_TABLES)
+        checks.check_choice("version", self.version, SQUEEZENET_TABLES)
 
     def _make_stages(self) -> list[StageLayers]:
         (conv1, kernel), rows = SQUEEZENET_TABLES[self.version]

@@ -52,13 +52,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lwcnn import checks
 from lwcnn import cost as C
 from lwcnn.blocks import (
     ConvBNAct,
     InvertedResidual,
+    ResidualLayers,
     SqueezeExcite,
-    _check_residual,
-    _ResidualLayers,
+    check_residual,
     frozen_spec,
 )
 from lwcnn.models import Flatten, Linear, NetworkSpec, StageLayers
@@ -87,7 +88,7 @@ DECISIONS = BlockChoice._fields
 
 
 @frozen_spec
-class ConvBlock(_ResidualLayers):
+class ConvBlock(ResidualLayers):
     """k x k conv -> BN -> ReLU, optional squeeze-and-excite, optional identity shortcut.
 
     The search space's "conv" op: `ConvBNAct` plus what MnasNet's other ops can have (SE, skip).
@@ -102,9 +103,9 @@ class ConvBlock(_ResidualLayers):
 
     def __post_init__(self) -> None:
         self._positive("in_channels", "out_channels", "kernel_size", "stride")
-        C._check_int("squeeze_channels", self.squeeze_channels, minimum=0)
+        checks.check_int("squeeze_channels", self.squeeze_channels, minimum=0)
         C.same_padding(self.kernel_size)
-        _check_residual(self)
+        check_residual(self)
 
     @property
     def use_residual(self) -> bool:
@@ -154,10 +155,10 @@ class SearchedNet(NetworkSpec):
         for block in self.blocks:
             _check_block(block)
         for name in ("stem_channels", "stem_stride", "head_channels"):
-            C._check_int(name, getattr(self, name))
+            checks.check_int(name, getattr(self, name))
         for name in ("base_widths", "strides"):
             for value in getattr(self, name):
-                C._check_int(name, value)
+                checks.check_int(name, value)
 
     def _make_stages(self) -> list[StageLayers]:
         channels = self.stem_channels
@@ -167,7 +168,7 @@ class SearchedNet(NetworkSpec):
         for index, (block, base, stride) in enumerate(
             zip(self.blocks, self.base_widths, self.strides, strict=False)
         ):
-            out = C._make_divisible(base * block.width, 8, 8)
+            out = C.make_divisible(base * block.width, 8, 8)
             layers = []
             for layer in range(block.layers):
                 layers.append(_op_layer(block, channels, out, stride if layer == 0 else 1))
@@ -210,8 +211,8 @@ def _check_block(block: BlockChoice) -> None:
         raise ValueError(f"se_ratio must be in [0, 1], got {block.se_ratio!r}")
     if not block.width > 0:
         raise ValueError(f"width must be > 0, got {block.width!r}")
-    C._check_int("layers", block.layers)
-    C._check_int("kernel", block.kernel)
+    checks.check_int("layers", block.layers)
+    checks.check_int("kernel", block.kernel)
 
 
 # --- the search space ---------------------------------------------------------------------------
@@ -553,8 +554,8 @@ class RegularizedEvolution(Strategy):
         self, space: SearchSpace, seed: int = 0, population_size: int = 20, sample_size: int = 5
     ) -> None:
         super().__init__(space, seed)
-        C._check_int("population_size", population_size)
-        C._check_int("sample_size", sample_size)
+        checks.check_int("population_size", population_size)
+        checks.check_int("sample_size", sample_size)
         if sample_size > population_size:
             raise ValueError(f"sample_size ({sample_size}) must be <= population_size ({population_size})")
         self.population_size, self.sample_size = population_size, sample_size
@@ -617,7 +618,7 @@ def top_share(rewards: Mapping[Arch, float], share: float = 0.01) -> set[Arch]:
 
 def search(strategy: Strategy, evaluate: Callable[[Arch], float], budget: int) -> list[float]:
     """Run `budget` ask/evaluate/tell rounds; return the best reward seen after each."""
-    C._check_int("budget", budget)
+    checks.check_int("budget", budget)
     best, curve = -math.inf, []
     for _ in range(budget):
         arch = strategy.ask()
@@ -634,7 +635,7 @@ def evaluations_to_reach(strategy: Strategy, rewards: Mapping[Arch, float], goal
     real search would look up, not retrain, a network it has already trained), so a search that
     settles on a network outside `goal` and keeps asking for it has *failed*, however few
     networks it saw: it counts as infinitely many, never as the few it evaluated."""
-    C._check_int("limit", limit)
+    checks.check_int("limit", limit)
     seen: set = set()
     for _ in range(limit):
         arch = strategy.ask()
@@ -967,7 +968,7 @@ def fbnet_search(
     from lwcnn.data import digits_tensors
 
     for name, value in (("epochs", epochs), ("image_size", image_size), ("batch_size", batch_size)):
-        C._check_int(name, value)
+        checks.check_int(name, value)
     if (
         isinstance(warmup_epochs, bool)
         or not isinstance(warmup_epochs, int)

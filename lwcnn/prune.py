@@ -42,7 +42,7 @@ import dataclasses
 import functools
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -50,26 +50,13 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from lwcnn import cost as C
-from lwcnn import models
-from lwcnn.blocks import ConvBNAct, DepthwiseSeparable, InvertedResidual, SqueezeExcite
-from lwcnn.models import Activation, BatchNorm, Dropout, Flatten, Linear, MaxPool, NetworkSpec
+from lwcnn import blocks, checks, models
+from lwcnn.blocks import BlockSpec, Channels
+from lwcnn.models import NetworkSpec
 
 # Activations that map 0 to 0: a channel whose BatchNorm gamma and beta are 0 then outputs
 # exactly 0, so removing it changes nothing (what makes `slim` and `zero_masked` agree).
 ZERO_PRESERVING = ("relu", "relu6", "hswish", "silu", "swish", "prelu", "identity", None)
-SUPPORTED_LAYERS = (
-    ConvBNAct,
-    DepthwiseSeparable,
-    InvertedResidual,
-    SqueezeExcite,
-    Linear,
-    BatchNorm,
-    Flatten,
-    Dropout,
-    MaxPool,
-    Activation,
-)
 CHECKPOINT_FORMAT = "lwcnn.pruned/1"
 
 
@@ -98,9 +85,15 @@ class ChannelGroup:
 @dataclass(frozen=True)
 class _PlannedLayer:
     path: str  # module path in the built network
-    kind: type
-    fields: dict[str, Any]  # every constructor argument, by name
-    roles: dict[str, int]  # channel fields -> node id
+    spec: Any
+    declared: Channels  # what the layer says of its channels (`spec.channel_roles()`)
+    nodes: dict[str, int]  # its roles -> node ids
+    parts: tuple[_PlannedLayer, ...]  # a composite's sub-layers, planned the same way
+
+    def walk(self) -> Iterator[_PlannedLayer]:
+        yield self
+        for part in self.parts:
+            yield from part.walk()
 
 
 @dataclass(frozen=True)
@@ -153,107 +146,61 @@ class _Nodes:
         self.fixed[root] = self.fixed[root] or reason
 
 
-def _named(kind: type, args: tuple, kwargs: dict) -> dict[str, Any]:
-    """Every constructor argument of a layer written as `kind(*args, **kwargs)`, by name."""
-    fields = dataclasses.fields(kind)
-    named = {field.name: field.default for field in fields if field.default is not dataclasses.MISSING}
-    named.update(zip((field.name for field in fields), args, strict=False))
-    named.update(kwargs)
-    return named
+def _supported() -> str:
+    kinds = [*blocks.BLOCKS, *models.GLUE_LAYERS]
+    return ", ".join(kind.__name__ for kind in kinds if kind.channel_roles is not BlockSpec.channel_roles)
 
 
-def _sublayer_paths(block: InvertedResidual, path: str) -> dict[str, str]:
-    """Module paths of an inverted residual's sub-layers, in the order `block.layers()` builds them:
-    "expand" (when it has one), "depthwise", "se" (when it has one), "project"."""
-    roles = ["expand"] if block.has_expansion else []
-    roles += ["depthwise", *(["se"] if block.squeeze_channels else []), "project"]
-    return {role: f"{path}.block.{index}" for index, role in enumerate(roles)}
-
-
-def _check_zero_preserving(nodes: _Nodes, node: int, activation: Any, where: str) -> None:
-    if activation not in ZERO_PRESERVING:
-        nodes.fix(node, f"{where} uses {activation}, which does not map 0 to 0")
-
-
-def _plan_layer(
-    nodes: _Nodes, path: str, kind: type, fields: dict[str, Any], current: int
-) -> tuple[dict, int]:
-    """The roles of one layer's channel fields, and the node its output belongs to."""
-    if kind is ConvBNAct:
-        m, n, groups = fields["in_channels"], fields["out_channels"], fields["groups"]
-        if groups > 1 and groups == m == n:  # depthwise: channel i -> channel i
-            if fields["norm"]:
-                nodes.add_norm(current, f"{path}.bn")
-            if not fields["norm"] and fields["bias"]:
-                nodes.fix(current, f"{path} is a depthwise conv with a bias and no BatchNorm")
-            _check_zero_preserving(nodes, current, fields["activation"], path)
-            return {"in_channels": current, "out_channels": current, "groups": current}, current
-        if groups != 1:
-            raise TypeError(
-                f"{path}: lwcnn.prune supports plain (groups=1) and depthwise convs, not groups={groups}"
-            )
-        out = nodes.new(
-            f"{path}.out",
-            n,
-            f"{path}.bn" if fields["norm"] else None,
-            "" if fields["norm"] else "no BatchNorm",
+def _plan_layer(nodes: _Nodes, path: str, spec: Any, roles: dict[str, int]) -> _PlannedLayer:
+    """One layer as it declares its channels: its new roles as nodes, its ties, its BatchNorms."""
+    try:
+        declared = spec.channel_roles()
+    except TypeError as error:
+        raise TypeError(f"{path}: lwcnn.prune {error}") from None
+    if declared is None:
+        raise TypeError(
+            f"{path}: lwcnn.prune cannot prune through a {type(spec).__name__} layer; supported layers: "
+            f"{_supported()} (MobileNetV1/V2/V3, MnasNet, EfficientNet)"
         )
-        _check_zero_preserving(nodes, out, fields["activation"], path)
-        return {"in_channels": current, "out_channels": out}, out
-    if kind is DepthwiseSeparable:
-        out = nodes.new(f"{path}.out", fields["out_channels"], f"{path}.pointwise.bn")
-        depthwise_node = current if fields["order"] == "mobilenet" else out
-        nodes.add_norm(depthwise_node, f"{path}.depthwise.bn")
-        _check_zero_preserving(nodes, current, fields["activation"], path)
-        _check_zero_preserving(nodes, out, fields["activation"], path)
-        return {"in_channels": current, "out_channels": out}, out
-    if kind is InvertedResidual:
-        spec = InvertedResidual(**fields)
-        paths = _sublayer_paths(spec, path)
-        if spec.has_expansion:
-            expanded = nodes.new(f"{path}.expanded", spec.expanded_channels, f"{paths['expand']}.bn")
-        else:
-            expanded = current
-        nodes.add_norm(expanded, f"{paths['depthwise']}.bn")  # SE, if any, follows these channels
-        _check_zero_preserving(nodes, expanded, spec.activation, path)
-        out = nodes.new(f"{path}.out", spec.out_channels, f"{paths['project']}.bn")
-        if spec.use_residual:  # the add: the block's input and output channels are one group
-            nodes.join(current, out)
-        return {"in_channels": current, "expanded_channels": expanded, "out_channels": out}, out
-    if kind is Linear:  # prunable only when a BatchNorm follows, which scores its outputs
-        out = nodes.new(f"{path}.out", fields["out_features"])
-        return {"in_features": current, "out_features": out}, out
-    if kind is BatchNorm:
-        nodes.add_norm(current, path)
-        return {"channels": current}, current
-    if kind in (SqueezeExcite, Flatten, Dropout, MaxPool, Activation):
-        if kind is Activation:
-            _check_zero_preserving(nodes, current, fields["activation"], path)
-        return {"channels": current}, current
-    supported = ", ".join(layer.__name__ for layer in SUPPORTED_LAYERS)
-    raise TypeError(
-        f"{path}: lwcnn.prune cannot prune through a {kind.__name__} layer; supported layers: "
-        f"{supported} (MobileNetV1/V2/V3, MnasNet, EfficientNet)"
+    roles = dict(roles)
+    widths = {role: getattr(spec, name) for name, role in declared.fields.items()}
+    for role in declared.new:
+        if role not in roles:  # a composite's part uses the role its block made
+            roles[role] = nodes.new(f"{path}.{role}", widths[role])
+    for first, second in declared.tied:
+        nodes.join(roles[first], roles[second])
+    for role, norm in declared.norms:
+        nodes.add_norm(roles[role], f"{path}.{norm}" if norm else path)
+    for role, activation in declared.activations:
+        if activation not in ZERO_PRESERVING:
+            nodes.fix(roles[role], f"{path} uses {activation}, which does not map 0 to 0")
+    for role, reason in declared.fixed:
+        nodes.fix(roles[role], f"{path}: {reason}")
+    parts = tuple(
+        _plan_layer(
+            nodes, f"{path}.{part.path}", part.spec, {own: roles[role] for own, role in part.roles.items()}
+        )
+        for part in declared.parts
     )
+    return _PlannedLayer(path, spec, declared, roles, parts)
 
 
 @functools.lru_cache(maxsize=256)
 def _plan(spec: NetworkSpec) -> _Plan:
-    """Walk the spec's layout once: each layer's channel fields as nodes, joined into groups."""
+    """Walk the spec's layers once: each layer's channel roles as nodes, joined into groups."""
     nodes = _Nodes()
     current = nodes.new("input", spec.in_channels, fixed="the input image")
 
     def walk(prefix: str, layers: Any) -> tuple[_PlannedLayer, ...]:
         nonlocal current
         planned = []
-        for index, (kind, args, kwargs) in enumerate(layers):
-            path, fields = f"{prefix}.{index}", _named(kind, args, kwargs)
-            roles, current = _plan_layer(nodes, path, kind, fields, current)
-            planned.append(_PlannedLayer(path, kind, fields, roles))
+        for index, layer in enumerate(layers):
+            planned.append(_plan_layer(nodes, f"{prefix}.{index}", layer, {"in": current}))
+            current = planned[-1].nodes[planned[-1].declared.out]
         return tuple(planned)
 
-    stages = tuple((name, walk(f"features.{name}", layers)) for name, layers in spec._make_stages())
-    classifier = walk("classifier", spec._make_classifier())
+    stages = tuple((stage.name, walk(f"features.{stage.name}", stage.layers)) for stage in spec.stages())
+    classifier = walk("classifier", spec.classifier())
     nodes.fix(current, "the network's output")
     roots, groups = {}, []
     for node in range(len(nodes.parent)):
@@ -355,17 +302,15 @@ class PrunedSpec(NetworkSpec):
         return [group_widths[group] for group in plan.group_of]
 
     def _relaid(self, layers: tuple[_PlannedLayer, ...], width_of: list[int]) -> list[models.Layer]:
-        relaid = []
-        for layer in layers:
-            fields = dict(layer.fields)
-            if layer.kind is InvertedResidual:  # keep the base's structure, whatever the widths
-                base = InvertedResidual(**layer.fields)
-                fields.update(expand=base.has_expansion, residual=base.use_residual)
-            for name, node in layer.roles.items():
-                fields[name] = width_of[node]
-            first = dataclasses.fields(layer.kind)[0].name  # the input channels, as cost() expects
-            relaid.append((layer.kind, (fields.pop(first),), fields))
-        return relaid
+        """The base's layer specs with each channel field narrowed to its group's kept width."""
+        return [
+            dataclasses.replace(
+                layer.spec,
+                **{name: width_of[layer.nodes[role]] for name, role in layer.declared.fields.items()},
+                **layer.declared.keep,
+            )
+            for layer in layers
+        ]
 
     def _make_stages(self) -> list[models.StageLayers]:
         width_of = self._width_of()
@@ -575,7 +520,7 @@ def global_masks(
     threshold would cut below `min_channels` keeps its `min_channels` highest-scoring channels.
     Returns (masks, threshold: the largest removed score or None, the floored groups).
     """
-    prune_rate, min_channels = _check_prune_rate(prune_rate), C._check_int("min_channels", min_channels)
+    prune_rate, min_channels = _check_prune_rate(prune_rate), checks.check_int("min_channels", min_channels)
     names = list(scores)
     flat = torch.cat([scores[name].flatten().float() for name in names])
     removed = round(prune_rate * flat.numel())
@@ -677,64 +622,18 @@ def _kept_state(
     def take(tensor: torch.Tensor, dim: int, index: torch.Tensor | None) -> torch.Tensor:
         return tensor if index is None else tensor.index_select(dim, index)
 
-    def conv_bn_act(
-        prefix: str, inputs: torch.Tensor | None, outputs: torch.Tensor | None, depthwise: bool
-    ) -> None:
-        for key, tensor in state.items():
-            if not key.startswith(prefix + "."):
-                continue
-            name = key[len(prefix) + 1 :]
-            if name == "conv.weight":
-                tensor = take(take(tensor, 0, outputs), 1, None if depthwise else inputs)
-            elif not name.endswith("num_batches_tracked"):  # conv bias, BatchNorm, PReLU: per output
-                tensor = take(tensor, 0, outputs)
-            entries[key] = tensor
-
-    def squeeze_excite(prefix: str, channels: torch.Tensor | None) -> None:
-        entries[f"{prefix}.fc1.weight"] = take(state[f"{prefix}.fc1.weight"], 1, channels)
-        entries[f"{prefix}.fc2.weight"] = take(state[f"{prefix}.fc2.weight"], 0, channels)
-        entries[f"{prefix}.fc2.bias"] = take(state[f"{prefix}.fc2.bias"], 0, channels)
-        for key in state:  # fc1's bias and a PReLU on the squeezed channels: not pruned
-            if key.startswith(prefix + ".") and key not in entries:
-                entries[key] = state[key]
-
-    for layer in plan.layers():
-        path, roles, fields = layer.path, layer.roles, layer.fields
-        if layer.kind is ConvBNAct:
-            depthwise = roles["in_channels"] == roles["out_channels"]
-            conv_bn_act(path, kept(roles["in_channels"]), kept(roles["out_channels"]), depthwise)
-        elif layer.kind is DepthwiseSeparable:
-            inputs, outputs = kept(roles["in_channels"]), kept(roles["out_channels"])
-            if fields["order"] == "mobilenet":
-                conv_bn_act(f"{path}.depthwise", inputs, inputs, True)
-            else:
-                conv_bn_act(f"{path}.depthwise", outputs, outputs, True)
-            conv_bn_act(f"{path}.pointwise", inputs, outputs, False)
-        elif layer.kind is InvertedResidual:
-            paths = _sublayer_paths(InvertedResidual(**fields), path)
-            inputs, expanded = kept(roles["in_channels"]), kept(roles["expanded_channels"])
-            if "expand" in paths:
-                conv_bn_act(paths["expand"], inputs, expanded, False)
-            conv_bn_act(paths["depthwise"], expanded, expanded, True)
-            if "se" in paths:
-                squeeze_excite(paths["se"], expanded)
-            conv_bn_act(paths["project"], expanded, kept(roles["out_channels"]), False)
-        elif layer.kind is SqueezeExcite:
-            squeeze_excite(path, kept(roles["channels"]))
-        elif layer.kind is Linear:
-            inputs, outputs = kept(roles["in_features"]), kept(roles["out_features"])
-            entries[f"{path}.weight"] = take(take(state[f"{path}.weight"], 0, outputs), 1, inputs)
-            if f"{path}.bias" in state:
-                entries[f"{path}.bias"] = take(state[f"{path}.bias"], 0, outputs)
-        elif layer.kind is BatchNorm:
-            for key in ("weight", "bias", "running_mean", "running_var"):
-                entries[f"{path}.{key}"] = take(state[f"{path}.{key}"], 0, kept(roles["channels"]))
-            entries[f"{path}.num_batches_tracked"] = state[f"{path}.num_batches_tracked"]
-        elif layer.kind is Activation and f"{path}.weight" in state:  # PReLU: a slope per channel
-            slopes = state[f"{path}.weight"]
-            entries[f"{path}.weight"] = (
-                slopes if slopes.numel() == 1 else take(slopes, 0, kept(roles["channels"]))
-            )
+    dimensions = {  # state-dict key -> the node each of its dimensions runs over (None: not pruned)
+        f"{layer.path}.{key}" if key else layer.path: tuple(
+            None if role is None else layer.nodes[role] for role in roles
+        )
+        for top in plan.layers()
+        for layer in top.walk()
+        for key, roles in layer.declared.tensors
+    }
+    for key, tensor in state.items():
+        for dim, node in enumerate(dimensions.get(key, ())):
+            tensor = take(tensor, dim, None if node is None else kept(node))
+        entries[key] = tensor
     return entries
 
 

@@ -10,13 +10,14 @@ that both agree, and the other tests compare both with torch's own counts.
 from __future__ import annotations
 
 from lwcnn import blocks as B
+from lwcnn import checks
 from lwcnn import cost as C
 from lwcnn import models as M
 
 
 def conv_bn_act_cost(spec: B.ConvBNAct, size: C.Size) -> B.BlockCost:
     out_size = C.conv2d_output_size(
-        C._pair("input_size", size), spec.kernel_size, spec.stride, spec.padding, spec.dilation
+        checks.check_pair("input_size", size), spec.kernel_size, spec.stride, spec.padding, spec.dilation
     )
     params = C.conv2d_params(spec.in_channels, spec.out_channels, spec.kernel_size, spec.groups, spec.bias)
     if spec.norm:
@@ -28,7 +29,7 @@ def conv_bn_act_cost(spec: B.ConvBNAct, size: C.Size) -> B.BlockCost:
 
 def sequence_cost(specs, in_channels: int, size: C.Size) -> B.BlockCost:
     """Specs applied one after another, each one's output feeding the next."""
-    size = C._pair("input_size", size)
+    size = checks.check_pair("input_size", size)
     params = macs = 0
     channels = in_channels
     for spec in specs:
@@ -56,7 +57,7 @@ def reference_cost(spec, size: C.Size) -> B.BlockCost:
         params = C.se_params(spec.channels, spec.squeeze_channels)
         params += B.activation_params(spec.activation, spec.squeeze_channels)
         macs = C.se_macs(spec.channels, spec.squeeze_channels)
-        return B.BlockCost(params, macs, spec.channels, C._pair("input_size", size))
+        return B.BlockCost(params, macs, spec.channels, checks.check_pair("input_size", size))
     if isinstance(spec, (B.DepthwiseSeparable, B.InvertedResidual, B.FusedMBConv)):
         return sequence_cost(spec.layers(), spec.in_channels, size)
     if isinstance(spec, B.ShuffleNetV2Unit):
@@ -102,32 +103,36 @@ def reference_cost(spec, size: C.Size) -> B.BlockCost:
         return B.BlockCost(params, macs, spec.out_channels, reduced.out_size)
     if isinstance(spec, M.PlainConv):
         out_size = C.conv2d_output_size(
-            C._pair("input_size", size), spec.kernel_size, spec.stride, spec.padding
+            checks.check_pair("input_size", size), spec.kernel_size, spec.stride, spec.padding
         )
         params = C.conv2d_params(spec.in_channels, spec.out_channels, spec.kernel_size, bias=True)
         params += B.activation_params(spec.activation, spec.out_channels)
         macs = C.conv2d_macs(spec.in_channels, spec.out_channels, spec.kernel_size, out_size)
         return B.BlockCost(params, macs, spec.out_channels, out_size)
     if isinstance(spec, M.MaxPool):
-        height, width = C._pair("input_size", size)
+        height, width = checks.check_pair("input_size", size)
         return B.BlockCost(0, 0, spec.channels, (_pooled(spec, height), _pooled(spec, width)))
     if isinstance(spec, (M.Flatten, M.Dropout)):
-        return B.BlockCost(0, 0, spec.channels, C._pair("input_size", size))
+        return B.BlockCost(0, 0, spec.channels, checks.check_pair("input_size", size))
     if isinstance(spec, M.BatchNorm):
-        return B.BlockCost(C.batchnorm_params(spec.channels), 0, spec.channels, C._pair("input_size", size))
+        return B.BlockCost(
+            C.batchnorm_params(spec.channels), 0, spec.channels, checks.check_pair("input_size", size)
+        )
     if isinstance(spec, M.Activation):
         params = B.activation_params(spec.activation, spec.channels)
-        return B.BlockCost(params, 0, spec.channels, C._pair("input_size", size))
+        return B.BlockCost(params, 0, spec.channels, checks.check_pair("input_size", size))
     if isinstance(spec, M.Linear):
         params = C.linear_params(spec.in_features, spec.out_features, spec.bias)
         macs = C.linear_macs(spec.in_features, spec.out_features)
-        return B.BlockCost(params, macs, spec.out_features, C._pair("input_size", size))
+        return B.BlockCost(params, macs, spec.out_features, checks.check_pair("input_size", size))
     raise TypeError(f"no reference cost for {type(spec).__name__}")
 
 
 def reference_network_cost(network: M.NetworkSpec, resolution: C.Size | None = None) -> M.NetworkCost:
     """Walk `network.stages()` and `classifier()`, made as specs, costing each layer by composition."""
-    input_size = C._pair("resolution", network.input_resolution if resolution is None else resolution)
+    input_size = checks.check_pair(
+        "resolution", network.input_resolution if resolution is None else resolution
+    )
     channels, size, rows = network.in_channels, input_size, []
     for stage in network.stages():
         step = sequence_cost(stage.layers, channels, size)

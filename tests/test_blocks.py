@@ -4,7 +4,6 @@ analytical output shape == the module's output shape, over a few hundred random 
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from fractions import Fraction
 

@@ -82,7 +82,7 @@ def test_same_padding_gives_ceil_of_size_over_stride(size, kernel, stride, dilat
     out = cost.conv2d_output_size(size, kernel, stride, "same", dilation)
     assert out == math.ceil(size / stride)
     assert isinstance(out, int)
-    assert cost._same_out(size, stride) == out  # the shortcut the block specs take
+    assert cost.same_out(size, stride) == out  # the shortcut the block specs take
 
 
 def test_same_out_is_conv_out_with_same_padding_everywhere():
@@ -92,7 +92,7 @@ def test_same_out_is_conv_out_with_same_padding_everywhere():
                 for dilation in range(1, 5):
                     padding = cost._same_padding(kernel, dilation)
                     expected = cost._conv_out(size, kernel, stride, padding, dilation)
-                    assert cost._same_out(size, stride) == expected, (size, stride, kernel, dilation)
+                    assert cost.same_out(size, stride) == expected, (size, stride, kernel, dilation)
 
 
 @fast

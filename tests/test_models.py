@@ -13,9 +13,7 @@ torchvision models are built once per module (cached); everything runs on one th
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import inspect
 
 import pytest
 import torch

@@ -479,3 +479,70 @@ def test_lesson_08s_recorded_evaluations_describe_the_shipped_model():
     for r in sweep:  # the sweep slimmed the same model with the same scores: the same accuracies
         if r["training"] == "sparsity" and float(r["prune_rate"]) > 0:
             assert float(mean_rows[float(r["prune_rate"])]["test_accuracy"]) == float(r["pruned_accuracy"])
+
+
+# --- blocks declare their channels; pruning reads only that --------------------------------------
+
+
+@pytest.mark.parametrize("prune_rate", [0.3, 0.7])
+def test_a_block_declaring_its_channels_is_slimmed_with_no_code_in_prune(prune_rate):
+    """The search space's ConvBlock (conv, SE, identity shortcut) says nothing to lwcnn.prune but
+    its `channel_roles()` (inherited from the run-of-layers blocks): that is enough to slim exactly."""
+    from lwcnn.nas import BlockChoice, SearchedNet
+
+    spec = SearchedNet(
+        (
+            BlockChoice("conv", 3, 0.25, "identity", 1.0, 2),
+            BlockChoice("mbconv3", 5, 0.0, "identity", 1.0, 2),
+            BlockChoice("dwsep", 3, 0.25, "none", 0.5, 1),
+            BlockChoice("conv", 5, 0.0, "identity", 1.0, 1),
+        )
+    )
+    model = randomised(spec, seed=3, resolution=32)
+    result = prune.slim(model, prune_rate)
+    check_exact(model, result, 32)
+    # the shortcuts tie each layer's input to its output: the stem and both layers of block1
+    # (16 channels, stride 1) are one group, scored by all three BatchNorms
+    (tied,) = [group for group in prune.channel_groups(spec) if "features.block1.0.block.0.bn" in group.norms]
+    assert tied.name == "features.stem.0.out"
+    assert tied.norms == (
+        "features.stem.0.bn",
+        "features.block1.0.block.0.bn",
+        "features.block1.1.block.0.bn",
+    )
+
+
+def test_prune_has_no_dispatch_over_block_classes():
+    """Pruning asks each layer (`channel_roles()`); it never tests what class a layer is."""
+    import ast
+    import inspect
+
+    from lwcnn import blocks
+
+    source = ast.parse(inspect.getsource(prune))
+    kinds = {kind.__name__ for kind in (*blocks.BLOCKS, *models.GLUE_LAYERS)}
+    named = sorted({node.id for node in ast.walk(source) if isinstance(node, ast.Name)} & kinds)
+    attributes = sorted(  # blocks.ConvBNAct, models.Linear (torch's nn.Linear is not a block)
+        {
+            node.attr
+            for node in ast.walk(source)
+            if isinstance(node, ast.Attribute)
+            and ast.unparse(node.value) in ("blocks", "models", "lwcnn.blocks")
+        }
+        & kinds
+    )
+    assert named == attributes == [], (named, attributes)
+    compared = [
+        node
+        for node in ast.walk(source)
+        if isinstance(node, ast.Compare) and any(isinstance(op, ast.Is) for op in node.ops)
+    ]
+    assert all("kind" not in ast.unparse(node) for node in compared), [ast.unparse(n) for n in compared]
+
+
+def test_every_block_either_declares_its_channels_or_is_refused_by_name():
+    from lwcnn import blocks
+
+    for kind in (*blocks.BLOCKS, *models.GLUE_LAYERS):
+        supported = kind.channel_roles is not blocks.BlockSpec.channel_roles
+        assert (kind.__name__ in prune._supported()) == supported, kind

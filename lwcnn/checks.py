@@ -1,0 +1,68 @@
+"""Argument checks, in one place: each raises a ValueError or TypeError that names the argument
+and says what is allowed, and returns the checked value.
+
+    >>> check_int("channels", 32)
+    32
+    >>> check_pair("input_size", 224)
+    (224, 224)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+Size = int | tuple[int, int]
+
+
+def check_int(name: str, value, minimum: int = 1) -> int:
+    """Return `value` if it is an int >= minimum, else raise a message naming the argument."""
+    if type(value) is int and value >= minimum:  # the common case, first (specs check many fields)
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {kind}, got {value}")
+    return value
+
+
+def check_pair(name: str, value: Size, minimum: int = 1) -> tuple[int, int]:
+    """Normalise an int or (h, w) pair, validating both entries."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a (height, width) pair, got {value!r}")
+        return (check_int(f"{name}[0]", value[0], minimum), check_int(f"{name}[1]", value[1], minimum))
+    v = check_int(name, value, minimum)
+    return (v, v)
+
+
+def check_groups(groups: int, in_channels: int, out_channels: int) -> int:
+    check_int("groups", groups)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(
+            f"groups={groups} must divide in_channels={in_channels} and "
+            f"out_channels={out_channels}; allowed: a common divisor of both"
+        )
+    return groups
+
+
+def check_probability(name: str, value: Any) -> float:
+    """A probability in [0, 1) (dropout, a prune rate)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return value
+
+
+def check_positive_number(name: str, value: Any) -> float:
+    """A number > 0 (a width multiplier, a scale)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: Any, allowed: Collection[Any]) -> Any:
+    """One of `allowed`."""
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is unknown; allowed: {', '.join(map(repr, allowed))}")
+    return value
