@@ -1,0 +1,120 @@
+"""Building blocks of lightweight CNNs: one frozen spec per block, many views of it.
+
+A spec (a frozen dataclass) holds a block's shape. From the spec come
+
+* `spec.build()`: the `nn.Module`,
+* `spec.cost(input_size)`: the analytical parameters and conv+linear multiply-adds at an input
+  size, from `lwcnn.cost` (no forward pass), and the output shape,
+* `spec.layers()` (composite blocks): the list of sub-specs that `build` makes modules of.
+
+`cost` checks `input_size`, then calls the spec's `_cost(height, width)`: integer arithmetic
+on the spec's own fields (checked when it was made), with `lwcnn.cost`'s formulas. A layer that
+is one conv or one linear map writes its formula; a composite block's cost is its `layers()`
+costed in turn (`chain_cost`), with branches side by side where the block has them. The inverted
+residual, the bulk of every MobileNet after V1, keeps MobileNetV2's closed form, which is the
+point of lesson 05; the tests check it against its `layers()` and against torch's own counts.
+
+    >>> from lwcnn.blocks import InvertedResidual
+    >>> block = InvertedResidual(16, 24, expanded_channels=96, stride=2)
+    >>> block.cost(56)
+    BlockCost(params=5136, macs=7300608, out_channels=24, out_size=(28, 28))
+
+One file per block family: `conv.py` (ConvBNAct, depthwise separable), `mbconv.py` (SE,
+inverted residual, fused MBConv), `shufflenet.py`, `ghost.py`, `fire.py`, `esp.py`; `spec.py`
+holds what they share and `activations.py` the activations by name.
+"""
+
+from lwcnn.blocks.activations import (
+    ACTIVATIONS,
+    HSigmoid,
+    HSwish,
+    activation_params,
+    check_activation,
+    make_activation,
+)
+from lwcnn.blocks.conv import SEPARABLE_ORDERS, ConvBNAct, DepthwiseSeparable
+from lwcnn.blocks.esp import ESPBlock, ESPModule
+from lwcnn.blocks.fire import Fire, FireBlock
+from lwcnn.blocks.ghost import GhostBlock, GhostBottleneck, GhostBottleneckBlock, GhostModule
+from lwcnn.blocks.mbconv import (
+    GATES,
+    FusedMBConv,
+    InvertedResidual,
+    MBConv,
+    ResidualBlock,
+    ResidualLayers,
+    SqueezeExcite,
+    SqueezeExciteBlock,
+    check_residual,
+    optional_se,
+)
+from lwcnn.blocks.shufflenet import ShuffleNetV2Unit, ShuffleV2Block, channel_shuffle
+from lwcnn.blocks.spec import (
+    BATCHNORM_KEYS,
+    BlockCost,
+    BlockSpec,
+    Channels,
+    LayerCost,
+    Part,
+    SameChannels,
+    chain_cost,
+    frozen_spec,
+    per_channel_tensors,
+)
+
+BLOCKS = (
+    ConvBNAct,
+    DepthwiseSeparable,
+    SqueezeExcite,
+    InvertedResidual,
+    FusedMBConv,
+    ShuffleNetV2Unit,
+    GhostModule,
+    GhostBottleneck,
+    Fire,
+    ESPModule,
+)
+
+__all__ = [
+    "BLOCKS",
+    "ACTIVATIONS",
+    "HSigmoid",
+    "HSwish",
+    "activation_params",
+    "check_activation",
+    "make_activation",
+    "SEPARABLE_ORDERS",
+    "ConvBNAct",
+    "DepthwiseSeparable",
+    "ESPBlock",
+    "ESPModule",
+    "Fire",
+    "FireBlock",
+    "GhostBlock",
+    "GhostBottleneck",
+    "GhostBottleneckBlock",
+    "GhostModule",
+    "GATES",
+    "FusedMBConv",
+    "InvertedResidual",
+    "MBConv",
+    "ResidualBlock",
+    "ResidualLayers",
+    "SqueezeExcite",
+    "SqueezeExciteBlock",
+    "check_residual",
+    "optional_se",
+    "ShuffleNetV2Unit",
+    "ShuffleV2Block",
+    "channel_shuffle",
+    "BATCHNORM_KEYS",
+    "BlockCost",
+    "BlockSpec",
+    "Channels",
+    "LayerCost",
+    "Part",
+    "SameChannels",
+    "chain_cost",
+    "frozen_spec",
+    "per_channel_tensors",
+]

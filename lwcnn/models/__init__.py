@@ -1,0 +1,156 @@
+"""Whole networks, written as data: a spec lists the blocks, `build` makes the module from them.
+
+One frozen dataclass per network holds its paper's table. From that one spec come
+
+* `spec.stages()`: the network as named stages of `lwcnn.blocks` specs (plus `spec.classifier()`),
+* `spec.build()`: the `nn.Module`, built from those block specs,
+* `spec.cost(resolution)`: params and conv+linear MACs per stage and in total, each layer
+  spec's own cost summed (integer arithmetic: no module, no forward pass).
+
+    >>> cost("mobilenet_v2").macs               # torchvision's MobileNetV2: FlopCounterMode / 2
+    300774272
+    >>> cost("mobilenet_v1", width_multiplier=0.5, resolution=160).macs
+    76524800
+    >>> model = build("mobilenet_v3_small", num_classes=10, small_input=True)   # for 32x32 images
+
+By name: `spec(name, **options)`, `build(name, **options)`, `cost(name, resolution, **options)`;
+`MODEL_NAMES` lists the names and `options(name)` the options of one. `load_torchvision_weights`
+copies a torchvision model's weights into the module `build` made.
+
+The course's own 32x32 training network is `SmallMobileNet`:
+
+>>> spec = SmallMobileNet(conv="separable")
+>>> model = spec.build()                  # an nn.Sequential for 32x32 inputs
+>>> spec.cost(32).params, spec.cost(32).macs
+(13898, 369920)
+
+One file per concern: `network.py` (what every network spec shares), `layers.py` (the layers
+around the blocks), one file per family (`mobilenet_v1.py` ... `squeezenet.py`), `small.py` (the
+course's training networks) and `zoo.py` (the networks by name).
+"""
+
+from lwcnn.models.efficientnet import EFFICIENTNET_B0_TABLE, EFFICIENTNET_SCALING, EfficientNet
+from lwcnn.models.ghostnet import GHOSTNET_TABLE, GhostNet, GhostRow
+from lwcnn.models.layers import (
+    GLUE_LAYERS,
+    Activation,
+    BatchNorm,
+    Dropout,
+    Flatten,
+    Linear,
+    MaxPool,
+    PlainConv,
+)
+from lwcnn.models.mnasnet import MNASNET_A1_TABLE, MNASNET_B1_TABLE, MNASNET_TABLES, MBRow, MnasNet
+from lwcnn.models.mobilenet_v1 import MOBILENET_V1_TABLE, MobileNetV1, V1Row
+from lwcnn.models.mobilenet_v2 import MOBILENET_V2_TABLE, MobileNetV2, V2Row
+from lwcnn.models.mobilenet_v3 import (
+    MOBILENET_V3_LARGE_TABLE,
+    MOBILENET_V3_LAST_CHANNELS,
+    MOBILENET_V3_SMALL_TABLE,
+    MOBILENET_V3_TABLES,
+    MobileNetV3,
+    V3Row,
+)
+from lwcnn.models.network import (
+    NO_SE,
+    SMALL_INPUT_NORM_MOMENTUM,
+    Layer,
+    NetworkCost,
+    NetworkSpec,
+    Stage,
+    StageCost,
+    StageLayers,
+    check_rows,
+    clear_cost_caches,
+    dropout_classifier,
+    numbered_stages,
+    repeated_rows,
+    without_first_stride,
+)
+from lwcnn.models.shufflenet_v2 import SHUFFLENET_V2_CHANNELS, ShuffleNetV2
+from lwcnn.models.small import (
+    CONV_KINDS,
+    SmallMBConvNet,
+    SmallMobileNet,
+    small_mobilenet,
+    small_mobilenet_cost,
+)
+from lwcnn.models.squeezenet import MAXPOOL, SQUEEZENET_TABLES, FireRow, SqueezeNet
+from lwcnn.models.zoo import (
+    MODEL_NAMES,
+    NETWORK_SPECS,
+    TORCHVISION_NAMES,
+    build,
+    cost,
+    load_torchvision_weights,
+    options,
+    spec,
+)
+
+__all__ = [
+    "CONV_KINDS",
+    "SmallMobileNet",
+    "small_mobilenet",
+    "small_mobilenet_cost",
+    "SmallMBConvNet",
+    "PlainConv",
+    "MaxPool",
+    "Flatten",
+    "Dropout",
+    "BatchNorm",
+    "Activation",
+    "Linear",
+    "GLUE_LAYERS",
+    "Stage",
+    "StageCost",
+    "NetworkCost",
+    "NO_SE",
+    "SMALL_INPUT_NORM_MOMENTUM",
+    "Layer",
+    "StageLayers",
+    "NetworkSpec",
+    "clear_cost_caches",
+    "check_rows",
+    "without_first_stride",
+    "numbered_stages",
+    "repeated_rows",
+    "dropout_classifier",
+    "V1Row",
+    "MOBILENET_V1_TABLE",
+    "MobileNetV1",
+    "V2Row",
+    "MOBILENET_V2_TABLE",
+    "MobileNetV2",
+    "V3Row",
+    "MOBILENET_V3_LARGE_TABLE",
+    "MOBILENET_V3_SMALL_TABLE",
+    "MOBILENET_V3_TABLES",
+    "MOBILENET_V3_LAST_CHANNELS",
+    "MobileNetV3",
+    "MBRow",
+    "MNASNET_B1_TABLE",
+    "MNASNET_A1_TABLE",
+    "MNASNET_TABLES",
+    "MnasNet",
+    "SHUFFLENET_V2_CHANNELS",
+    "ShuffleNetV2",
+    "GhostRow",
+    "GHOSTNET_TABLE",
+    "GhostNet",
+    "EFFICIENTNET_B0_TABLE",
+    "EFFICIENTNET_SCALING",
+    "EfficientNet",
+    "FireRow",
+    "MAXPOOL",
+    "SQUEEZENET_TABLES",
+    "SqueezeNet",
+    "NETWORK_SPECS",
+    "MODEL_NAMES",
+    "TORCHVISION_NAMES",
+    "options",
+    "spec",
+    "build",
+    "cost",
+    "load_torchvision_weights",
+]

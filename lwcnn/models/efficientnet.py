@@ -1,0 +1,98 @@
+"""EfficientNet-B0..B7 (Tan and Le, 2019): MBConv stages scaled in width, depth and resolution
+(Table 1, Sec. 3.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from lwcnn import checks
+from lwcnn import cost as C
+from lwcnn.blocks import (
+    ConvBNAct,
+    InvertedResidual,
+)
+from lwcnn.models.mnasnet import MBRow
+from lwcnn.models.network import (
+    Layer,
+    NetworkSpec,
+    StageLayers,
+    check_rows,
+    dropout_classifier,
+    repeated_rows,
+)
+
+EFFICIENTNET_B0_TABLE: tuple[MBRow, ...] = (
+    #     t, k, s,   c, n, SE    (EfficientNet, Table 1; torchvision's MBConvConfig list)
+    MBRow(1, 3, 1, 16, 1, 0.25),
+    MBRow(6, 3, 2, 24, 2, 0.25),
+    MBRow(6, 5, 2, 40, 2, 0.25),
+    MBRow(6, 3, 2, 80, 3, 0.25),
+    MBRow(6, 5, 1, 112, 3, 0.25),
+    MBRow(6, 5, 2, 192, 4, 0.25),
+    MBRow(6, 3, 1, 320, 1, 0.25),
+)
+
+EFFICIENTNET_SCALING: dict[str, tuple[float, float, int, float]] = {
+    # width, depth, resolution, dropout (torchvision's efficientnet_b0..b3; the paper's phi = 0..3)
+    "b0": (1.0, 1.0, 224, 0.2),
+    "b1": (1.0, 1.1, 240, 0.2),
+    "b2": (1.1, 1.2, 260, 0.3),
+    "b3": (1.2, 1.4, 300, 0.3),
+}
+
+
+@dataclass(frozen=True)
+class EfficientNet(NetworkSpec):
+    """EfficientNet-B0 (Tan & Le 2019, Table 1) and its compound scaling, as torchvision builds it.
+
+    A 3x3 stem conv to 32, MBConv rows (SiLU; SE squeezes to `max(1, M // 4)` channels of the
+    block's *input* M, SiLU and sigmoid gate), a 1x1 conv to 4x the last width, dropout and a
+    linear classifier. Width `make_divisible(c * w, 8)`, depth `ceil(n * d)` per row.
+    torchvision's stochastic depth (training only) is left out: in eval mode the two agree.
+    """
+
+    width_multiplier: float = 1.0
+    depth_multiplier: float = 1.0
+    resolution: int | None = None
+    num_classes: int = 1000
+    in_channels: int = 3
+    dropout: float = 0.2
+    table: tuple[MBRow, ...] = field(default=EFFICIENTNET_B0_TABLE, repr=False)
+
+    stem_channels: ClassVar[int] = 32
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        checks.check_positive_number("width_multiplier", self.width_multiplier)
+        checks.check_positive_number("depth_multiplier", self.depth_multiplier)
+        check_rows(self, "table", MBRow)
+
+    def _width(self, channels: float) -> int:
+        return C.make_divisible(channels * self.width_multiplier, 8)
+
+    def _block(self, row: MBRow, in_channels: int, out_channels: int, stride: int) -> Layer:
+        expanded = C.make_divisible(in_channels * row.expand_ratio, 8)
+        squeeze = max(1, int(in_channels * row.se_ratio)) if row.se_ratio else 0
+        return InvertedResidual(
+            in_channels,
+            out_channels,
+            expanded,
+            row.kernel_size,
+            stride,
+            squeeze,
+            activation="silu",
+            se_activation="silu",
+            se_gate="sigmoid",
+        )
+
+    def _make_stages(self) -> list[StageLayers]:
+        channels = self._width(self.stem_channels)
+        stem = ConvBNAct(self.in_channels, channels, 3, 2, activation="silu")
+        stages, channels = repeated_rows(self, self.table, channels, self.depth_multiplier)
+        head = ConvBNAct(channels, 4 * channels, 1, activation="silu")
+        return [("stem", [stem]), *stages, ("head", [head])]
+
+    def _make_classifier(self) -> list[Layer]:
+        channels = 4 * self._width(self.table[-1].out_channels)
+        return dropout_classifier(channels, self.dropout, self.num_classes)

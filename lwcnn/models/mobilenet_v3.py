@@ -1,0 +1,162 @@
+"""MobileNetV3 Large and Small (Howard et al., 2019): searched inverted residuals with SE and
+h-swish (Tables 1 and 2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, NamedTuple
+
+from lwcnn import checks
+from lwcnn import cost as C
+from lwcnn.blocks import (
+    ConvBNAct,
+    InvertedResidual,
+)
+from lwcnn.models.layers import (
+    Activation,
+    BatchNorm,
+    Dropout,
+    Flatten,
+    Linear,
+)
+from lwcnn.models.network import (
+    Layer,
+    NetworkSpec,
+    StageLayers,
+    check_rows,
+    without_first_stride,
+)
+
+
+class V3Row(NamedTuple):
+    """A row of MobileNetV3's Tables 1 and 2: bneck k x k, exp size, #out, SE, NL, s."""
+
+    kernel_size: int
+    expanded_channels: int
+    out_channels: int
+    use_se: bool
+    activation: str  # "relu" (RE) or "hswish" (HS)
+    stride: int
+
+
+MOBILENET_V3_LARGE_TABLE: tuple[V3Row, ...] = (
+    #     k, exp, out,   SE,   NL,      s
+    V3Row(3, 16, 16, False, "relu", 1),
+    V3Row(3, 64, 24, False, "relu", 2),
+    V3Row(3, 72, 24, False, "relu", 1),
+    V3Row(5, 72, 40, True, "relu", 2),
+    V3Row(5, 120, 40, True, "relu", 1),
+    V3Row(5, 120, 40, True, "relu", 1),
+    V3Row(3, 240, 80, False, "hswish", 2),
+    V3Row(3, 200, 80, False, "hswish", 1),
+    V3Row(3, 184, 80, False, "hswish", 1),
+    V3Row(3, 184, 80, False, "hswish", 1),
+    V3Row(3, 480, 112, True, "hswish", 1),
+    V3Row(3, 672, 112, True, "hswish", 1),
+    V3Row(5, 672, 160, True, "hswish", 2),
+    V3Row(5, 960, 160, True, "hswish", 1),
+    V3Row(5, 960, 160, True, "hswish", 1),
+)
+
+MOBILENET_V3_SMALL_TABLE: tuple[V3Row, ...] = (
+    #     k, exp, out,   SE,   NL,      s
+    V3Row(3, 16, 16, True, "relu", 2),
+    V3Row(3, 72, 24, False, "relu", 2),
+    V3Row(3, 88, 24, False, "relu", 1),
+    V3Row(5, 96, 40, True, "hswish", 2),
+    V3Row(5, 240, 40, True, "hswish", 1),
+    V3Row(5, 240, 40, True, "hswish", 1),
+    V3Row(5, 120, 48, True, "hswish", 1),
+    V3Row(5, 144, 48, True, "hswish", 1),
+    V3Row(5, 288, 96, True, "hswish", 2),
+    V3Row(5, 576, 96, True, "hswish", 1),
+    V3Row(5, 576, 96, True, "hswish", 1),
+)
+
+MOBILENET_V3_TABLES = {"large": MOBILENET_V3_LARGE_TABLE, "small": MOBILENET_V3_SMALL_TABLE}
+MOBILENET_V3_LAST_CHANNELS = {"large": 1280, "small": 1024}
+
+
+@dataclass(frozen=True)
+class MobileNetV3(NetworkSpec):
+    """MobileNetV3-Large or -Small (Howard et al. 2019, Tables 1 and 2), as torchvision builds it.
+
+    A 3x3 stem conv to 16 (h-swish), the bneck rows (SE after the depthwise conv with
+    `make_divisible(E // 4, 8)` squeeze channels, ReLU gate-input and h-sigmoid gate), a 1x1
+    conv to 6x the last width, pooling, then the redesigned last stage as linear layers:
+    960 -> 1280 (Large) or 576 -> 1024 (Small), h-swish, dropout, classifier. Widths are
+    `make_divisible(c * alpha, 8)`, the 1280/1024 included. BatchNorm eps 1e-3, momentum 0.01 (0.1 with `small_input`).
+    `small_input=True` (CIFAR-style, for 32x32): stem stride 1 and the first stride-2 row stride 1.
+    `classifier_norm=True` (also CIFAR-style): the hidden linear layer has no bias and is followed
+    by BatchNorm1d, as in the CIFAR implementations the network-slimming study pruned, so that
+    `lwcnn.prune` can score and prune its outputs like any conv's.
+    """
+
+    variant: str = "large"
+    width_multiplier: float = 1.0
+    resolution: int | None = None
+    small_input: bool = False
+    num_classes: int = 1000
+    in_channels: int = 3
+    dropout: float = 0.2
+    table: tuple[V3Row, ...] | None = field(default=None, repr=False)  # None: the variant's table
+    classifier_norm: bool = False
+
+    norm_eps: ClassVar[float] = 1e-3
+    norm_momentum: ClassVar[float] = 0.01
+    stem_channels: ClassVar[int] = 16
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        checks.check_choice("variant", self.variant, MOBILENET_V3_TABLES)
+        checks.check_positive_number("width_multiplier", self.width_multiplier)
+        check_rows(self, "table", V3Row)
+
+    @property
+    def rows(self) -> tuple[V3Row, ...]:
+        return MOBILENET_V3_TABLES[self.variant] if self.table is None else self.table
+
+    def _width(self, channels: float) -> int:
+        return C.make_divisible(channels * self.width_multiplier, 8, 8)
+
+    def _make_stages(self) -> list[StageLayers]:
+        channels = self._width(self.stem_channels)
+        rows = without_first_stride(self.rows) if self.small_input else self.rows
+        stem_stride = 1 if self.small_input else 2
+        stem = ConvBNAct(self.in_channels, channels, 3, stem_stride, activation="hswish")
+        stages, blocks, alpha = [("stem", [stem])], [], self.width_multiplier
+        for row in rows:  # self._width written out, as this loop is the bulk of `cost`
+            if row.stride > 1 or not blocks:  # each stride > 1 opens a stage
+                blocks = []
+                stages.append((f"stage{len(stages)}", blocks))
+            expanded = C.make_divisible(row.expanded_channels * alpha, 8, 8)
+            out = C.make_divisible(row.out_channels * alpha, 8, 8)
+            squeeze = C.make_divisible(expanded // 4, 8, 8) if row.use_se else 0
+            block = InvertedResidual(
+                channels,
+                out,
+                expanded,
+                row.kernel_size,
+                row.stride,
+                squeeze,
+                row.activation,
+            )
+            blocks.append(block)
+            channels = out
+        stages.append(("head", [ConvBNAct(channels, 6 * channels, 1, activation="hswish")]))
+        return stages
+
+    def _make_classifier(self) -> list[Layer]:
+        channels = 6 * self._width(self.rows[-1].out_channels)
+        hidden = self._width(MOBILENET_V3_LAST_CHANNELS[self.variant])
+        if self.classifier_norm:
+            hidden_layers = [Linear(channels, hidden, False), BatchNorm(hidden)]
+        else:
+            hidden_layers = [Linear(channels, hidden)]
+        return [
+            Flatten(channels),
+            *hidden_layers,
+            Activation(hidden, "hswish"),
+            Dropout(hidden, self.dropout),
+            Linear(hidden, self.num_classes),
+        ]

@@ -1,0 +1,111 @@
+"""SqueezeNet 1.0 and 1.1 (Iandola et al., 2016): Fire modules (Table 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from lwcnn import checks
+from lwcnn.blocks import (
+    ConvBNAct,
+    Fire,
+)
+from lwcnn.models.layers import (
+    Dropout,
+    Flatten,
+    MaxPool,
+    PlainConv,
+)
+from lwcnn.models.network import (
+    Layer,
+    NetworkSpec,
+    StageLayers,
+    numbered_stages,
+)
+
+
+class FireRow(NamedTuple):
+    """A Fire module of SqueezeNet's Table 1: squeeze s1x1, expand e1x1 and e3x3 channels."""
+
+    squeeze: int
+    expand1x1: int
+    expand3x3: int
+
+
+MAXPOOL = "maxpool"  # a 3x3 stride-2 max pool (ceil mode) in a SqueezeNet table
+
+SQUEEZENET_TABLES: dict[str, tuple[tuple[int, int], tuple[FireRow | str, ...]]] = {
+    # version: ((conv1 channels, conv1 kernel), layers)   (SqueezeNet Table 1; torchvision)
+    "1_0": (
+        (96, 7),
+        (
+            MAXPOOL,
+            FireRow(16, 64, 64),
+            FireRow(16, 64, 64),
+            FireRow(32, 128, 128),
+            MAXPOOL,
+            FireRow(32, 128, 128),
+            FireRow(48, 192, 192),
+            FireRow(48, 192, 192),
+            FireRow(64, 256, 256),
+            MAXPOOL,
+            FireRow(64, 256, 256),
+        ),
+    ),
+    "1_1": (  # the SqueezeNet repo's v1.1: 3x3 conv1 with 64 filters, pooling moved earlier
+        (64, 3),
+        (
+            MAXPOOL,
+            FireRow(16, 64, 64),
+            FireRow(16, 64, 64),
+            MAXPOOL,
+            FireRow(32, 128, 128),
+            FireRow(32, 128, 128),
+            MAXPOOL,
+            FireRow(48, 192, 192),
+            FireRow(48, 192, 192),
+            FireRow(64, 256, 256),
+            FireRow(64, 256, 256),
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SqueezeNet(NetworkSpec):
+    """SqueezeNet 1.0 (Iandola et al. 2016, Table 1) and 1.1, as torchvision builds them: conv1
+    (no padding, bias, ReLU), Fire modules between 3x3 stride-2 max pools (ceil mode), then
+    dropout and a 1x1 conv to the classes + ReLU, averaged over the map. No BatchNorm.
+    """
+
+    version: str = "1_0"
+    resolution: int | None = None
+    num_classes: int = 1000
+    in_channels: int = 3
+    dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        checks.check_choice("version", self.version, SQUEEZENET_TABLES)
+
+    def _make_stages(self) -> list[StageLayers]:
+        (conv1, kernel), rows = SQUEEZENET_TABLES[self.version]
+        groups: list[list[Layer]] = [[PlainConv(self.in_channels, conv1, kernel, stride=2)]]
+        channels = conv1
+        for row in rows:
+            if row == MAXPOOL:
+                groups.append([MaxPool(channels, 3, 2, ceil_mode=True)])
+            else:
+                groups[-1].append(Fire(channels, *row))
+                channels = row.expand1x1 + row.expand3x3  # Fire concatenates its two expands
+        # conv1 and the first pool form the stem; every later pool opens a stage
+        stem = ("stem", [*groups[0], *groups[1][:1]])
+        stages = numbered_stages([groups[1][1:], *groups[2:]])
+        head = [
+            Dropout(channels, self.dropout),
+            ConvBNAct(channels, self.num_classes, 1, norm=False, bias=True),
+        ]
+        return [stem, *stages, ("head", head)]
+
+    def _make_classifier(self) -> list[Layer]:
+        return [Flatten(self.num_classes)]

@@ -1,0 +1,193 @@
+"""The networks by name: `spec(name, **options)`, `build`, `cost`, the names and their options,
+and copying torchvision's weights into a network `build` made."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+from torch import nn
+
+from lwcnn.cost import Size
+from lwcnn.models.efficientnet import EFFICIENTNET_SCALING, EfficientNet
+from lwcnn.models.ghostnet import GhostNet
+from lwcnn.models.mnasnet import MnasNet
+from lwcnn.models.mobilenet_v1 import MobileNetV1
+from lwcnn.models.mobilenet_v2 import MobileNetV2
+from lwcnn.models.mobilenet_v3 import (
+    MobileNetV3,
+)
+from lwcnn.models.network import (
+    NetworkCost,
+    NetworkSpec,
+)
+from lwcnn.models.shufflenet_v2 import SHUFFLENET_V2_CHANNELS, ShuffleNetV2
+from lwcnn.models.squeezenet import SqueezeNet
+
+NETWORK_SPECS = (
+    MobileNetV1,
+    MobileNetV2,
+    MobileNetV3,
+    MnasNet,
+    ShuffleNetV2,
+    GhostNet,
+    EfficientNet,
+    SqueezeNet,
+)
+
+# name -> (spec class, fields the name fixes, defaults the name sets but options may change)
+_PRESETS: dict[str, tuple[type[NetworkSpec], dict[str, Any], dict[str, Any]]] = {
+    "mobilenet_v1": (MobileNetV1, {}, {}),
+    "mobilenet_v2": (MobileNetV2, {}, {}),
+    "mobilenet_v3_large": (MobileNetV3, {"variant": "large"}, {}),
+    "mobilenet_v3_small": (MobileNetV3, {"variant": "small"}, {}),
+    "mnasnet": (MnasNet, {"variant": "b1"}, {}),
+    **{
+        f"mnasnet{name}": (MnasNet, {"variant": "b1", "width_multiplier": width}, {})
+        for name, width in (("0_5", 0.5), ("0_75", 0.75), ("1_0", 1.0), ("1_3", 1.3))
+    },
+    "mnasnet_a1": (MnasNet, {"variant": "a1", "width_multiplier": 1.0}, {}),
+    **{
+        f"shufflenet_v2_x{str(width).replace('.', '_')}": (ShuffleNetV2, {"width_multiplier": width}, {})
+        for width in SHUFFLENET_V2_CHANNELS
+    },
+    "ghostnet": (GhostNet, {}, {}),
+    "ghostnet_1_0": (GhostNet, {"width_multiplier": 1.0}, {}),
+    "efficientnet": (EfficientNet, {}, {}),
+    **{
+        f"efficientnet_{phi}": (
+            EfficientNet,
+            {"width_multiplier": width, "depth_multiplier": depth},
+            {"resolution": resolution, "dropout": dropout},
+        )
+        for phi, (width, depth, resolution, dropout) in EFFICIENTNET_SCALING.items()
+    },
+    "squeezenet1_0": (SqueezeNet, {"version": "1_0"}, {}),
+    "squeezenet1_1": (SqueezeNet, {"version": "1_1"}, {}),
+}
+
+MODEL_NAMES: tuple[str, ...] = tuple(_PRESETS)
+
+# the names torchvision.models also builds, with the same architecture (tests and
+# benchmarks/zoo_parity.py compare them)
+TORCHVISION_NAMES: tuple[str, ...] = (
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small",
+    *(f"mnasnet{w}" for w in ("0_5", "0_75", "1_0", "1_3")),
+    *(f"shufflenet_v2_x{w}" for w in ("0_5", "1_0", "1_5", "2_0")),
+    *(f"efficientnet_b{phi}" for phi in range(4)),
+    "squeezenet1_0",
+    "squeezenet1_1",
+)
+
+
+def _preset(name: Any) -> tuple[type[NetworkSpec], dict[str, Any], dict[str, Any]]:
+    if not isinstance(name, str) or name not in _PRESETS:
+        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
+    return _PRESETS[name]
+
+
+# name -> the options `spec(name, ...)` accepts: the spec's fields that the name does not fix
+_OPTIONS: dict[str, tuple[str, ...]] = {
+    name: tuple(f.name for f in dataclasses.fields(spec_class) if f.name not in fixed)
+    for name, (spec_class, fixed, _) in _PRESETS.items()
+}
+
+
+def options(name: str) -> tuple[str, ...]:
+    """The options `spec(name, ...)` accepts: the spec's fields that the name does not fix.
+
+    >>> options("mobilenet_v2")
+    ('width_multiplier', 'resolution', 'small_input', 'num_classes', 'in_channels', 'dropout', 'divisor', 'table')
+    """
+    _preset(name)
+    return _OPTIONS[name]
+
+
+def spec(name: str, **options_: Any) -> NetworkSpec:
+    """The spec of a network by name; `options_` set its other fields.
+
+    >>> spec("mobilenet_v1", width_multiplier=0.5)
+    MobileNetV1(width_multiplier=0.5, resolution=None, small_input=False, num_classes=1000, in_channels=3, stem_channels=32)
+    """
+    spec_class, fixed, defaults = _preset(name)
+    allowed = _OPTIONS[name]
+    unknown = sorted(options_.keys() - allowed)
+    if unknown:
+        raise ValueError(
+            f"{name}: unknown option(s) {', '.join(unknown)}; valid options: {', '.join(allowed)}"
+        )
+    return spec_class(**fixed, **defaults, **options_)
+
+
+def _resolve(name_or_spec: str | NetworkSpec, options_: dict[str, Any]) -> NetworkSpec:
+    if isinstance(name_or_spec, NetworkSpec):
+        if not options_:
+            return name_or_spec
+        allowed = tuple(f.name for f in dataclasses.fields(name_or_spec))
+        unknown = sorted(set(options_) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"{type(name_or_spec).__name__}: unknown option(s) {', '.join(unknown)}; "
+                f"valid options: {', '.join(allowed)}"
+            )
+        return dataclasses.replace(name_or_spec, **options_)
+    return spec(name_or_spec, **options_)
+
+
+def build(name_or_spec: str | NetworkSpec, num_classes: int | None = None, **options_: Any) -> nn.Sequential:
+    """Build a network by name or from a spec (num_classes: 1000 for a name, else the spec's).
+
+    >>> model = build("efficientnet_b0")
+    >>> sum(p.numel() for p in model.parameters())   # torchvision's efficientnet_b0
+    5288548
+    """
+    if num_classes is not None:
+        options_["num_classes"] = num_classes
+    return _resolve(name_or_spec, options_).build()
+
+
+def cost(name_or_spec: str | NetworkSpec, resolution: Size | None = None, **options_: Any) -> NetworkCost:
+    """Params and conv+linear MACs per stage and in total, without building a module.
+
+    `resolution` defaults to the spec's (224; 240/260/300 for EfficientNet-B1..B3; 32 with
+    `small_input=True`). Pure integer arithmetic on the layers' arguments (`NetworkSpec.cost`), cached.
+
+    >>> result = cost("mobilenet_v3_large")
+    >>> result.params, result.macs                  # torchvision's, FlopCounterMode / 2
+    (5483032, 216589760)
+    """
+    return _resolve(name_or_spec, options_).cost(resolution)
+
+
+def load_torchvision_weights(model: nn.Module, tv_model: nn.Module) -> nn.Module:
+    """Copy `tv_model`'s parameters and buffers into `model`, matched by order, and return `model`.
+
+    Both `state_dict()`s must list the same number of entries, pairwise of the same shape and
+    the same kind (the name's last part: weight, bias, running_mean, ...); otherwise a
+    ValueError names the first pair that does not line up.
+
+    >>> import torchvision
+    >>> model = load_torchvision_weights(build("mobilenet_v2"), torchvision.models.mobilenet_v2())
+    """
+    ours, theirs = list(model.state_dict().items()), list(tv_model.state_dict().items())
+    for index, ((name, tensor), (tv_name, tv_tensor)) in enumerate(zip(ours, theirs, strict=False)):
+        kind, tv_kind = name.rsplit(".", 1)[-1], tv_name.rsplit(".", 1)[-1]
+        if tensor.shape != tv_tensor.shape or kind != tv_kind:
+            raise ValueError(
+                f"entry {index} does not line up: ours {name} {tuple(tensor.shape)} vs "
+                f"torchvision {tv_name} {tuple(tv_tensor.shape)}; is it the same architecture and options?"
+            )
+    if len(ours) != len(theirs):
+        raise ValueError(
+            f"ours has {len(ours)} parameters and buffers, torchvision {len(theirs)}; "
+            "the first {} line up: is it the same architecture and options?".format(
+                min(len(ours), len(theirs))
+            )
+        )
+    with torch.no_grad():
+        for (_, tensor), (_, tv_tensor) in zip(ours, theirs, strict=True):
+            tensor.copy_(tv_tensor)
+    return model
