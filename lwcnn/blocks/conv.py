@@ -9,11 +9,7 @@ from torch import nn
 
 from lwcnn import checks
 from lwcnn import cost as C
-from lwcnn.blocks.activations import (
-    activation_params,
-    check_activation,
-    make_activation,
-)
+from lwcnn.blocks.activations import activation_params, check_activation, make_activation
 from lwcnn.blocks.spec import (
     BATCHNORM_KEYS,
     BlockSpec,

@@ -6,15 +6,9 @@ import torch
 from torch import nn
 
 from lwcnn import cost as C
-from lwcnn.blocks.activations import (
-    activation_params,
-)
+from lwcnn.blocks.activations import activation_params
 from lwcnn.blocks.conv import ConvBNAct
-from lwcnn.blocks.spec import (
-    BlockSpec,
-    LayerCost,
-    frozen_spec,
-)
+from lwcnn.blocks.spec import BlockSpec, LayerCost, frozen_spec
 
 
 class ESPBlock(nn.Module):

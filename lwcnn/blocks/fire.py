@@ -6,11 +6,7 @@ import torch
 from torch import nn
 
 from lwcnn.blocks.conv import ConvBNAct
-from lwcnn.blocks.spec import (
-    BlockSpec,
-    LayerCost,
-    frozen_spec,
-)
+from lwcnn.blocks.spec import BlockSpec, LayerCost, frozen_spec
 
 
 class FireBlock(nn.Module):

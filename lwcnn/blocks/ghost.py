@@ -10,15 +10,8 @@ from torch import nn
 from lwcnn import checks
 from lwcnn import cost as C
 from lwcnn.blocks.conv import ConvBNAct
-from lwcnn.blocks.mbconv import (
-    optional_se,
-)
-from lwcnn.blocks.spec import (
-    BlockSpec,
-    LayerCost,
-    chain_cost,
-    frozen_spec,
-)
+from lwcnn.blocks.mbconv import optional_se
+from lwcnn.blocks.spec import BlockSpec, LayerCost, chain_cost, frozen_spec
 
 
 class GhostBlock(nn.Module):

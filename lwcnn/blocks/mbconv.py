@@ -11,20 +11,9 @@ from torch import nn
 
 from lwcnn import checks
 from lwcnn import cost as C
-from lwcnn.blocks.activations import (
-    activation_params,
-    check_activation,
-    make_activation,
-)
+from lwcnn.blocks.activations import activation_params, check_activation, make_activation
 from lwcnn.blocks.conv import ConvBNAct
-from lwcnn.blocks.spec import (
-    BlockSpec,
-    Channels,
-    LayerCost,
-    Part,
-    SameChannels,
-    frozen_spec,
-)
+from lwcnn.blocks.spec import BlockSpec, Channels, LayerCost, Part, SameChannels, frozen_spec
 
 GATES = ("hsigmoid", "sigmoid")
 

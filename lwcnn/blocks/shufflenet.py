@@ -8,12 +8,7 @@ from torch import nn
 from lwcnn import checks
 from lwcnn import cost as C
 from lwcnn.blocks.conv import ConvBNAct
-from lwcnn.blocks.spec import (
-    BlockSpec,
-    LayerCost,
-    chain_cost,
-    frozen_spec,
-)
+from lwcnn.blocks.spec import BlockSpec, LayerCost, chain_cost, frozen_spec
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:

@@ -6,18 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from lwcnn import checks
 from lwcnn import cost as C
-from lwcnn.blocks import (
-    ConvBNAct,
-    InvertedResidual,
-)
+from lwcnn.blocks import ConvBNAct, InvertedResidual
 from lwcnn.models.mnasnet import MBRow
 from lwcnn.models.network import (
     Layer,
     NetworkSpec,
     StageLayers,
-    check_rows,
     dropout_classifier,
     repeated_rows,
 )
@@ -59,14 +54,9 @@ class EfficientNet(NetworkSpec):
     in_channels: int = 3
     dropout: float = 0.2
     table: tuple[MBRow, ...] = field(default=EFFICIENTNET_B0_TABLE, repr=False)
+    row_type: ClassVar[type] = MBRow
 
     stem_channels: ClassVar[int] = 32
-
-    def __post_init__(self) -> None:
-        self._check_common()
-        checks.check_positive_number("width_multiplier", self.width_multiplier)
-        checks.check_positive_number("depth_multiplier", self.depth_multiplier)
-        check_rows(self, "table", MBRow)
 
     def _width(self, channels: float) -> int:
         return C.make_divisible(channels * self.width_multiplier, 8)

@@ -5,19 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
 
-from lwcnn import checks
 from lwcnn import cost as C
-from lwcnn.blocks import (
-    ConvBNAct,
-    GhostBottleneck,
-)
-from lwcnn.models.network import (
-    Layer,
-    NetworkSpec,
-    StageLayers,
-    check_rows,
-    dropout_classifier,
-)
+from lwcnn.blocks import ConvBNAct, GhostBottleneck
+from lwcnn.models.network import Layer, NetworkSpec, StageLayers, dropout_classifier
 
 
 class GhostRow(NamedTuple):
@@ -69,14 +59,10 @@ class GhostNet(NetworkSpec):
     in_channels: int = 3
     dropout: float = 0.2
     table: tuple[GhostRow, ...] = field(default=GHOSTNET_TABLE, repr=False)
+    row_type: ClassVar[type] = GhostRow
 
     stem_channels: ClassVar[int] = 16
     last_channels: ClassVar[int] = 1280
-
-    def __post_init__(self) -> None:
-        self._check_common()
-        checks.check_positive_number("width_multiplier", self.width_multiplier)
-        check_rows(self, "table", GhostRow)
 
     def _width(self, channels: float) -> int:
         return C.make_divisible(channels * self.width_multiplier, 4)

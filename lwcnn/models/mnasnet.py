@@ -5,17 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
 
-from lwcnn import checks
 from lwcnn import cost as C
-from lwcnn.blocks import (
-    ConvBNAct,
-    InvertedResidual,
-)
+from lwcnn.blocks import ConvBNAct, InvertedResidual
 from lwcnn.models.network import (
     Layer,
     NetworkSpec,
     StageLayers,
-    check_rows,
     dropout_classifier,
     repeated_rows,
 )
@@ -75,17 +70,13 @@ class MnasNet(NetworkSpec):
     in_channels: int = 3
     dropout: float = 0.2
     table: tuple[MBRow, ...] | None = field(default=None, repr=False)  # None: the variant's table
+    row_type: ClassVar[type] = MBRow
+    choices: ClassVar[dict] = {"variant": MNASNET_TABLES}
 
     norm_momentum: ClassVar[float] = 1 - 0.9997
     stem_channels: ClassVar[int] = 32
     separable_channels: ClassVar[int] = 16
     last_channels: ClassVar[int] = 1280
-
-    def __post_init__(self) -> None:
-        self._check_common()
-        checks.check_choice("variant", self.variant, MNASNET_TABLES)
-        checks.check_positive_number("width_multiplier", self.width_multiplier)
-        check_rows(self, "table", MBRow)
 
     @property
     def rows(self) -> tuple[MBRow, ...]:

@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
-from lwcnn import checks
-from lwcnn.blocks import (
-    ConvBNAct,
-    DepthwiseSeparable,
-)
-from lwcnn.models.layers import (
-    Flatten,
-    Linear,
-)
-from lwcnn.models.network import (
-    Layer,
-    NetworkSpec,
-    StageLayers,
-    check_rows,
-    without_first_stride,
-)
+from lwcnn.blocks import ConvBNAct, DepthwiseSeparable
+from lwcnn.models.layers import Flatten, Linear
+from lwcnn.models.network import Layer, NetworkSpec, StageLayers, without_first_stride
 
 
 class V1Row(NamedTuple):
@@ -64,12 +51,7 @@ class MobileNetV1(NetworkSpec):
     in_channels: int = 3
     stem_channels: int = 32
     table: tuple[V1Row, ...] = field(default=MOBILENET_V1_TABLE, repr=False)
-
-    def __post_init__(self) -> None:
-        self._check_common()
-        checks.check_positive_number("width_multiplier", self.width_multiplier)
-        checks.check_int("stem_channels", self.stem_channels)
-        check_rows(self, "table", V1Row)
+    row_type: ClassVar[type] = V1Row
 
     def _width(self, channels: int) -> int:
         return max(8, int(channels * self.width_multiplier))

@@ -5,18 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
 
-from lwcnn import checks
 from lwcnn import cost as C
-from lwcnn.blocks import (
-    ConvBNAct,
-    InvertedResidual,
-)
+from lwcnn.blocks import ConvBNAct, InvertedResidual
 from lwcnn.models.network import (
     NO_SE,
     Layer,
     NetworkSpec,
     StageLayers,
-    check_rows,
     dropout_classifier,
     repeated_rows,
     without_first_stride,
@@ -64,15 +59,10 @@ class MobileNetV2(NetworkSpec):
     dropout: float = 0.2
     divisor: int = 8
     table: tuple[V2Row, ...] = field(default=MOBILENET_V2_TABLE, repr=False)
+    row_type: ClassVar[type] = V2Row
 
     stem_channels: ClassVar[int] = 32
     last_channels: ClassVar[int] = 1280
-
-    def __post_init__(self) -> None:
-        self._check_common()
-        checks.check_positive_number("width_multiplier", self.width_multiplier)
-        checks.check_int("divisor", self.divisor)
-        check_rows(self, "table", V2Row)
 
     def _width(self, channels: float) -> int:
         return C.make_divisible(channels * self.width_multiplier, self.divisor, self.divisor)

@@ -6,26 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
 
-from lwcnn import checks
 from lwcnn import cost as C
-from lwcnn.blocks import (
-    ConvBNAct,
-    InvertedResidual,
-)
-from lwcnn.models.layers import (
-    Activation,
-    BatchNorm,
-    Dropout,
-    Flatten,
-    Linear,
-)
-from lwcnn.models.network import (
-    Layer,
-    NetworkSpec,
-    StageLayers,
-    check_rows,
-    without_first_stride,
-)
+from lwcnn.blocks import ConvBNAct, InvertedResidual
+from lwcnn.models.layers import Activation, BatchNorm, Dropout, Flatten, Linear
+from lwcnn.models.network import Layer, NetworkSpec, StageLayers, without_first_stride
 
 
 class V3Row(NamedTuple):
@@ -100,17 +84,13 @@ class MobileNetV3(NetworkSpec):
     in_channels: int = 3
     dropout: float = 0.2
     table: tuple[V3Row, ...] | None = field(default=None, repr=False)  # None: the variant's table
+    row_type: ClassVar[type] = V3Row
+    choices: ClassVar[dict] = {"variant": MOBILENET_V3_TABLES}
     classifier_norm: bool = False
 
     norm_eps: ClassVar[float] = 1e-3
     norm_momentum: ClassVar[float] = 0.01
     stem_channels: ClassVar[int] = 16
-
-    def __post_init__(self) -> None:
-        self._check_common()
-        checks.check_choice("variant", self.variant, MOBILENET_V3_TABLES)
-        checks.check_positive_number("width_multiplier", self.width_multiplier)
-        check_rows(self, "table", V3Row)
 
     @property
     def rows(self) -> tuple[V3Row, ...]:

@@ -18,11 +18,7 @@ from torch import nn
 
 from lwcnn import checks
 from lwcnn.cost import Size
-from lwcnn.models.layers import (
-    Dropout,
-    Flatten,
-    Linear,
-)
+from lwcnn.models.layers import Dropout, Flatten, Linear
 
 
 @dataclass(frozen=True)
@@ -109,6 +105,27 @@ class NetworkSpec:
 
     def _make_classifier(self) -> list[Layer]:  # pragma: no cover - every spec overrides
         raise NotImplementedError
+
+    # what a subclass declares for the checks below: its table's row type, the fields with a
+    # fixed set of values (e.g. {"variant": MOBILENET_V3_TABLES})
+    row_type: ClassVar[type | None] = None
+    choices: ClassVar[dict[str, Any]] = {}
+
+    def __post_init__(self) -> None:
+        """The checks every network shares, from its fields: counts, sizes, multipliers, choices,
+        then the table (`check_rows`, which also makes the layer specs once)."""
+        self._check_common()
+        fields = self.__dataclass_fields__
+        for name in ("width_multiplier", "depth_multiplier"):
+            if name in fields and name not in self.choices:
+                checks.check_positive_number(name, getattr(self, name))
+        for name in ("divisor", "stem_channels"):
+            if name in fields:
+                checks.check_int(name, getattr(self, name))
+        for name, allowed in self.choices.items():
+            checks.check_choice(name, getattr(self, name), allowed)
+        if self.row_type is not None:
+            check_rows(self, "table", self.row_type)
 
     def _check_common(self) -> None:
         checks.check_int("num_classes", self.num_classes)

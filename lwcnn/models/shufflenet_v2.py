@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from lwcnn import checks
-from lwcnn.blocks import (
-    ConvBNAct,
-    ShuffleNetV2Unit,
-)
-from lwcnn.models.layers import (
-    Flatten,
-    Linear,
-    MaxPool,
-)
-from lwcnn.models.network import (
-    Layer,
-    NetworkSpec,
-    StageLayers,
-)
+from lwcnn.blocks import ConvBNAct, ShuffleNetV2Unit
+from lwcnn.models.layers import Flatten, Linear, MaxPool
+from lwcnn.models.network import Layer, NetworkSpec, StageLayers
 
 SHUFFLENET_V2_CHANNELS: dict[float, tuple[int, int, int, int, int]] = {
     # ShuffleNetV2, Table 5: output channels of Conv1, Stage2, Stage3, Stage4, Conv5
@@ -43,9 +33,10 @@ class ShuffleNetV2(NetworkSpec):
     in_channels: int = 3
     stage_repeats: tuple[int, int, int] = (4, 8, 4)
 
+    choices: ClassVar[dict] = {"width_multiplier": SHUFFLENET_V2_CHANNELS}
+
     def __post_init__(self) -> None:
-        self._check_common()
-        checks.check_choice("width_multiplier", self.width_multiplier, SHUFFLENET_V2_CHANNELS)
+        super().__post_init__()
         if len(self.stage_repeats) != 3:
             raise ValueError(f"stage_repeats must hold 3 counts (Stage2-4), got {self.stage_repeats!r}")
         for index, repeats in enumerate(self.stage_repeats):

@@ -12,13 +12,7 @@ from torch import nn
 
 from lwcnn import checks
 from lwcnn import cost as C
-from lwcnn.blocks import (
-    ACTIVATIONS,
-    BlockCost,
-    ConvBNAct,
-    DepthwiseSeparable,
-    InvertedResidual,
-)
+from lwcnn.blocks import ACTIVATIONS, BlockCost, ConvBNAct, DepthwiseSeparable, InvertedResidual
 from lwcnn.cost import Size
 
 CONV_KINDS = ("separable", "standard")

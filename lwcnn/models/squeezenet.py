@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
-from lwcnn import checks
-from lwcnn.blocks import (
-    ConvBNAct,
-    Fire,
-)
-from lwcnn.models.layers import (
-    Dropout,
-    Flatten,
-    MaxPool,
-    PlainConv,
-)
-from lwcnn.models.network import (
-    Layer,
-    NetworkSpec,
-    StageLayers,
-    numbered_stages,
-)
+from lwcnn.blocks import ConvBNAct, Fire
+from lwcnn.models.layers import Dropout, Flatten, MaxPool, PlainConv
+from lwcnn.models.network import Layer, NetworkSpec, StageLayers, numbered_stages
 
 
 class FireRow(NamedTuple):
@@ -84,9 +70,7 @@ class SqueezeNet(NetworkSpec):
     in_channels: int = 3
     dropout: float = 0.5
 
-    def __post_init__(self) -> None:
-        self._check_common()
-        checks.check_choice("version", self.version, SQUEEZENET_TABLES)
+    choices: ClassVar[dict] = {"version": SQUEEZENET_TABLES}
 
     def _make_stages(self) -> list[StageLayers]:
         (conv1, kernel), rows = SQUEEZENET_TABLES[self.version]

@@ -15,13 +15,8 @@ from lwcnn.models.ghostnet import GhostNet
 from lwcnn.models.mnasnet import MnasNet
 from lwcnn.models.mobilenet_v1 import MobileNetV1
 from lwcnn.models.mobilenet_v2 import MobileNetV2
-from lwcnn.models.mobilenet_v3 import (
-    MobileNetV3,
-)
-from lwcnn.models.network import (
-    NetworkCost,
-    NetworkSpec,
-)
+from lwcnn.models.mobilenet_v3 import MobileNetV3
+from lwcnn.models.network import NetworkCost, NetworkSpec
 from lwcnn.models.shufflenet_v2 import SHUFFLENET_V2_CHANNELS, ShuffleNetV2
 from lwcnn.models.squeezenet import SqueezeNet
 

@@ -8,11 +8,7 @@ from dataclasses import dataclass
 
 from lwcnn import models
 from lwcnn.models import NetworkSpec
-from lwcnn.prune.groups import (
-    PlannedLayer,
-    channel_groups,
-    channel_plan,
-)
+from lwcnn.prune.groups import PlannedLayer, channel_groups, channel_plan
 
 
 @dataclass(frozen=True)

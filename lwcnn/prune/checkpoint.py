@@ -14,9 +14,7 @@ from torch import nn
 from lwcnn import models
 from lwcnn.models import NetworkSpec
 from lwcnn.prune.cfg import PrunedSpec
-from lwcnn.prune.slimming import (
-    spec_of,
-)
+from lwcnn.prune.slimming import spec_of
 
 CHECKPOINT_FORMAT = "lwcnn.pruned/1"
 

@@ -14,10 +14,7 @@ from torch import nn
 from lwcnn import checks
 from lwcnn.models import NetworkSpec
 from lwcnn.prune.cfg import PrunedSpec
-from lwcnn.prune.groups import (
-    channel_groups,
-    channel_plan,
-)
+from lwcnn.prune.groups import channel_groups, channel_plan
 
 
 @dataclass

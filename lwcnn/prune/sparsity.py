@@ -13,9 +13,7 @@ from torch import nn
 from lwcnn import models
 from lwcnn.models import NetworkSpec
 from lwcnn.prune.cfg import PrunedSpec, unpruned_cfg
-from lwcnn.prune.groups import (
-    channel_groups,
-)
+from lwcnn.prune.groups import channel_groups
 
 
 def _batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:

@@ -7,9 +7,7 @@ import copy
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from lwcnn.prune.slimming import (
-    check_prune_rate,
-)
+from lwcnn.prune.slimming import check_prune_rate
 
 
 def _prunable_weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
