@@ -582,7 +582,7 @@ def _draw_block(spec: Any, input_size: tuple[int, int] | None, canvas: _Canvas) 
             bottom = _residual_bypass(canvas, -ROW_GAP / 2, bottom, _right_edge(canvas) + 16)
     elif hasattr(spec, "layers"):  # a run of layers, maybe with a shortcut
         bottom, _ = flow.chain(spec.layers(), 0, top, shape)
-        if spec.use_residual:
+        if getattr(spec, "use_residual", False):
             bottom = _residual_bypass(canvas, -ROW_GAP / 2, bottom, _right_edge(canvas) + 16)
     else:  # one layer
         bottom, _ = flow.layer(spec, 0, top, shape)
@@ -643,6 +643,8 @@ def _draw_network(
         canvas.note(0, middle - LINE_HEIGHT / 2, stage, bold=True)
         canvas.note(0, middle + LINE_HEIGHT / 2, shapes[stage])
         color = GLUE_COLOR if stage in ("stem", "head", "classifier") else LAYER_COLOR
+        if not row:  # a table row repeated 0 times
+            canvas.note(x0, middle, "(no layers)")
         for column, text in enumerate(row):
             left = x0 + column * pitch
             canvas.box(left + box_width / 2, top, text, color, width=box_width)
