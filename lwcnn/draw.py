@@ -321,6 +321,9 @@ class Diagram:
     items: list[Item]
     figure: Figure = field(repr=False)
 
+    def __repr__(self) -> str:  # exact on every machine, unlike the PNG's bytes
+        return f"<Diagram: {len(self.items)} layers drawn>"
+
     def _repr_png_(self) -> bytes:
         return self.to_bytes("png")
 
@@ -693,6 +696,8 @@ def draw(
     if detail not in DETAILS:
         raise ValueError(f"detail={detail!r} is unknown; allowed: {', '.join(DETAILS)}")
     title = spec_or_name if isinstance(spec_or_name, str) else type(spec_or_name).__name__
+    if isinstance(getattr(spec_or_name, "base", None), M.NetworkSpec):  # lwcnn.prune.PrunedSpec
+        title = f"{type(spec_or_name.base).__name__}, pruned"
     if isinstance(spec_or_name, str):
         if spec_or_name not in M.MODEL_NAMES:
             raise ValueError(
