@@ -416,20 +416,27 @@ class _Canvas:
         margin = 10
         return min(xs) - margin, max(xs) + margin, min(ys) - margin, max(ys) + margin
 
-    def render(self, ax: Any) -> None:
+    def render(self, ax: Any, scale: float = 1.0) -> None:
+        """Draw onto `ax`, whose data units are `scale` points (text and lines shrink with it)."""
         from matplotlib.patches import Circle, FancyBboxPatch
 
-        text = dict(family="DejaVu Sans Mono", fontsize=FONT_SIZE)
+        text = dict(family="DejaVu Sans Mono", fontsize=FONT_SIZE * scale)
+        line = 0.9 * scale
         for points, head in self.lines:
             for start, end in zip(points[:-2], points[1:-1], strict=True):
-                ax.plot(*zip(start, end, strict=True), color="black", linewidth=0.9, solid_capstyle="butt")
+                ax.plot(*zip(start, end, strict=True), color="black", linewidth=line, solid_capstyle="butt")
             style = "-|>" if head else "-"
             ax.annotate(
                 "",
                 xy=points[-1],
                 xytext=points[-2],
                 arrowprops=dict(
-                    arrowstyle=style, color="black", linewidth=0.9, shrinkA=0, shrinkB=0, mutation_scale=9
+                    arrowstyle=style,
+                    color="black",
+                    linewidth=line,
+                    shrinkA=0,
+                    shrinkB=0,
+                    mutation_scale=9 * scale,
                 ),
             )
         for left, top, width, height, label, color in self.boxes:
@@ -441,12 +448,12 @@ class _Canvas:
                     boxstyle="round,pad=0,rounding_size=4",
                     facecolor=color,
                     edgecolor="#333333",
-                    linewidth=0.8,
+                    linewidth=line,
                 )
             )
             ax.text(left + width / 2, top + height / 2, label, ha="center", va="center", **text)
         for x, y, label in self.circles:
-            ax.add_patch(Circle((x, y), 8, facecolor=OP_COLOR, edgecolor="#333333", linewidth=0.8))
+            ax.add_patch(Circle((x, y), 8, facecolor=OP_COLOR, edgecolor="#333333", linewidth=line))
             ax.text(x, y, label, ha="center", va="center", fontweight="bold", **text)
         for x, y, label, align, bold in self.notes:
             ax.text(
@@ -668,10 +675,16 @@ def _figure_for(canvas: _Canvas, ax: Any) -> Figure:
     from matplotlib.figure import Figure
 
     left, right, top, bottom = canvas.extent()
+    scale = 1.0  # a new figure is sized so that one data unit is one point
     if ax is None:
         figure = Figure(figsize=((right - left) / 72, (bottom - top) / 72))
         ax = figure.add_axes((0, 0, 1, 1))
-    canvas.render(ax)
+    else:  # fit the drawing into the given Axes, shrinking its text with it
+        box = ax.get_position()
+        width_pt = box.width * ax.figure.get_figwidth() * 72
+        height_pt = box.height * ax.figure.get_figheight() * 72
+        scale = min(width_pt / (right - left), height_pt / (bottom - top))
+    canvas.render(ax, scale)
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)  # y grows downward, like reading
     ax.set_aspect("equal")
