@@ -305,7 +305,10 @@ def describe(spec: Any) -> Description:
 
 @dataclass(frozen=True)
 class Item:
-    """One layer spec as drawn: its label, and the shapes around it when an input size was given."""
+    """One layer spec as drawn: its label, its stage (networks), and the shapes around it when an
+    input size was given. A block's items are its `layers()` flattened (ESP's branches, and for
+    ShuffleNetV2 `branches()`, for GhostBottleneck `layers()` then `shortcut_layers()`); a Ghost
+    module inside a Ghost bottleneck is one item."""
 
     spec: Any
     label: str
