@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lwcnn import blocks as B
-from lwcnn import cost as C
+from lwcnn import checks, nas
 from lwcnn import models as M
-from lwcnn import nas
 from lwcnn.cost import Size
 
 if TYPE_CHECKING:  # matplotlib is imported when a diagram is drawn, so `import lwcnn` stays quick
@@ -722,10 +721,12 @@ def draw(
         spec_or_name = M.spec(spec_or_name)
     canvas = _Canvas()
     if isinstance(spec_or_name, M.NetworkSpec):
-        size = C._pair("input_size", spec_or_name.input_resolution if input_size is None else input_size)
+        size = checks.check_pair(
+            "input_size", spec_or_name.input_resolution if input_size is None else input_size
+        )
         items = _draw_network(spec_or_name, title, size, detail, canvas)
     elif type(spec_or_name) in _DESCRIBE:
-        size = None if input_size is None else C._pair("input_size", input_size)
+        size = None if input_size is None else checks.check_pair("input_size", input_size)
         items = _draw_block(spec_or_name, size, canvas)
     else:
         allowed = ", ".join(kind.__name__ for kind in BLOCK_KINDS)
