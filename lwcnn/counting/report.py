@@ -5,10 +5,11 @@ convention's counts (thop.py, fvcore.py, ptflops.py, flop_counter.py) the same s
 CountReport with one row per module, split by kind of operation, so `difference` can say which
 kinds two counters disagree on. `run_tool` runs the real tool, for comparison.
 
->>> import torchvision
->>> reports = compare_conventions(torchvision.models.mobilenet_v2(), conventions=("thop", "paper"))
->>> reports["thop"].macs - reports["paper"].macs == sum(difference(reports["thop"], reports["paper"]).values())
-True
+>>> from torch import nn
+>>> net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+>>> reports = compare_conventions(net, (1, 3, 8, 8), conventions=("thop", "paper"))
+>>> reports["thop"].macs, reports["paper"].macs, difference(reports["thop"], reports["paper"])["norm"]
+(8928, 7776, 1152)
 """
 
 from __future__ import annotations
@@ -31,6 +32,55 @@ from lwcnn.counting.rules import CATEGORIES, FUNCTION_CATEGORY, Shape, all_param
 from lwcnn.counting.thop import thop_counts
 
 CONVENTIONS = ("paper", "thop", "fvcore", "ptflops", "torch")
+
+
+def count_model(
+    model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), convention: str = "paper"
+) -> CountReport:
+    """Count `model` on an input of `input_size` the way `convention`'s tool would.
+
+    One forward pass in eval mode under no_grad (training flags are restored afterwards) on a
+    seeded random input; see the module docstring for what each convention counts.
+
+    >>> import torchvision
+    >>> report = count_model(torchvision.models.mobilenet_v3_large(), convention="fvcore")
+    >>> report.macs, report.by_category()["norm"] > 0
+    (226033824, True)
+    """
+    return compare_conventions(model, input_size, conventions=(convention,))[convention]
+
+
+def compare_conventions(
+    model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), conventions: Sequence[str] = CONVENTIONS
+) -> dict[str, CountReport]:
+    """`count_model` for several conventions from a single forward pass: convention -> report."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(conventions, str):
+        conventions = (conventions,)
+    conventions = tuple(_check_convention(convention) for convention in conventions)
+    recording = record(model, check_shape("input_size", input_size))
+    return {convention: _report(recording, convention) for convention in conventions}
+
+
+def difference(report_a: CountReport, report_b: CountReport) -> dict[str, int | float]:
+    """Category -> MACs that `report_a` counts beyond `report_b`; sums to `a.macs - b.macs`.
+
+    >>> import torchvision
+    >>> reports = compare_conventions(torchvision.models.mobilenet_v2(), conventions=("thop", "paper"))
+    >>> difference(reports["thop"], reports["paper"])["norm"]  # thop: 4 per BatchNorm element
+    26712448
+    """
+    if report_a.input_size != report_b.input_size:
+        raise ValueError(
+            f"the reports count different inputs: {report_a.input_size} vs {report_b.input_size}; "
+            "compare reports of the same model and input_size"
+        )
+    a, b = report_a.by_category(), report_b.by_category()
+    return {category: a[category] - b[category] for category in CATEGORIES}
+
+
+# --- the report --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -238,52 +288,6 @@ def _check_convention(convention: Any) -> str:
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {', '.join(map(repr, CONVENTIONS))}; got {convention!r}")
     return convention
-
-
-def count_model(
-    model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), convention: str = "paper"
-) -> CountReport:
-    """Count `model` on an input of `input_size` the way `convention`'s tool would.
-
-    One forward pass in eval mode under no_grad (training flags are restored afterwards) on a
-    seeded random input; see the module docstring for what each convention counts.
-
-    >>> import torchvision
-    >>> report = count_model(torchvision.models.mobilenet_v3_large(), convention="fvcore")
-    >>> report.macs, report.by_category()["norm"] > 0
-    (226033824, True)
-    """
-    return compare_conventions(model, input_size, conventions=(convention,))[convention]
-
-
-def compare_conventions(
-    model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), conventions: Sequence[str] = CONVENTIONS
-) -> dict[str, CountReport]:
-    """`count_model` for several conventions from a single forward pass: convention -> report."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(conventions, str):
-        conventions = (conventions,)
-    conventions = tuple(_check_convention(convention) for convention in conventions)
-    recording = record(model, check_shape("input_size", input_size))
-    return {convention: _report(recording, convention) for convention in conventions}
-
-
-def difference(report_a: CountReport, report_b: CountReport) -> dict[str, int | float]:
-    """Category -> MACs that `report_a` counts beyond `report_b`; sums to `a.macs - b.macs`.
-
-    >>> import torchvision
-    >>> reports = compare_conventions(torchvision.models.mobilenet_v2(), conventions=("thop", "paper"))
-    >>> difference(reports["thop"], reports["paper"])["norm"]  # thop: 4 per BatchNorm element
-    26712448
-    """
-    if report_a.input_size != report_b.input_size:
-        raise ValueError(
-            f"the reports count different inputs: {report_a.input_size} vs {report_b.input_size}; "
-            "compare reports of the same model and input_size"
-        )
-    a, b = report_a.by_category(), report_b.by_category()
-    return {category: a[category] - b[category] for category in CATEGORIES}
 
 
 # --- the real tools, for comparison --------------------------------------------------------------
