@@ -66,3 +66,23 @@ def check_choice(name: str, value: Any, allowed: Collection[Any]) -> Any:
     if value not in allowed:
         raise ValueError(f"{name}={value!r} is unknown; allowed: {', '.join(map(repr, allowed))}")
     return value
+
+
+def check_shape(name: str, value: Any) -> tuple[int, ...]:
+    """A tensor shape: a tuple (or list, torch.Size) of one or more positive ints.
+
+    >>> check_shape("input_size", [1, 3, 224, 224])
+    (1, 3, 224, 224)
+    """
+    if not isinstance(value, (tuple, list)):  # torch.Size is a tuple
+        raise TypeError(
+            f"{name} must be a tuple of ints such as (1, 3, 224, 224), got {type(value).__name__}"
+        )
+    if len(value) == 0:
+        raise ValueError(f"{name} must have at least one dimension, got ()")
+    for size in value:
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise TypeError(f"{name} entries must be ints, got {size!r} in {tuple(value)}")
+        if size < 1:
+            raise ValueError(f"{name} entries must be positive, got {tuple(value)}")
+    return tuple(value)
