@@ -66,3 +66,15 @@ def check_choice(name: str, value: Any, allowed: Collection[Any]) -> Any:
     if value not in allowed:
         raise ValueError(f"{name}={value!r} is unknown; allowed: {', '.join(map(repr, allowed))}")
     return value
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """An int > 0 (threads, rounds, a batch), a ValueError otherwise, a bool included: unlike
+    `check_int`, which raises a TypeError for a value that is not an int.
+
+    >>> check_positive_int("threads", 2)
+    2
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
