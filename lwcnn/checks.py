@@ -86,3 +86,15 @@ def check_shape(name: str, value: Any) -> tuple[int, ...]:
         if size < 1:
             raise ValueError(f"{name} entries must be positive, got {tuple(value)}")
     return tuple(value)
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """An int > 0 (threads, rounds, a batch), a ValueError otherwise, a bool included: unlike
+    `check_int`, which raises a TypeError for a value that is not an int.
+
+    >>> check_positive_int("threads", 2)
+    2
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value

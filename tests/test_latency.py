@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from lwcnn import latency
-from lwcnn.latency import Latency, measure
+from lwcnn.latency import Latency, measure, timing
 
 
 def test_measure_returns_a_positive_median_and_restores_state():
@@ -59,7 +59,7 @@ def test_compare_times_each_module_side_by_side_and_restores_state(timer):
 
 def test_lower_quartile_is_the_p25_of_every_single_call(monkeypatch):
     calls = {"a": [[4.0, 1.0, 3.0], [2.0, 8.0, 5.0]]}
-    monkeypatch.setattr(latency, "_rounds", lambda *args: calls)
+    monkeypatch.setattr(timing, "time_side_by_side", lambda *args: calls)
     expected = statistics.quantiles([4.0, 1.0, 3.0, 2.0, 8.0, 5.0], n=4)[0]  # lut.summarize_ms's p25
     assert latency.lower_quartile({"a": nn.Identity()}, (1, 3)) == {"a": expected}
     assert latency.fastest({"a": nn.Identity()}, (1, 3)) == {"a": 1.0}

@@ -320,7 +320,7 @@ def test_recorded_tables_load_with_the_expected_rows():
     tables = lut.recorded_tables()
     assert tables, "data/latency/ holds at least this course's CPU recording"
     for slug, recorded in tables.items():
-        assert slug == lut._slug(recorded.metadata["device"])
+        assert slug == lut.slugify(recorded.metadata["device"])
         for key in ("device", "torch", "threads", "date", "command"):
             assert recorded.metadata[key]
         separable = [r for r in recorded.select("separable") if r["batch"] == 1]

@@ -47,7 +47,13 @@ FLOAT_PRIMITIVES = {OPTIMIZER, "evaluate", "recalibrate_batchnorm"}
 MUTATING_CALLS = {"train", "recalibrate_batchnorm"}
 # Methods (not module-level functions) of lwcnn's classes that time: (class, method).
 LIVE_METHODS = {("LatencyTable", "build")}
-PACKAGE_MODULES = {"lwcnn"} | {path.stem for path in (ROOT / "lwcnn").glob("*.py")}
+# lwcnn's modules and subpackages (`lwcnn/latency/`), and the files the package's functions are in.
+PACKAGE_MODULES = (
+    {"lwcnn"}
+    | {path.stem for path in (ROOT / "lwcnn").glob("*.py")}
+    | {path.parent.name for path in (ROOT / "lwcnn").glob("*/__init__.py")} - {"exercises"}
+)
+PACKAGE_FILES = [path for path in (ROOT / "lwcnn").rglob("*.py") if "exercises" not in path.parts]
 
 
 def _module_aliases(tree: ast.Module) -> set[str]:
@@ -98,7 +104,7 @@ def package_live_functions() -> set[str]:
     search) is known here without anyone listing it.
     """
     functions = {}
-    for path in (ROOT / "lwcnn").glob("*.py"):
+    for path in PACKAGE_FILES:
         tree = ast.parse(path.read_text())
         aliases = _module_aliases(tree)
         for node in tree.body:

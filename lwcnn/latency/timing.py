@@ -1,19 +1,28 @@
-"""Measured latency: what a layer really costs on this machine, as opposed to its MACs.
+"""Measured latency: what a module really costs on this machine, as opposed to its MACs.
 
 `measure` times a module's forward pass with `torch.utils.benchmark` (warm-up, repeated runs,
-CUDA-synchronised on a GPU) and reports the median and spread in milliseconds.
+CUDA-synchronised on a GPU) and reports the median and spread in milliseconds. `compare`,
+`fastest` and `lower_quartile` time several modules side by side (round after round through all
+of them), so that a busy moment of the machine falls on all alike. `time_calls` and
+`summarize_ms` are the single-call timer and the statistics the lookup table (`lut.py`) is
+built from; `device_label` and `device_slug` name the device a time belongs to.
 """
 
 from __future__ import annotations
 
 import logging
 import platform
+import re
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
+
+from lwcnn import checks
 
 # torch.utils.benchmark imports cpp_extension, which warns about a missing CUDA toolkit on a
 # CPU-only machine: noise for a learner, and output that differs from machine to machine.
@@ -38,28 +47,7 @@ class Latency:
         return f"{self.median_ms:.3f} ms (IQR {self.iqr_ms:.3f} ms, {self.runs} runs, {self.device})"
 
 
-def device_name(device: str = "cpu") -> str:
-    """A readable name of the device, e.g. 'NVIDIA H100 80GB HBM3' or the CPU model."""
-    if device == "cuda":
-        return torch.cuda.get_device_name()
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    threads = torch.get_num_threads()
-    return f"{name} ({threads} thread{'' if threads == 1 else 's'})"
-
-
-def _check_input_and_threads(input_size: tuple[int, ...], threads: int | None) -> None:
-    if not input_size or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in input_size):
-        raise ValueError(f"input_size must be positive ints (batch first), got {input_size!r}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
-        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+# --- one module, timed alone ----------------------------------------------------------------------------
 
 
 def measure(
@@ -79,10 +67,7 @@ def measure(
     >>> measure(nn.Conv2d(8, 8, 3), (1, 8, 16, 16)).median_ms > 0
     True
     """
-    if device not in DEVICES:
-        raise ValueError(f"device={device!r} is unknown; allowed: {', '.join(DEVICES)}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but torch sees no CUDA device; use device='cpu'")
+    check_device(device)
     _check_input_and_threads(input_size, threads)
 
     previous_threads = torch.get_num_threads()
@@ -112,6 +97,9 @@ def measure(
         torch.set_num_threads(previous_threads)
 
 
+# --- several modules, timed side by side ----------------------------------------------------------------
+
+
 def compare(
     modules: dict[str, nn.Module],
     input_size: tuple[int, ...],
@@ -130,7 +118,7 @@ def compare(
     >>> sorted(times)
     ['a', 'b']
     """
-    per_round = _rounds(modules, input_size, rounds, calls, threads, warmup)
+    per_round = time_side_by_side(modules, input_size, rounds, calls, threads, warmup)
     return {
         name: statistics.median(statistics.fmean(times) for times in timed)
         for name, timed in per_round.items()
@@ -152,7 +140,7 @@ def fastest(
     networks that differ by little: on the course's 216-network NAS table (about 1 ms each, on a
     shared 2-core VM) two runs agree with correlation 0.94 with it, 0.40 with `compare`'s medians.
     """
-    per_round = _rounds(modules, input_size, rounds, calls, threads, warmup)
+    per_round = time_side_by_side(modules, input_size, rounds, calls, threads, warmup)
     return {name: min(min(times) for times in timed) for name, timed in per_round.items()}
 
 
@@ -166,14 +154,14 @@ def lower_quartile(
 ) -> dict[str, float]:
     """The lower quartile (p25) of single forward calls in ms of each module, taken side by side
     as in `fastest`: the statistic an `lwcnn.lut.LatencyTable` predicts by default."""
-    per_round = _rounds(modules, input_size, rounds, calls, threads, warmup)
+    per_round = time_side_by_side(modules, input_size, rounds, calls, threads, warmup)
     return {
         name: statistics.quantiles([t for times in timed for t in times], n=4)[0]
         for name, timed in per_round.items()
     }
 
 
-def _rounds(
+def time_side_by_side(
     modules: dict[str, nn.Module],
     input_size: tuple[int, ...],
     rounds: int,
@@ -181,12 +169,12 @@ def _rounds(
     threads: int | None,
     warmup: int,
 ) -> dict[str, list[list[float]]]:
-    """Per module, per round, the time of each single call in ms (eval mode, no_grad)."""
+    """Per module, per round, the time of each single call in ms (eval mode, no_grad, CPU):
+    what `compare`, `fastest` and `lower_quartile` summarise."""
     if not modules:
         raise ValueError("modules is empty: give at least one name -> module")
-    for name, value in (("rounds", rounds), ("calls", calls)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    checks.check_positive_int("rounds", rounds)
+    checks.check_positive_int("calls", calls)
     _check_input_and_threads(input_size, threads)
     previous_threads = torch.get_num_threads()
     modes = {name: module.training for name, module in modules.items()}
@@ -202,14 +190,98 @@ def _rounds(
                     module(x)
             for _ in range(rounds):
                 for name, module in modules.items():
-                    times = []
-                    for _ in range(calls):
-                        start = time.perf_counter()
-                        module(x)
-                        times.append((time.perf_counter() - start) * 1e3)
-                    per_round[name].append(times)
+                    per_round[name].append([seconds * 1e3 for seconds in time_calls(module, x, calls)])
         return per_round
     finally:
         for name, module in modules.items():
             module.train(modes[name])
         torch.set_num_threads(previous_threads)
+
+
+# --- single calls and their statistics -------------------------------------------------------------------
+
+
+def time_calls(module: nn.Module, x: torch.Tensor, calls: int, device: str = "cpu") -> list[float]:
+    """Seconds of each of `calls` forward passes, timed one by one (CUDA-synchronised on a GPU)."""
+    times = []
+    for _ in range(calls):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        module(x)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def summarize_ms(times_s: Sequence[float]) -> dict[str, float]:
+    """{'p25', 'median', 'iqr'} of per-call times (seconds in, milliseconds out).
+
+    The lower quartile `p25` is what a table predicts with by default: other programs only ever
+    add time, so it is the more reproducible on a shared machine (see `lwcnn.latency.context`).
+
+    >>> summarize_ms([0.001])
+    {'p25': 1.0, 'median': 1.0, 'iqr': 0.0}
+    """
+    if not times_s:
+        raise ValueError("times_s is empty")
+    if len(times_s) == 1:
+        return {"p25": times_s[0] * 1e3, "median": times_s[0] * 1e3, "iqr": 0.0}
+    q1, q2, q3 = statistics.quantiles(times_s, n=4)
+    return {"p25": q1 * 1e3, "median": q2 * 1e3, "iqr": (q3 - q1) * 1e3}
+
+
+# --- the device a time belongs to --------------------------------------------------------------------------
+
+
+def device_name(device: str = "cpu") -> str:
+    """A readable name of the device, e.g. 'NVIDIA H100 80GB HBM3' or the CPU model."""
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    threads = torch.get_num_threads()
+    return f"{name} ({threads} thread{'' if threads == 1 else 's'})"
+
+
+def device_label(device: str = "cpu") -> str:
+    """The device's readable name without the thread count, e.g. 'AMD EPYC' or 'NVIDIA H100 80GB HBM3'."""
+    check_device(device)
+    return re.sub(r"\s*\(\d+ threads?\)$", "", device_name(device)).strip() or platform.machine()
+
+
+def device_slug(device: str = "cpu") -> str:
+    """`device_label` as a file name: lower case, other characters runs of '-' ('amd-epyc')."""
+    return slugify(device_label(device))
+
+
+def slugify(text: str) -> str:
+    """A text as a file name: lower case, other characters runs of '-'.
+
+    >>> slugify("AMD EPYC 7B13")
+    'amd-epyc-7b13'
+    """
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "device"
+
+
+def check_device(device: Any) -> str:
+    """'cpu', or 'cuda' where torch sees a CUDA device."""
+    checks.check_choice("device", device, DEVICES)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but torch sees no CUDA device; use device='cpu'")
+    return device
+
+
+def _check_input_and_threads(input_size: tuple[int, ...], threads: int | None) -> None:
+    if not input_size or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in input_size):
+        raise ValueError(f"input_size must be positive ints (batch first), got {input_size!r}")
+    if threads is not None:
+        checks.check_positive_int("threads", threads)

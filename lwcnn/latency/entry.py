@@ -1,0 +1,112 @@
+"""One row of a latency lookup table: its key and its times, and a table's calibration.
+
+An entry is keyed by `entry_key`, the one place the key is built: `block_key(spec)` (the spec's
+class and non-default fields, e.g.
+`InvertedResidual(in_channels=16, out_channels=24, expanded_channels=96, stride=2)`), the input
+shape without the batch, the batch, the device label and the thread count. `Entry` holds a
+block's times alone and in context (`context.py` says why both), `Calibration` the scale a
+table's in-context sum is multiplied by (fitted on networks measured whole, FBNet's sum alone
+under-predicts).
+
+    >>> from lwcnn.blocks import InvertedResidual
+    >>> entry_key(InvertedResidual(16, 24, 96, stride=2), (1, 16, 32, 32), "AMD EPYC", 1)[1:]
+    ((16, 32, 32), 1, 'AMD EPYC', 1)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lwcnn import checks
+
+STATISTICS = ("p25", "median")  # of the single calls: lower quartile (the default) or median
+
+
+def block_key(spec: Any) -> str:
+    """A stable, readable text key of a block spec: its class and the fields that are not defaults.
+
+    Required fields are always written, defaulted ones only when they differ, so a field added
+    later with a default does not change old keys. No memory addresses, no hashing: the same
+    spec gives the same key in every process.
+
+    >>> from lwcnn.blocks import InvertedResidual
+    >>> block_key(InvertedResidual(16, 24, 96, stride=2))
+    'InvertedResidual(in_channels=16, out_channels=24, expanded_channels=96, stride=2)'
+    """
+    if not dataclasses.is_dataclass(spec) or isinstance(spec, type):
+        raise ValueError(f"spec must be a block spec (a dataclass instance), got {type(spec).__name__}")
+    parts = []
+    for field in dataclasses.fields(spec):
+        value, default = getattr(spec, field.name), field.default
+        is_default = default is not dataclasses.MISSING and value == default and type(value) is type(default)
+        if field.repr and not is_default:
+            parts.append(f"{field.name}={value!r}")
+    return f"{type(spec).__name__}({', '.join(parts)})"
+
+
+def entry_key(spec: Any, shape: Sequence[int], device: str, threads: int) -> tuple:
+    """The key of a table entry: the block's key, its input shape without the batch, the batch,
+    the device label and the thread count (what `Entry.key` holds)."""
+    return (block_key(spec), tuple(shape[1:]), shape[0], device, threads)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of a latency table: a block at one input shape on one device, and its latencies.
+
+    Alone (`median_ms`, `p25_ms`, `iqr_ms`; `runs` calls): the block called again and again,
+    the plain FBNet number; its weights, buffers and code stay hot in the caches. In context
+    (`context_*`; `context_runs` calls): one call at a time between calls of other blocks, its
+    input freshly written, as in a network (see the module docstring). `ops` (aten operations),
+    the bytes its weights hold and its operations write, params and MACs describe the block.
+    """
+
+    block: str
+    input_shape: tuple[int, ...]  # without the batch dimension, e.g. (16, 32, 32)
+    batch: int
+    device: str
+    threads: int
+    median_ms: float
+    p25_ms: float
+    iqr_ms: float
+    context_median_ms: float
+    context_p25_ms: float
+    context_iqr_ms: float
+    runs: int
+    context_runs: int
+    ops: int = 0
+    weight_bytes: int = 0
+    activation_bytes: int = 0
+    params: int = 0
+    macs: int = 0
+
+    @property
+    def key(self) -> tuple[str, tuple[int, ...], int, str, int]:
+        return (self.block, self.input_shape, self.batch, self.device, self.threads)
+
+    def alone_ms(self, statistic: str = "p25") -> float:
+        return self.p25_ms if check_statistic(statistic) == "p25" else self.median_ms
+
+    def context_ms(self, statistic: str = "p25") -> float:
+        return self.context_p25_ms if check_statistic(statistic) == "p25" else self.context_median_ms
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What a table's context sum still misses, fitted on networks measured whole:
+    predicted = `scale` * context sum, for one `statistic`; `fitted_on` says which networks
+    (never the ones a benchmark evaluates on), `mape_percent` how well it fits them."""
+
+    scale: float = 1.0
+    statistic: str = "p25"
+    networks: int = 0
+    mape_percent: float = 0.0
+    fitted_on: str = ""
+
+
+def check_statistic(statistic: Any) -> str:
+    """'p25' (the lower quartile of single calls) or 'median'."""
+    return checks.check_choice("statistic", statistic, STATISTICS)

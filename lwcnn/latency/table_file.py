@@ -1,0 +1,142 @@
+"""A latency lookup table as a CSV file: what `LatencyTable.save` writes and `load` reads.
+
+`#` lines first: what the columns mean, `# meta:` (JSON: the format, its version, torch, how the
+table was measured, the statistic it predicts with) and one `# calibration:` line (JSON) per
+device, threads and statistic; then a header (`COLUMNS`) and one row per entry, input shapes as
+`CxHxW`, times in ms with 5 decimals. Plain CSV and JSON: nothing in a file is executed.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lwcnn.latency.entry import Calibration, Entry, check_statistic
+
+FORMAT, VERSION = "lwcnn-latency-table", 1
+COLUMNS = (
+    "block",
+    "input_shape",
+    "batch",
+    "device",
+    "threads",
+    "median_ms",
+    "p25_ms",
+    "iqr_ms",
+    "context_median_ms",
+    "context_p25_ms",
+    "context_iqr_ms",
+    "runs",
+    "context_runs",
+    "ops",
+    "weight_bytes",
+    "activation_bytes",
+    "params",
+    "macs",
+)
+
+
+def write_table(
+    path: str | Path,
+    entries: Iterable[Entry],
+    calibrations: dict[tuple[str, int, str], Calibration],
+    metadata: dict[str, str],
+    statistic: str,
+) -> Path:
+    """Write a table's entries, calibrations (by (device, threads, statistic)), metadata and
+    default statistic to `path` as CSV; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": FORMAT, "version": VERSION, "torch": torch.__version__, **metadata}
+    meta["statistic"] = statistic
+    lines = [
+        "# lwcnn latency lookup table: one row per block at one input shape (CxHxW) on one device.",
+        "# median/p25/iqr_ms: the block called again and again (alone); context_*: one call at a time",
+        "# between other blocks, its input just written, as in a network (lwcnn.latency.context explains).",
+        f"# meta: {json.dumps(meta, sort_keys=True)}",
+    ]
+    for (device, threads, _), calibration in sorted(calibrations.items()):
+        record = {"device": device, "threads": threads, **dataclasses.asdict(calibration)}
+        lines.append(f"# calibration: {json.dumps(record, sort_keys=True)}")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for entry in sorted(entries, key=lambda e: (e.device, e.threads, e.batch, e.block, e.input_shape)):
+        row = dataclasses.asdict(entry)
+        row["input_shape"] = "x".join(map(str, entry.input_shape))
+        writer.writerow([f"{row[c]:.5f}" if isinstance(row[c], float) else row[c] for c in COLUMNS])
+    path.write_text("\n".join(lines) + "\n" + buffer.getvalue())
+    return path
+
+
+def read_table(
+    path: str | Path,
+) -> tuple[list[Entry], list[tuple[str, int, Calibration]], dict[str, str], str]:
+    """(entries, (device, threads, calibration) triples, metadata, statistic) of a file `write_table`
+    wrote; a ValueError names the file and line of anything malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"path={str(path)!r}: no such file; build a table and save() it first")
+    metadata: dict[str, str] = {}
+    calibrations, rows = [], []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.startswith("# meta:"):
+            metadata = {str(k): str(v) for k, v in _json(line, path, number).items()}
+        elif line.startswith("# calibration:"):
+            record = _json(line, path, number)
+            try:
+                calibration = Calibration(
+                    float(record["scale"]),
+                    check_statistic(record["statistic"]),
+                    int(record["networks"]),
+                    float(record["mape_percent"]),
+                    str(record["fitted_on"]),
+                )
+                calibrations.append((str(record["device"]), int(record["threads"]), calibration))
+            except (KeyError, TypeError, ValueError) as error:
+                raise ValueError(f"{path}:{number}: bad calibration line ({error})") from None
+        elif line.strip() and not line.startswith("#"):
+            rows.append((number, line))
+    if metadata.get("format") != FORMAT:
+        raise ValueError(
+            f'{path} is not a lwcnn latency table (no \'# meta: {{"format": "{FORMAT}"...\' line)'
+        )
+    reader = csv.reader(line for _, line in rows)
+    header = next(reader, None)
+    if header is None or tuple(header) != COLUMNS:
+        raise ValueError(f"{path}: the header must be {','.join(COLUMNS)}, got {header}")
+    types = {f.name: f.type for f in dataclasses.fields(Entry)}
+    entries = []
+    for (number, _), values in zip(rows[1:], reader, strict=True):
+        try:
+            record = dict(zip(COLUMNS, values, strict=True))
+            converted: dict[str, Any] = {}
+            for name, text in record.items():
+                if name == "input_shape":
+                    converted[name] = tuple(int(v) for v in text.split("x"))
+                else:
+                    converted[name] = {"str": str, "int": int, "float": float}[types[name]](text)
+            entries.append(Entry(**converted))
+        except ValueError as error:
+            raise ValueError(f"{path}:{number}: bad row ({error})") from None
+    statistic = metadata.pop("statistic", "p25")
+    for key in ("format", "version"):
+        metadata.pop(key, None)
+    return entries, calibrations, metadata, statistic
+
+
+def _json(line: str, path: Path, number: int) -> dict:
+    try:
+        record = json.loads(line.split(":", 1)[1])
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{number}: bad JSON ({error})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}:{number}: expected a JSON object")
+    return record
