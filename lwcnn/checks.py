@@ -97,4 +97,31 @@ def check_positive_int(name: str, value: Any) -> int:
     """
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def check_greater(name: str, value: Any, bound: float = 0, or_equal: bool = False) -> Any:
+    """A value > bound (>= bound with `or_equal`); NaN fails. Anything that compares (a float, a
+    0-d tensor), so it checks without converting.
+
+    >>> check_greater("latency", 1.5)
+    1.5
+    """
+    if not (value >= bound if or_equal else value > bound):
+        raise ValueError(f"{name} must be {'>=' if or_equal else '>'} {bound}, got {value!r}")
+    return value
+
+
+def check_interval(
+    name: str, value: Any, low: float, high: float, low_closed: bool = True, high_closed: bool = True
+) -> Any:
+    """A value in the interval from `low` to `high`, each end closed or open; NaN fails.
+
+    >>> check_interval("decay", 0.9, 0, 1, low_closed=False)
+    0.9
+    """
+    above = value >= low if low_closed else value > low
+    below = value <= high if high_closed else value < high
+    if not (above and below):
+        interval = f"{'[' if low_closed else '('}{low}, {high}{']' if high_closed else ')'}"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
     return value

@@ -1,4 +1,5 @@
-"""Where the course's shipped data lives: `data/` beside the `lwcnn` package, one name per folder.
+"""Where the course's shipped data lives: `data/` beside the `lwcnn` package, one name per folder
+or recorded table; and how a recorded table is read (a CSV whose `#` lines say how it was made).
 
 >>> LATENCY_DIR.name
 'latency'
@@ -6,8 +7,32 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LATENCY_DIR = DATA_DIR / "latency"  # recorded lesson tables (<device>.csv), lookup tables (<device>.lut.csv)
 TABLE_SUFFIX = ".lut.csv"  # a lookup table; `<slug>.csv` beside it is the lessons' recorded table
+NASBENCH_TABLE = DATA_DIR / "nasbench_digits.csv"  # benchmarks/nasbench_build.py
+NASBENCH_HELDOUT_TABLE = DATA_DIR / "nasbench_digits_heldout.csv"  # the same, --space heldout
+SCALING_TABLE = DATA_DIR / "scaling_digits.csv"  # benchmarks/scaling_build.py
+
+
+def read_recorded_csv(path: str | Path, script: str, minutes: int) -> tuple[list[dict[str, str]], list[str]]:
+    """The rows of a recorded table (`#` lines skipped) and its `accuracy_seed*` column names.
+
+    A missing file raises FileNotFoundError saying how to rebuild it: run `script`, which takes
+    about `minutes`.
+
+        >>> rows, seeds = read_recorded_csv(SCALING_TABLE, "benchmarks/scaling_build.py", 15)
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} does not exist; build it with `.venv/bin/python {script}` (about {minutes} minutes)"
+        )
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(line for line in handle if not line.startswith("#"))
+        rows = list(reader)
+        seeds = [name for name in reader.fieldnames or () if name.startswith("accuracy_seed")]
+    return rows, seeds

@@ -35,7 +35,6 @@ reads.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import itertools
 import math
@@ -47,7 +46,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lwcnn import models
+from lwcnn import models, paths
 from lwcnn.models import EfficientNet, MBRow
 
 EFFICIENTNET_ALPHA, EFFICIENTNET_BETA, EFFICIENTNET_GAMMA = 1.2, 1.1, 1.15  # EfficientNet, Sec. 3.3
@@ -478,7 +477,7 @@ def imagenet_comparison(
 # --- the trained table -----------------------------------------------------------------------------
 
 EXPERIMENTS = ("base", "width", "depth", "resolution", "grid", "tinynet", "tinynet_gp", "inverse_compound")
-DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "data" / "scaling_digits.csv"
+DEFAULT_TABLE = paths.SCALING_TABLE
 
 
 class ScalingRow(NamedTuple):
@@ -507,26 +506,19 @@ class ScalingRow(NamedTuple):
 
 def load_table(path: str | Path = DEFAULT_TABLE) -> list[ScalingRow]:
     """The rows written by `benchmarks/scaling_build.py` (`#` lines skipped)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} does not exist; build it with `.venv/bin/python benchmarks/scaling_build.py` (about 15 minutes)"
+    rows, seeds = paths.read_recorded_csv(path, "benchmarks/scaling_build.py", minutes=15)
+    return [
+        ScalingRow(
+            row["experiment"],
+            float(row["budget"]),
+            Multipliers(float(row["depth"]), float(row["width"]), float(row["resolution"])),
+            int(row["image_size"]),
+            int(row["params"]),
+            int(row["macs"]),
+            tuple(float(row[name]) for name in seeds if row[name]),
         )
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(line for line in handle if not line.startswith("#"))
-        seeds = [name for name in reader.fieldnames or () if name.startswith("accuracy_seed")]
-        return [
-            ScalingRow(
-                row["experiment"],
-                float(row["budget"]),
-                Multipliers(float(row["depth"]), float(row["width"]), float(row["resolution"])),
-                int(row["image_size"]),
-                int(row["params"]),
-                int(row["macs"]),
-                tuple(float(row[name]) for name in seeds if row[name]),
-            )
-            for row in reader
-        ]
+        for row in rows
+    ]
 
 
 def rows_of(rows: Iterable[ScalingRow], experiment: str) -> list[ScalingRow]:

@@ -1,0 +1,118 @@
+"""Toy neural architecture search: a MnasNet-style space, its reward, three search strategies, a
+tabular benchmark to judge them, and FBNet's differentiable search. One concern per file, read in
+this order:
+
+- `space.py`: the search space (MnasNet's factorised hierarchical one) and the network an
+  architecture describes (`SearchSpace`, `BlockChoice`, `SearchedNet`, `TABLE_SPACE`);
+- `reward.py`: MnasNet's reward `ACC * (LAT / T)^w` and the Pareto front;
+- `strategies.py`: random search, REINFORCE and regularized evolution behind one ask/tell
+  interface, and the `search` loop;
+- `benchmark.py`: the course's tabular benchmark (every network of `TABLE_SPACE` trained and
+  recorded) and how a strategy is scored on it;
+- `fbnet.py`: FBNet's supernet, Gumbel-softmax weights, latency-aware loss and search on digits.
+
+Everything is importable from `lwcnn.nas` itself:
+
+    >>> from lwcnn import nas
+    >>> strategy = nas.RegularizedEvolution(nas.SearchSpace(), seed=0)
+"""
+
+from lwcnn.nas.benchmark import (
+    DEFAULT_TABLE,
+    HELDOUT_TABLE,
+    TableRow,
+    evaluations_to_reach,
+    first_hits,
+    load_table,
+    table_rewards,
+    table_task,
+    top_share,
+)
+from lwcnn.nas.fbnet import (
+    DIGITS_SEARCH,
+    FBNET_LOSS,
+    FBNET_TEMPERATURE,
+    SearchEpoch,
+    SearchResult,
+    Supernet,
+    SupernetLatency,
+    _block_candidates,  # noqa: F401 - its old name, kept for a diagram helper
+    annealed_temperature,
+    block_candidates,
+    fbnet_loss,
+    fbnet_search,
+    gumbel_softmax,
+    supernet_blocks,
+)
+from lwcnn.nas.reward import HARD, SOFT, mnas_reward, pareto_front
+from lwcnn.nas.space import (
+    DECISIONS,
+    EXPANSION,
+    HELDOUT_SPACE,
+    OPS,
+    TABLE_SPACE,
+    Arch,
+    BlockChoice,
+    ConvBlock,
+    SearchedNet,
+    SearchSpace,
+)
+from lwcnn.nas.strategies import (
+    STRATEGIES,
+    TABLE_SETTINGS,
+    RandomSearch,
+    RegularizedEvolution,
+    Reinforce,
+    Strategy,
+    search,
+    table_strategy,
+)
+
+__all__ = [
+    # what the lessons use
+    "DIGITS_SEARCH",
+    "FBNET_LOSS",
+    "FBNET_TEMPERATURE",
+    "SearchEpoch",
+    "SearchResult",
+    "Supernet",
+    "SupernetLatency",
+    "annealed_temperature",
+    "block_candidates",
+    "fbnet_loss",
+    "fbnet_search",
+    "gumbel_softmax",
+    "supernet_blocks",
+    "BlockChoice",
+    "ConvBlock",
+    "HARD",
+    "OPS",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "Reinforce",
+    "SOFT",
+    "STRATEGIES",
+    "SearchSpace",
+    "TABLE_SPACE",
+    "SearchedNet",
+    "TableRow",
+    "load_table",
+    "evaluations_to_reach",
+    "first_hits",
+    "table_task",
+    "TABLE_SETTINGS",
+    "table_rewards",
+    "table_strategy",
+    "top_share",
+    "Strategy",
+    "mnas_reward",
+    "pareto_front",
+    "search",
+    # what benchmarks and tests use besides
+    "Arch",
+    "DECISIONS",
+    "DEFAULT_TABLE",
+    "EXPANSION",
+    "HELDOUT_SPACE",
+    "HELDOUT_TABLE",
+]

@@ -1,0 +1,46 @@
+"""MnasNet's reward and the Pareto front: what a search maximises, and what it trades.
+
+The reward is MnasNet's eq. 2 (Tan et al. 2019): `ACC * (LAT / T)^w` with `w = alpha` if
+`LAT <= T` else `beta`; `SOFT = (-0.07, -0.07)` (section 3: 2x the latency must buy about 5%
+accuracy), `HARD = (0, -1)` (latency is a constraint, not a trade).
+
+    >>> round(mnas_reward(0.9, 2.0, 1.0), 4)   # twice the target: 0.9 * 2^-0.07
+    0.8575
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from lwcnn import checks
+
+SOFT = (-0.07, -0.07)  # MnasNet's soft constraint (alpha, beta)
+HARD = (0.0, -1.0)  # its hard constraint
+
+
+def mnas_reward(
+    accuracy: float, latency: float, target: float, alpha: float = SOFT[0], beta: float = SOFT[1]
+) -> float:
+    """MnasNet's objective `ACC * (LAT / T)^w`, `w = alpha` if `LAT <= T` else `beta`.
+
+    `SOFT` (alpha = beta = -0.07) trades latency for accuracy smoothly; `HARD` (0, -1) ignores
+    latency under the target and divides by it above.
+    """
+    checks.check_greater("accuracy", accuracy, or_equal=True)
+    checks.check_greater("latency", latency)
+    checks.check_greater("target", target)
+    exponent = alpha if latency <= target else beta
+    return accuracy * (latency / target) ** exponent
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the (latency, accuracy) points no other point beats: lower-or-equal latency and
+    higher-or-equal accuracy, better in one. Sorted by latency."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], -math.inf
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
