@@ -1,10 +1,11 @@
-"""The course's tabular benchmark: every network of `TABLE_SPACE` trained once and recorded
+"""The course's tabular benchmark: every network of `TABLE_SPACE` trained and recorded
 (`data/nasbench_digits.csv`, by `benchmarks/nasbench_build.py`), so a search "evaluates" an
-architecture by looking up its row, and a strategy is judged by how many distinct networks it
-asks for before it reaches the top 1% (the NAS-Bench-101 protocol, Ying et al. 2019).
+architecture by looking up its row and can be repeated over many seeds in seconds (the idea of
+NAS-Bench-101, Ying et al. 2019). A strategy is scored by how many distinct networks it asks for
+before it reaches the top 1% by MnasNet's reward (`evaluations_to_reach`, `first_hits`).
 
-    >>> target, rewards, top = table_task(load_table())
-    >>> evaluations_to_reach(table_strategy("evolution", seed=0), rewards, top, limit=4000)
+    >>> target, rewards, top = nas.table_task(nas.load_table())
+    >>> nas.evaluations_to_reach(nas.table_strategy("evolution", seed=0), rewards, top, limit=4000)
 """
 
 from __future__ import annotations

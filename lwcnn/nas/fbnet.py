@@ -9,8 +9,9 @@ Layer l of the supernet runs every candidate block and mixes their outputs,
 (`SupernetLatency`, from `lwcnn.lut`), so it is differentiable in theta. `fbnet_search` runs it
 on digits.
 
-    >>> costs = SupernetLatency.from_table(TABLE_SPACE, lut.LatencyTable.load(...))
-    >>> fbnet_search(TABLE_SPACE, costs, seed=0).arch
+    >>> table = lwcnn.lut.LatencyTable.load("data/fbnet_digits.lut.csv")  # of supernet_blocks
+    >>> costs = SupernetLatency.from_table(TABLE_SPACE, table)
+    >>> fbnet_search(TABLE_SPACE, costs, seed=0).arch  # a few minutes on one CPU thread
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ class SearchedNet(NetworkSpec):
     default_resolution: ClassVar[int] = 32
 
     def __post_init__(self) -> None:
-        self._check_common()
+        super().__post_init__()  # what every network checks: classes, input channels, stem, ...
         object.__setattr__(self, "blocks", tuple(BlockChoice(*block) for block in self.blocks))
         if not len(self.blocks) == len(self.base_widths) == len(self.strides):
             raise ValueError(
@@ -127,7 +127,7 @@ class SearchedNet(NetworkSpec):
             )
         for block in self.blocks:
             _check_block(block)
-        for name in ("stem_channels", "stem_stride", "head_channels"):
+        for name in ("stem_stride", "head_channels"):
             checks.check_int(name, getattr(self, name))
         for name in ("base_widths", "strides"):
             for value in getattr(self, name):
