@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -77,14 +78,19 @@ class _PlainLogLocator(LogLocator):
     )
 
     def tick_values(self, vmin, vmax):
-        if vmin > 0 and vmax > 0 and self.axis is not None:
-            decades = abs(math.log10(vmax / vmin))
-            room = self.axis.get_tick_space()  # matplotlib's count of labels that fit along the axis
-            if self.axis.axis_name == "x":
-                room = max(2, int(room * 0.6))  # its count assumes 3-character labels; ours run to 5
-            fitting = [subs for subs in self.SUBS if decades * len(subs) + 1 <= room]
-            self.set_params(subs=fitting[0] if fitting else (1.0,), numticks=max(room, 2))
-        return super().tick_values(vmin, vmax)
+        vmin, vmax = sorted((vmin, vmax))
+        if vmin <= 0 or self.axis is None:
+            return super().tick_values(vmin, vmax)
+        decades = math.log10(vmax / vmin)
+        room = self.axis.get_tick_space()  # matplotlib's count of labels that fit along the axis
+        if self.axis.axis_name == "x":
+            room = int(room * 0.75)  # its count assumes 3-character labels; ours run to 4 or 5
+        room = max(room, 2)
+        fitting = [subs for subs in self.SUBS if decades * len(subs) + 1 <= room]
+        subs = fitting[0] if fitting else (1.0,)
+        stride = 1 if fitting else math.ceil((decades + 1) / room)  # every 10th, 100th, ... power
+        low, high = math.floor(math.log10(vmin)) - 1, math.ceil(math.log10(vmax)) + 1
+        return np.array([s * 10.0**e for e in range(low, high + 1) if e % stride == 0 for s in subs])
 
 
 def log_axis(ax, which: str) -> None:
