@@ -123,7 +123,8 @@ def label_points(
     Call it once the figure's layout is final (after `fig.tight_layout()` or the last limit
     change): it places the labels in screen space. The places come from the data, never from the
     names: the most crowded points choose first, each takes the nearest free spot on rings of
-    growing radius around its point (the first ring: touching the marker, up-right first).
+    growing radius around its point (the first ring: touching the marker, up-right first, and
+    nearer its own point than any other; further out, a leader line says whose label it is).
     `marker_radius_pt`: the markers' radius in points, one for all or one per point.
     `avoid` = (xs, ys): more points (other markers, points along lines) no label may cover.
 
@@ -159,6 +160,11 @@ def label_points(
         sizes.append((extent.width, extent.height))
     line_height = max((h for _, h in sizes), default=0) * 1.3
     reach = math.hypot(frame.width, frame.height)
+
+    def gap(box, point) -> float:
+        return math.hypot(
+            max(box[0] - point[0], 0, point[0] - box[2]), max(box[1] - point[1], 0, point[1] - box[3])
+        )
 
     def overlap(a, b) -> float:
         width = min(a[2], b[2]) - max(a[0], b[0])
@@ -196,6 +202,9 @@ def label_points(
                     box[0] >= frame.x0 and box[2] <= frame.x1 and box[1] >= frame.y0 and box[3] <= frame.y1
                 )
                 clash = sum(overlap(box, other) for other in placed + others)
+                if ring == 0:  # no leader line: the label must sit nearer its own point than any other
+                    own = gap(box, (x, y))
+                    clash += sum(gap(box, q) < own for j, q in enumerate(points) if j != index)
                 score = clash + (0 if inside else 1e9) + 1e-3 * ring
                 if best is None or score < best[0]:
                     best = (score, box, distance * dx, distance * dy, ha, va, ring)

@@ -8,6 +8,7 @@ shown to fail on the way the figure was drawn before (`test_the_checks_can_fail`
 from __future__ import annotations
 
 import json
+import math
 import re
 import statistics
 from pathlib import Path
@@ -206,6 +207,13 @@ def test_label_points_no_overlap_nothing_clipped(points, words, log_x):
     for annotation in annotations:
         box = _text_box(annotation, renderer)
         assert not any(box.x0 + 1 < x < box.x1 - 1 and box.y0 + 1 < y < box.y1 - 1 for x, y in centres)
+    for index, annotation in enumerate(annotations):  # without a leader line: nearest its own point
+        if annotation.arrow_patch is None:
+            box = _text_box(annotation, renderer)
+            gaps = [
+                math.hypot(max(box.x0 - x, 0, x - box.x1), max(box.y0 - y, 0, y - box.y1)) for x, y in centres
+            ]
+            assert gaps[index] <= min(gaps) + 1.5, labels[index]
 
 
 def test_label_points_rejects_mismatched_lengths():
