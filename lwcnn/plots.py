@@ -203,8 +203,13 @@ def label_points(
                 )
                 clash = sum(overlap(box, other) for other in placed + others)
                 if ring == 0:  # no leader line: the label must sit nearer its own point than any other
-                    own = gap(box, (x, y))
-                    clash += sum(gap(box, q) < own for j, q in enumerate(points) if j != index)
+                    centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+                    own_gap, own_centre = gap(box, (x, y)), math.dist(centre, (x, y))
+                    clash += sum(
+                        gap(box, q) < own_gap or math.dist(centre, q) < own_centre
+                        for j, q in enumerate(points)
+                        if j != index
+                    )
                 score = clash + (0 if inside else 1e9) + 1e-3 * ring
                 if best is None or score < best[0]:
                     best = (score, box, distance * dx, distance * dy, ha, va, ring)

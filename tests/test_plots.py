@@ -214,6 +214,8 @@ def test_label_points_no_overlap_nothing_clipped(points, words, log_x):
                 math.hypot(max(box.x0 - x, 0, x - box.x1), max(box.y0 - y, 0, y - box.y1)) for x, y in centres
             ]
             assert gaps[index] <= min(gaps) + 1.5, labels[index]
+            centre = ((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2)
+            assert math.dist(centre, centres[index]) <= min(math.dist(centre, c) for c in centres) + 1.5
 
 
 def test_label_points_rejects_mismatched_lengths():
