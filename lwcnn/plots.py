@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Iterator
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from lwcnn import cost
@@ -37,29 +40,249 @@ def figures_in_hand() -> list[Figure] | None:
     return getattr(_in_hand, "figures", None)
 
 
-def _subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float]):
+def _subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **shared):
     """`plt.subplots`, or inside `own_figures` the same on a figure of our own."""
     figures = figures_in_hand()
     if figures is None:
-        return plt.subplots(nrows, ncols, figsize=figsize)
+        return plt.subplots(nrows, ncols, figsize=figsize, **shared)
     figure = Figure(figsize=figsize)
     figures.append(figure)
-    return figure, figure.subplots(nrows, ncols)
+    return figure, figure.subplots(nrows, ncols, **shared)
 
 
-def _log_axis(ax, which: str) -> None:
-    """Log scale on axis `which` ("x" or "y"), labelled 1, 2, 5, 10, 20, 50, ... in plain numbers.
+def plain_number(value: float) -> str:
+    """A tick label without mathtext: 0.05, 20, 500, 2000, 20 k, 1 M, 10 M, 2 G, 1 T.
 
-    matplotlib's default labels its minor ticks in mathtext (2x10^1, 3x10^1, ...) when a range
-    spans less than a decade or two, and on a narrow figure they run into each other.
+    >>> [plain_number(v) for v in (0.05, 20, 2000, 2e4, 1e6, 2.5e9)]
+    ['0.05', '20', '2000', '20 k', '1 M', '2.5 G']
+    """
+    for threshold, divisor, suffix in (
+        (1e12, 1e12, " T"),
+        (1e9, 1e9, " G"),
+        (1e6, 1e6, " M"),
+        (1e4, 1e3, " k"),
+    ):
+        if abs(value) >= threshold:
+            return f"{value / divisor:g}{suffix}"
+    return f"{value:g}"
+
+
+class _PlainLogLocator(LogLocator):
+    """Major log ticks at 1, 2, 5 x 10^k, or denser or sparser: as many as the axis has room for."""
+
+    SUBS = (
+        (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0),
+        (1.0, 2.0, 3.0, 5.0),
+        (1.0, 2.0, 5.0),
+        (1.0, 3.0),
+    )
+
+    def tick_values(self, vmin, vmax):
+        vmin, vmax = sorted((vmin, vmax))
+        if vmin <= 0 or self.axis is None:
+            return super().tick_values(vmin, vmax)
+        decades = math.log10(vmax / vmin)
+        room = self.axis.get_tick_space()  # matplotlib's count of labels that fit along the axis
+        if self.axis.axis_name == "x":
+            room = int(room * 0.75)  # its count assumes 3-character labels; ours run to 4 or 5
+        room = max(room, 2)
+        fitting = [subs for subs in self.SUBS if decades * len(subs) + 1 <= room]
+        subs = fitting[0] if fitting else (1.0,)
+        stride = 1 if fitting else math.ceil((decades + 1) / room)  # every 10th, 100th, ... power
+        low, high = math.floor(math.log10(vmin)) - 1, math.ceil(math.log10(vmax)) + 1
+        return np.array([s * 10.0**e for e in range(low, high + 1) if e % stride == 0 for s in subs])
+
+
+def log_axis(ax, which: str) -> None:
+    """Log scale on axis `which` ("x" or "y"), its ticks labelled in plain numbers (`plain_number`).
+
+    matplotlib's default labels ticks in mathtext (10^2, 2x10^1, ...) and, when a range spans
+    less than a decade or two, its minor ticks too, which run into each other on a narrow figure.
+    Every log axis of the course goes through here.
+
+    >>> fig, ax = plt.subplots(); ax.plot([20, 500], [1, 2]); log_axis(ax, "x")
     """
     if which not in ("x", "y"):
         raise ValueError(f"which must be 'x' or 'y', got {which!r}")
     getattr(ax, f"set_{which}scale")("log")
     axis = getattr(ax, f"{which}axis")
-    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_major_locator(_PlainLogLocator())
+    axis.set_major_formatter(FuncFormatter(lambda value, _: plain_number(value)))
     axis.set_minor_formatter(NullFormatter())
+
+
+_log_axis = log_axis  # the name this module used before `log_axis` was public
+
+
+def label_points(
+    ax, xs, ys, labels, *, fontsize: float = 7, marker_radius_pt=4.0, avoid=((), ())
+) -> list[Annotation]:
+    """Write `labels[i]` beside the point (xs[i], ys[i]) where it overlaps no other label and no
+    point and stays inside the axes; a label pushed away from its point gets a thin leader line.
+
+    Call it once the figure's layout is final (after `fig.tight_layout()` or the last limit
+    change): it places the labels in screen space. The places come from the data, never from the
+    names: the most crowded points choose first, each takes the nearest free spot on rings of
+    growing radius around its point (the first ring: touching the marker, up-right first, and
+    nearer its own point than any other; further out, a leader line says whose label it is).
+    `marker_radius_pt`: the markers' radius in points, one for all or one per point.
+    `avoid` = (xs, ys): more points (other markers, points along lines) no label may cover.
+
+    >>> fig, ax = plt.subplots(); ax.scatter([1, 1.01], [2, 2]); fig.tight_layout()
+    >>> [a.get_text() for a in label_points(ax, [1, 1.01], [2, 2], ["a", "b"])]
+    ['a', 'b']
+    """
+    if not len(xs) == len(ys) == len(labels):
+        raise ValueError(
+            f"xs, ys and labels must have one entry per point, got {len(xs)}, {len(ys)}, {len(labels)}"
+        )
+    radii_pt = (
+        [marker_radius_pt] * len(xs) if isinstance(marker_radius_pt, int | float) else list(marker_radius_pt)
+    )
+    if fontsize <= 0 or len(radii_pt) != len(xs) or min(radii_pt, default=0) < 0:
+        raise ValueError(
+            f"fontsize must be > 0 and marker_radius_pt a radius >= 0 or one per point, got {fontsize}, "
+            f"{marker_radius_pt}"
+        )
+    figure = ax.figure
+    ax.set_xlim(ax.get_xlim())  # freeze the limits: the labels are placed for these
+    ax.set_ylim(ax.get_ylim())
+    renderer = figure._get_renderer()
+    px_per_pt = figure.dpi / 72
+    radii = [r * px_per_pt for r in radii_pt]
+    points = ax.transData.transform(list(zip(xs, ys, strict=True)))
+    frame = ax.get_window_extent(renderer)
+    sizes = []  # each label's box as matplotlib lays it out (a line's height, not the glyphs')
+    for label in labels:
+        probe = ax.text(0, 0, str(label), fontsize=fontsize, transform=None)
+        extent = probe.get_window_extent(renderer)
+        probe.remove()
+        sizes.append((extent.width, extent.height))
+    line_height = max((h for _, h in sizes), default=0) * 1.3
+    reach = math.hypot(frame.width, frame.height)
+
+    def gap(box, point) -> float:
+        return math.hypot(
+            max(box[0] - point[0], 0, point[0] - box[2]), max(box[1] - point[1], 0, point[1] - box[3])
+        )
+
+    def overlap(a, b) -> float:
+        width = min(a[2], b[2]) - max(a[0], b[0])
+        height = min(a[3], b[3]) - max(a[1], b[1])
+        return width * height if width > 0 and height > 0 else 0.0
+
+    avoided = ax.transData.transform(list(zip(*avoid, strict=True))) if len(avoid[0]) else []
+    avoid_radius = max(radii, default=0)
+    clearance = 1.5 * px_per_pt
+    point_boxes = [
+        (x - r - clearance, y - r - clearance, x + r + clearance, y + r + clearance)
+        for (x, y), r in zip([*points, *avoided], [*radii, *[avoid_radius] * len(avoided)], strict=True)
+    ]
+    crowding = [sum(math.dist(p, q) < 4 * line_height for q in points) for p in points]
+    placed: list[tuple[float, float, float, float]] = []
+    annotations: list[Annotation | None] = [None] * len(labels)
+    for index in sorted(range(len(labels)), key=lambda i: (-crowding[i], i)):
+        (width, height), (x, y) = sizes[index], points[index]
+        others = point_boxes[:index] + point_boxes[index + 1 :]  # its own marker: kept off by the ring
+        best, found, ring = None, False, 0
+        while not found:
+            distance = radii[index] + 2 * px_per_pt + ring * line_height
+            if distance > reach:
+                break
+            steps = 8 if ring == 0 else 16
+            for step in range(steps):
+                angle = math.pi / 4 - 2 * math.pi * step / steps  # up-right, right, down-right, ...
+                dx, dy = math.cos(angle), math.sin(angle)
+                ha = "left" if dx > 0.38 else "right" if dx < -0.38 else "center"
+                va = "bottom" if dy > 0.38 else "top" if dy < -0.38 else "center"
+                left = x + distance * dx - {"left": 0, "right": width, "center": width / 2}[ha]
+                bottom = y + distance * dy - {"bottom": 0, "top": height, "center": height / 2}[va]
+                box = (left - 1, bottom - 1, left + width + 1, bottom + height + 1)
+                inside = (
+                    box[0] >= frame.x0 and box[2] <= frame.x1 and box[1] >= frame.y0 and box[3] <= frame.y1
+                )
+                clash = sum(overlap(box, other) for other in placed + others)
+                if ring == 0:  # no leader line: the label must sit nearer its own point than any other
+                    centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+                    own_gap, own_centre = gap(box, (x, y)), math.dist(centre, (x, y))
+                    clash += sum(
+                        gap(box, q) < own_gap or math.dist(centre, q) < own_centre
+                        for j, q in enumerate(points)
+                        if j != index
+                    )
+                score = clash + (0 if inside else 1e9) + 1e-3 * ring
+                if best is None or score < best[0]:
+                    best = (score, box, distance * dx, distance * dy, ha, va, ring)
+                if clash == 0 and inside:
+                    found = True
+                    break
+            ring += 1
+        _, box, dx, dy, ha, va, best_ring = best
+        placed.append(box)
+        leader = dict(arrowstyle="-", color="0.55", lw=0.6, shrinkA=0, shrinkB=radii_pt[index])
+        annotations[index] = ax.annotate(
+            str(labels[index]),
+            (xs[index], ys[index]),
+            xytext=(dx / px_per_pt, dy / px_per_pt),
+            textcoords="offset points",
+            ha=ha,
+            va=va,
+            fontsize=fontsize,
+            arrowprops=leader if best_ring > 0 else None,
+        )
+    return annotations
+
+
+def scatter_groups(ax, groups: dict, *, colors=None, base_size: float = 36.0) -> None:
+    """Scatter several groups of points, each its own marker and size, so that groups landing on
+    the same point all stay visible: outlines nested from large (first group) to small, the last
+    group filled on top.
+
+    `groups` maps a legend label to a pair (xs, ys).
+
+    >>> fig, ax = plt.subplots()
+    >>> scatter_groups(ax, {"beta = 0": ([1.0], [0.9]), "beta = 1": ([1.0], [0.9])})
+    """
+    markers = ("*", "D", "^", "o", "s", "v", "P", "X")
+    if not 1 <= len(groups) <= len(markers):
+        raise ValueError(f"groups must have 1 to {len(markers)} entries, got {len(groups)}")
+    colors = colors or [f"C{i}" for i in range(len(groups))]
+    if len(colors) != len(groups):
+        raise ValueError(f"colors must have one entry per group ({len(groups)}), got {len(colors)}")
+    last = len(groups) - 1
+    for index, (label, (xs, ys)) in enumerate(groups.items()):
+        size = base_size * 2.0 ** (last - index)  # each outline about 1.4 times as wide as the next
+        if markers[index] == "*":
+            size *= 1.8  # a star covers less of its box than a disc or a diamond does
+        filled = index == last
+        ax.scatter(
+            xs, ys, s=size, marker=markers[index], label=label, zorder=3 + index,
+            facecolors=colors[index] if filled else "none", edgecolors=colors[index],
+            linewidths=0.8 if filled else 1.6,
+        )  # fmt: skip
+
+
+def shared_histograms(samples: dict, *, bins: int = 40, xlabel: str = "", figsize=None):
+    """One histogram per entry of `samples` (title -> values), side by side on the same x axis and
+    the same bins, so the panels compare. Returns the axes.
+
+    >>> axes = shared_histograms({"a": [0.1, 0.2], "b": [0.5, 0.9]}, xlabel="|gamma|")
+    """
+    if not samples:
+        raise ValueError("samples must hold at least one series")
+    if bins < 1:
+        raise ValueError(f"bins must be >= 1, got {bins}")
+    values = [float(v) for series in samples.values() for v in series]
+    low, high = min(values), max(values)
+    high = high if high > low else low + 1
+    edges = [low + (high - low) * i / bins for i in range(bins + 1)]
+    _, axes = _subplots(1, len(samples), figsize=figsize or (4 * len(samples), 3), sharex=True, sharey=True)
+    axes = list(axes) if len(samples) > 1 else [axes]
+    for ax, (title, series) in zip(axes, samples.items(), strict=True):
+        ax.hist([float(v) for v in series], bins=edges, color="tab:blue")
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+    return axes
 
 
 def conv_cost_bars(summary: dict, ax=None):
@@ -71,6 +294,7 @@ def conv_cost_bars(summary: dict, ax=None):
     bars = ax.barh(labels, values, color=["#999999", "#1f77b4", "#2ca02c"])
     ax.bar_label(bars, labels=[f"{v / 1e6:,.2f} M" for v in values], padding=3)
     ax.set_xlabel("multiply-adds (MACs)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: plain_number(value)))
     ax.set_xlim(0, max(values) * 1.3)
     ax.invert_yaxis()
     ax.figure.tight_layout()
@@ -86,8 +310,8 @@ def separable_ratio_curve(summary: dict, ax=None, max_channels: int = 1024):
         ratios = [float(cost.separable_to_standard_ratio(n, k)) for n in channels]
         ax.plot(channels, ratios, label=f"Dk = {k}", lw=1.5 if k == summary["kernel_size"] else 0.8)
     ax.plot(summary["out_channels"], float(summary["ratio"]), "ko")
-    _log_axis(ax, "x")
-    _log_axis(ax, "y")
+    log_axis(ax, "x")
+    log_axis(ax, "y")
     ax.set_xlabel("output channels N")
     ax.set_ylabel("separable / standard MACs")
     ax.legend()
@@ -129,12 +353,11 @@ def width_resolution_grid(grid: list[dict], current: dict, axes=None):
     for alpha in sorted({s["width_multiplier"] for s in grid}, reverse=True):
         row = [s for s in grid if s["width_multiplier"] == alpha]
         left.plot([s["macs"] / 1e6 for s in row], [s["params"] / 1e6 for s in row], marker="o", ms=4)
-        left.annotate(f"alpha {alpha:g}", (row[0]["macs"] / 1e6, row[0]["params"] / 1e6), fontsize=8)
     published = {*papers.MOBILENET_V1_WIDTH, *papers.MOBILENET_V1_RESOLUTION}
     left.plot([p.macs_m for p in published], [p.params_m for p in published], "rx", ms=8, label="paper")
     left.plot(current["macs"] / 1e6, current["params"] / 1e6, "ko", ms=8, label="current")
-    _log_axis(left, "x")
-    _log_axis(left, "y")
+    log_axis(left, "x")
+    log_axis(left, "y")
     left.set_xlabel("MACs (millions)")
     left.set_ylabel("params (millions)")
     left.legend(fontsize=8)
@@ -144,11 +367,31 @@ def width_resolution_grid(grid: list[dict], current: dict, axes=None):
     ):
         right.plot([p.macs_m for p in points], [p.top1 for p in points], marker="s", label=label)
     right.axvline(current["macs"] / 1e6, color="k", ls="--", lw=1, label="current MACs")
-    _log_axis(right, "x")
+    log_axis(right, "x")
     right.set_xlabel("Mult-Adds (millions)")
     right.set_ylabel("ImageNet top-1 (%, paper)")
     right.legend(fontsize=8)
     left.figure.tight_layout()
+    line_starts = [
+        min((s for s in grid if s["width_multiplier"] == alpha), key=lambda s: s["macs"])
+        for alpha in sorted({s["width_multiplier"] for s in grid}, reverse=True)
+    ]
+    along_lines = [  # the lines between the grid's points, sampled, for the labels to keep off
+        (a["macs"] ** (1 - f) * b["macs"] ** f / 1e6, a["params"] / 1e6)
+        for a in grid
+        for b in grid
+        if a["width_multiplier"] == b["width_multiplier"] and a["macs"] < b["macs"]
+        for f in (0.2, 0.4, 0.6, 0.8)
+    ]
+    along_lines += [(p.macs_m, p.params_m) for p in published]
+    label_points(
+        left,
+        [s["macs"] / 1e6 for s in line_starts],
+        [s["params"] / 1e6 for s in line_starts],
+        [f"alpha {s['width_multiplier']:g}" for s in line_starts],
+        fontsize=8,
+        avoid=tuple(zip(*along_lines, strict=True)),
+    )
     return axes
 
 
@@ -164,8 +407,8 @@ def kernel_choice_curves(curve: list[dict], current: dict, ax=None):
     )
     ax.plot(current["out_channels"], current["one_5x5_macs"] / 1e6, "ko")
     ax.plot(current["out_channels"], current["two_3x3_macs"] / 1e6, "ko")
-    _log_axis(ax, "x")
-    _log_axis(ax, "y")
+    log_axis(ax, "x")
+    log_axis(ax, "y")
     ax.set_xlabel("output channels N")
     ax.set_ylabel("MACs (millions)")
     ax.set_title(f"M = {current['in_channels']}, {current['feature_size']}x{current['feature_size']}")
@@ -200,10 +443,10 @@ def kept_channels_bars(summary: dict, ax=None):
     ax.barh(names, channels, color="#dddddd", label="before")
     ax.barh(names, kept, color="#1f77b4", label="kept")
     ax.set_xlabel("channels")
-    ax.set_title(f"prune rate {summary['prune_rate']:.2f}", fontsize=10)
+    ax.set_title(f"channels per layer, prune rate {summary['prune_rate']:.2f}", fontsize=10, loc="left")
     ax.invert_yaxis()
     ax.tick_params(axis="y", labelsize=7)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False)
     ax.figure.tight_layout()
     return ax
 
@@ -225,7 +468,7 @@ def reward_landscape(rows, summary: dict, ax=None):
         lw=1,
         label="Pareto front",
     )
-    ax.axvline(summary["target_ms"], color="gray", ls="--", lw=1, label="T")
+    ax.axvline(summary["target_ms"], color="gray", ls="--", lw=1, label="target T")
     best = summary["best"]
     ax.plot(latencies[best], accuracies[best], "*", color="tab:red", ms=14, label="best reward")
     ax.set_xlabel("CPU latency (ms)")
@@ -245,7 +488,7 @@ def compound_scaling_curve(curve: list[dict], summary: dict, ax=None):
     ax.plot(phis, [s["nominal_ratio"] for s in curve], "--", label="d w^2 r^2 = (alpha beta^2 gamma^2)^phi")
     ax.plot(phis, [s["two_to_phi"] for s in curve], ":", color="gray", label="2^phi")
     ax.plot(summary["phi"], summary["macs_ratio"], "ko", label="current")
-    _log_axis(ax, "y")
+    log_axis(ax, "y")
     ax.set_xlabel("phi")
     ax.set_ylabel("FLOPs relative to the base")
     ax.legend(fontsize=8)
@@ -276,7 +519,7 @@ def tinynet_fit(gp, samples, best, summary: dict, axes=None):
         ax.plot([row.budget for row in best], [getattr(row.multipliers, name) for row in best], "o",
                 color="tab:blue", mfc="none", label="best per budget (fitted)")  # fmt: skip
         ax.plot(budgets, [getattr(m, name) for m in inverse], "--", color="tab:red", label="inverse compound")
-        ax.axvline(summary["budget"], color="k", ls=":", lw=1)
+        ax.axvline(summary["budget"], color="k", ls=":", lw=1, label="current budget")
         ax.set_xlabel("FLOPs budget c")
         ax.set_ylabel(f"{name} multiplier {name[0]}")
     axes[0].legend(fontsize=7)
@@ -300,6 +543,6 @@ def gumbel_draws(summary: dict, ax=None):
     ax.set_ylim(0, 1)
     ax.set_ylabel("mixing weight")
     ax.set_title(f"Gumbel-softmax at tau = {summary['temperature']:.2f}")
-    ax.legend(fontsize=8, ncol=len(series))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.figure.tight_layout()
     return ax
