@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 RUN_TIMEOUT_MS = 420_000  # one lesson, all cells (the slowest takes about a minute alone on 2 cores)
 UPDATE_TIMEOUT_MS = 60_000  # one control moved -> its output redrawn
+POLL_MS = 20  # how often the page's text is read while waiting for a move's answer (the timing's grain)
+BUSY_TEXT = "evaluating"  # what a network widget's status label says while it computes
 
 
 def _slimming_widget() -> W.VBox:
@@ -70,6 +73,9 @@ class Lesson:
     notebook: str
     call: str  # the widget call as the notebook writes it
     make: Callable[[], W.VBox]
+    # "network" when a control's callback evaluates a network (target: answers within 2 s and
+    # shows that it is working), "cost" when it only recomputes costs (target: within 0.3 s)
+    kind: str = "cost"
 
 
 LESSONS = [
@@ -109,6 +115,7 @@ LESSONS = [
         "08_pruning.ipynb",
         'slimming_widget(model, loaders[1], prune_rate=rate, normalize=recipe["normalize"])',
         _slimming_widget,
+        kind="network",  # each move slims the model and evaluates it on the test set
     ),
     Lesson("09_nas_mnasnet.ipynb", "reward_widget(rows)", _reward_widget),
     Lesson(
@@ -246,15 +253,19 @@ def _press(page, box, control: W.Widget, key: str, value_to_pick=None) -> None:
         page.keyboard.press("Tab")  # leave the handle: continuous_update=False sliders send on change
 
 
-def _wait_for_text(page, box, *expected: str) -> str:
-    """The page's text once it shows one of `expected` (or after UPDATE_TIMEOUT_MS)."""
-    shown = ""
-    for _ in range(UPDATE_TIMEOUT_MS // 250):
+def _wait_for_text(page, box, *expected: str, watch_busy: bool = False) -> tuple[str, bool]:
+    """The page's text once it shows one of `expected` (or after UPDATE_TIMEOUT_MS), read every
+    POLL_MS, and whether the widget's status label said BUSY_TEXT meanwhile (if `watch_busy`)."""
+    shown, busy_seen = "", False
+    busy = box.locator(".widget-label", has_text=BUSY_TEXT)
+    deadline = time.perf_counter() + UPDATE_TIMEOUT_MS / 1000
+    while True:
         shown = _shown_text(box)
-        if any(_same_display(shown, text) for text in expected):
-            return shown
-        page.wait_for_timeout(250)
-    return shown
+        if any(_same_display(shown, text) for text in expected) or time.perf_counter() > deadline:
+            return shown, busy_seen
+        if watch_busy and not busy_seen:
+            busy_seen = busy.count() > 0
+        page.wait_for_timeout(POLL_MS)
 
 
 def _assert_figure_shown(box, what: str) -> None:
@@ -307,14 +318,17 @@ def test_every_lesson_with_a_widget_is_covered():
         assert calls <= covered, f"{path.name} shows {sorted(calls - covered)}: add it to LESSONS"
 
 
-def _check_widget(page, lesson: Lesson, screenshots: Path) -> list[str]:
-    """Move every control of the lesson's widget once, checking the page each time; say what moved."""
+def _check_widget(page, lesson: Lesson, screenshots: Path, times: list[dict]) -> list[str]:
+    """Move every control of the lesson's widget once, checking the page each time; say what moved.
+
+    Each move's time, from the key press to the page showing the new text, goes to `times`.
+    """
     built = {}
     text = _rendered(lambda: built.setdefault("widget", lesson.make()))
     mirror = built["widget"]
     box = _widget_box(page, next(iter(mirror.controls.values())).description)
     box.scroll_into_view_if_needed()
-    shown = _wait_for_text(page, box, text)
+    shown, _ = _wait_for_text(page, box, text)
     assert _same_display(shown, text), f"before any move the page shows:\n{shown}\nlwcnn says:\n{text}"
     _assert_figure_shown(box, f"{lesson.notebook} after Run All")
     moved = []
@@ -325,8 +339,10 @@ def _check_widget(page, lesson: Lesson, screenshots: Path) -> list[str]:
             value: _rendered(lambda control=control, value=value: setattr(control, "value", value))
             for value in values
         }
+        pressed = time.perf_counter()
         _press(page, box, control, key, values[0])
-        shown = _wait_for_text(page, box, *expected.values())
+        shown, busy_seen = _wait_for_text(page, box, *expected.values(), watch_busy=lesson.kind == "network")
+        answered = time.perf_counter()
         matched = [value for value, text in expected.items() if _same_display(shown, text)]
         assert matched, (
             f"{lesson.notebook}: after {key} on {control.description!r} the page shows:\n{shown}\n"
@@ -335,6 +351,16 @@ def _check_widget(page, lesson: Lesson, screenshots: Path) -> list[str]:
         _rendered(lambda control=control, value=matched[0]: setattr(control, "value", value))
         assert shown != before, f"{lesson.notebook}: {control.description!r} did not change the display"
         _assert_figure_shown(box, f"{lesson.notebook} after {key} on {control.description!r}")
+        times.append(
+            {
+                "control": control.description,
+                "widget": lesson.call.split("(")[0],
+                "lesson": lesson.notebook[:2],
+                "kind": lesson.kind,
+                "seconds": round(answered - pressed, 3),
+                "busy_shown": busy_seen if lesson.kind == "network" else "",
+            }
+        )
         moved.append(f"{control.description!r} -> {control.value!r}")
     if lesson.notebook.startswith("03"):  # the README's picture: sliders, numbers and the figure
         page.wait_for_timeout(500)
@@ -343,7 +369,7 @@ def _check_widget(page, lesson: Lesson, screenshots: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[name[:2] for name in NOTEBOOKS])
-def test_lesson_widgets_follow_the_keyboard(notebook, lab, browser, screenshots):
+def test_lesson_widgets_follow_the_keyboard(notebook, lab, browser, screenshots, widget_times):
     lessons = [lesson for lesson in LESSONS if lesson.notebook == notebook]
     code = _code(ROOT / "notebooks" / notebook)
     for lesson in lessons:
@@ -354,7 +380,7 @@ def test_lesson_widgets_follow_the_keyboard(notebook, lab, browser, screenshots)
         _run_all(page, url, token, f"notebooks/{notebook}")
         assert not _problems(page), _problems(page)
         for lesson in lessons:
-            moved = _check_widget(page, lesson, screenshots)
+            moved = _check_widget(page, lesson, screenshots, widget_times)
             print(f"{notebook}: {lesson.call.split('(')[0]}: {', '.join(moved)}")
         assert not _problems(page), _problems(page)
     finally:
