@@ -130,7 +130,7 @@ def test_renders_from_two_threads_take_turns_and_the_last_shows_the_last_setting
         state["inside"] -= 1
 
     a, b = ipywidgets.IntSlider(value=0, max=50), ipywidgets.IntSlider(value=0, max=50)
-    box = widgets._live({"a": a, "b": b}, render)
+    box = widgets.live({"a": a, "b": b}, render)
     movers = [
         threading.Thread(target=lambda s=slider: [setattr(s, "value", v) for v in range(1, 31)])
         for slider in (a, b)
