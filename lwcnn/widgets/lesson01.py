@@ -86,7 +86,9 @@ def conv_cost_widget(**start) -> W.VBox:
 
     def render(**values):
         summary = conv_layer_summary(**values)
-        controls["groups"].value = summary["groups"]  # snap the slider to a valid divisor
+        if summary["groups"] != values["groups"]:  # snap the slider to a valid divisor: that
+            controls["groups"].value = summary["groups"]  # move draws it (once, not twice)
+            return
         say(describe_conv(summary))
         plots.conv_cost_bars(summary)
         show_figure()
