@@ -140,6 +140,24 @@ def widget_times() -> list[dict]:
     return WIDGET_TIMES
 
 
+@pytest.fixture(autouse=True)
+def _save_widget_times():
+    """After each test, the times so far go to WIDGET_TIMES_CSV (a run cut short keeps them)."""
+    yield
+    if WIDGET_TIMES:
+        write_widget_times()
+
+
+def write_widget_times() -> None:
+    import csv
+
+    WIDGET_TIMES_CSV.parent.mkdir(parents=True, exist_ok=True)
+    with WIDGET_TIMES_CSV.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=WIDGET_TIMES_FIELDS)
+        writer.writeheader()
+        writer.writerows(WIDGET_TIMES)
+
+
 def widget_times_table(rows: list[dict]) -> list[str]:
     """The timing rows as aligned lines, then the slowest control of each kind."""
     lines = [f"{'lesson':<6} {'kind':<7} {'seconds':>7}  {'busy shown':<10}  control (widget)"]
@@ -168,13 +186,7 @@ def screenshots() -> Path:
 
 def pytest_terminal_summary(terminalreporter):
     if WIDGET_TIMES:
-        import csv
-
-        WIDGET_TIMES_CSV.parent.mkdir(parents=True, exist_ok=True)
-        with WIDGET_TIMES_CSV.open("w", newline="") as out:
-            writer = csv.DictWriter(out, fieldnames=WIDGET_TIMES_FIELDS)
-            writer.writeheader()
-            writer.writerows(WIDGET_TIMES)
+        write_widget_times()
         terminalreporter.section("widget times: key press -> new text on the page")
         for line in widget_times_table(WIDGET_TIMES):
             terminalreporter.write_line(line)
