@@ -35,7 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 RUN_TIMEOUT_MS = 420_000  # one lesson, all cells (the slowest takes about a minute alone on 2 cores)
 UPDATE_TIMEOUT_MS = 60_000  # one control moved -> its output redrawn
-POLL_MS = 20  # how often the page's text is read while waiting for a move's answer (the timing's grain)
 BUSY_TEXT = "evaluating"  # what a network widget's status label says while it computes
 
 
@@ -233,7 +232,9 @@ def _shown_text(box) -> str:
     return "\n".join(nodes.all_inner_texts())
 
 
-def _press(page, box, control: W.Widget, key: str, value_to_pick=None) -> None:
+def _press(page, box, control: W.Widget, key: str, value_to_pick=None) -> float:
+    """Move `control` with `key` (or pick `value_to_pick` from a drop-down); return
+    `time.perf_counter()` just before the key press (the start of the move's timing)."""
     item = box.locator(".widget-inline-hbox, .widget-slider, .widget-dropdown, .widget-checkbox").filter(
         has=page.locator(".widget-label", has_text=re.compile(f"^{re.escape(control.description)}$"))
     )
@@ -245,27 +246,57 @@ def _press(page, box, control: W.Widget, key: str, value_to_pick=None) -> None:
         target = item.first.locator(".noUi-handle")
     if key == "select":  # a drop-down is chosen, not dragged: pick the option by its label
         label = next(text for text, value in control._options_full if value == value_to_pick)
+        target.wait_for()
+        pressed = time.perf_counter()
         target.select_option(label=label)
-        return
+        return pressed
     target.focus()
+    pressed = time.perf_counter()
     page.keyboard.press(key)
     if isinstance(control, (W.IntSlider, W.FloatSlider)):
         page.keyboard.press("Tab")  # leave the handle: continuous_update=False sliders send on change
+    return pressed
+
+
+# The widget's printed text, and whether its status label says BUSY_TEXT, read in the page.
+_READ_BOX = """box => ({
+    text: [...box.querySelectorAll(".widget-output [data-mime-type='application/vnd.jupyter.stdout']")]
+        .map(node => node.innerText).join("\\n"),
+    busy: [...box.querySelectorAll(".widget-label")].some(label => label.textContent.includes(BUSY)),
+})""".replace("BUSY", json.dumps(BUSY_TEXT))
 
 
 def _wait_for_text(page, box, *expected: str, watch_busy: bool = False) -> tuple[str, bool]:
-    """The page's text once it shows one of `expected` (or after UPDATE_TIMEOUT_MS), read every
-    POLL_MS, and whether the widget's status label said BUSY_TEXT meanwhile (if `watch_busy`)."""
-    shown, busy_seen = "", False
-    busy = box.locator(".widget-label", has_text=BUSY_TEXT)
+    """The page's text once it shows one of `expected` (or after UPDATE_TIMEOUT_MS), and whether
+    the widget's status label said BUSY_TEXT meanwhile (if `watch_busy`).
+
+    The page itself watches for a change (every animation frame), so the moment the new text
+    appears is known to a frame, not to a polling interval.
+    """
+    element = box.element_handle()
     deadline = time.perf_counter() + UPDATE_TIMEOUT_MS / 1000
-    while True:
-        shown = _shown_text(box)
-        if any(_same_display(shown, text) for text in expected) or time.perf_counter() > deadline:
-            return shown, busy_seen
-        if watch_busy and not busy_seen:
-            busy_seen = busy.count() > 0
-        page.wait_for_timeout(POLL_MS)
+    seen = page.evaluate(f"box => {{ window.__lwcnnBusySeen = false; return ({_READ_BOX})(box); }}", element)
+    busy_seen = seen["busy"]
+    while not any(_same_display(seen["text"], text) for text in expected):
+        left_ms = (deadline - time.perf_counter()) * 1000
+        if left_ms <= 0:
+            break
+        try:
+            changed = page.wait_for_function(
+                f"""([box, old, busySeen]) => {{
+                    const now = ({_READ_BOX})(box);
+                    if (now.busy) window.__lwcnnBusySeen = true;
+                    return now.text !== old && {{...now, busy: busySeen || !!window.__lwcnnBusySeen}};
+                }}""",
+                arg=[element, seen["text"], busy_seen],
+                polling="raf",
+                timeout=left_ms,
+            )
+        except PlaywrightTimeout:
+            break
+        seen = changed.json_value()
+        busy_seen = busy_seen or seen["busy"]
+    return seen["text"], busy_seen and watch_busy
 
 
 def _assert_figure_shown(box, what: str) -> None:
@@ -339,8 +370,7 @@ def _check_widget(page, lesson: Lesson, screenshots: Path, times: list[dict]) ->
             value: _rendered(lambda control=control, value=value: setattr(control, "value", value))
             for value in values
         }
-        pressed = time.perf_counter()
-        _press(page, box, control, key, values[0])
+        pressed = _press(page, box, control, key, values[0])
         shown, busy_seen = _wait_for_text(page, box, *expected.values(), watch_busy=lesson.kind == "network")
         answered = time.perf_counter()
         matched = [value for value, text in expected.items() if _same_display(shown, text)]
