@@ -130,7 +130,7 @@ def test_renders_from_two_threads_take_turns_and_the_last_shows_the_last_setting
         state["inside"] -= 1
 
     a, b = ipywidgets.IntSlider(value=0, max=50), ipywidgets.IntSlider(value=0, max=50)
-    box = widgets._live({"a": a, "b": b}, render)
+    box = widgets.live({"a": a, "b": b}, render)
     movers = [
         threading.Thread(target=lambda s=slider: [setattr(s, "value", v) for v in range(1, 31)])
         for slider in (a, b)
@@ -557,3 +557,63 @@ def test_gumbel_widget_re_renders_on_its_slider(capsys):
     capsys.readouterr()
     slider.value = 0.5
     assert widgets.describe_gumbel(widgets.gumbel_summary(0.5)) in capsys.readouterr().out
+
+
+def test_groups_that_snap_render_once(capsys):
+    """A groups value that divides neither width snaps to one that does, and the numbers are
+    shown once, for the snapped value (not once for the move and once for the snap)."""
+    widget = widgets.conv_cost_widget(in_channels=64, out_channels=128)
+    capsys.readouterr()
+    widget.controls["groups"].value = 5
+    shown = capsys.readouterr().out
+    assert widget.controls["groups"].value == 4 and shown.count("MACs") == 1
+    assert f"MACs   {widgets.conv_layer_summary(56, 56, 64, 128, 3, 1, 4)['macs']:,}" in shown
+
+
+def test_in_a_kernel_the_numbers_go_out_before_the_figure_is_drawn(monkeypatch):
+    """A render sends its text first (`say` flushes), so the learner reads it while the figure draws."""
+    import IPython
+    import IPython.display
+
+    written, events = [], []
+
+    class Stdout:
+        def write(self, text):
+            written.append(text)
+
+        def flush(self):
+            events.append(("sent", "".join(written)))
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    monkeypatch.setattr(IPython.display, "display", lambda *objs: events.append(("figure", "")))
+    widget = widgets.separable_ratio_widget()
+    monkeypatch.setattr("sys.stdout", Stdout())
+    events.clear()  # the first render's figure
+    widget.controls["kernel_size"].value = 5
+    figure = events.index(("figure", ""))
+    assert any("1/64 + 1/25" in text for kind, text in events[:figure] if kind == "sent")
+
+
+def test_slimming_widget_says_it_is_evaluating_and_remembers_settings(monkeypatch):
+    from lwcnn.widgets import lesson08
+
+    model = _slimming_model()
+    images = torch.randn(8, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    loader = [(images, torch.arange(8) % 10)]
+    evaluated, status_during = [], []
+    measure = lesson08._accuracy
+
+    def accuracy(slimmed, test_loader):
+        status_during.append(widget.status.value if evaluated else None)
+        evaluated.append(1)
+        return measure(slimmed, test_loader)
+
+    monkeypatch.setattr(lesson08, "_accuracy", accuracy)
+    widget = widgets.slimming_widget(model, loader, prune_rate=0.2)
+    rate = widget.controls["prune_rate"]
+    rate.value = 0.6
+    assert status_during[-1] == widgets.BUSY_TEXT and widget.status.value == ""
+    rate.value = 0.2
+    rate.value = 0.6
+    assert len(evaluated) == 2  # the first render (0.2) and 0.6; going back and forth evaluates nothing
+    assert widgets.slimming_widget(model, prune_rate=0.2).status is None  # no loader: nothing to wait for

@@ -128,6 +128,55 @@ def browser():
         chromium.close()
 
 
+# Every control the suite moves: how long from the key press to the page showing its new text.
+WIDGET_TIMES: list[dict] = []
+WIDGET_TIMES_CSV = SCREENSHOTS / "widget_times.csv"
+WIDGET_TIMES_FIELDS = ["control", "widget", "lesson", "kind", "seconds", "busy_shown"]
+
+
+@pytest.fixture(scope="session")
+def widget_times() -> list[dict]:
+    """The list the tests add one row per control moved to (written and printed at the end)."""
+    return WIDGET_TIMES
+
+
+@pytest.fixture(autouse=True)
+def _save_widget_times():
+    """After each test, the times so far go to WIDGET_TIMES_CSV (a run cut short keeps them)."""
+    yield
+    if WIDGET_TIMES:
+        write_widget_times()
+
+
+def write_widget_times() -> None:
+    import csv
+
+    WIDGET_TIMES_CSV.parent.mkdir(parents=True, exist_ok=True)
+    with WIDGET_TIMES_CSV.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=WIDGET_TIMES_FIELDS)
+        writer.writeheader()
+        writer.writerows(WIDGET_TIMES)
+
+
+def widget_times_table(rows: list[dict]) -> list[str]:
+    """The timing rows as aligned lines, then the slowest control of each kind."""
+    lines = [f"{'lesson':<6} {'kind':<7} {'seconds':>7}  {'busy shown':<10}  control (widget)"]
+    for row in rows:
+        lines.append(
+            f"{row['lesson']:<6} {row['kind']:<7} {float(row['seconds']):7.3f}  "
+            f"{str(row['busy_shown']):<10}  {row['control']} ({row['widget']})"
+        )
+    for kind in ("cost", "network"):
+        of_kind = [row for row in rows if row["kind"] == kind]
+        if of_kind:
+            slowest = max(of_kind, key=lambda row: float(row["seconds"]))
+            lines.append(
+                f"slowest {kind} control: {float(slowest['seconds']):.3f} s "
+                f"({slowest['control']}, lesson {slowest['lesson']})"
+            )
+    return lines
+
+
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
     """The folder each lesson's screenshot goes to (reported at the end of the run)."""
@@ -136,5 +185,11 @@ def screenshots() -> Path:
 
 
 def pytest_terminal_summary(terminalreporter):
+    if WIDGET_TIMES:
+        write_widget_times()
+        terminalreporter.section("widget times: key press -> new text on the page")
+        for line in widget_times_table(WIDGET_TIMES):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"written to {WIDGET_TIMES_CSV}")
     if SCREENSHOTS.exists() and any(SCREENSHOTS.glob("*.png")):
         terminalreporter.write_line(f"browser screenshots: {SCREENSHOTS}")

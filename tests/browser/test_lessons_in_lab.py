@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 RUN_TIMEOUT_MS = 420_000  # one lesson, all cells (the slowest takes about a minute alone on 2 cores)
 UPDATE_TIMEOUT_MS = 60_000  # one control moved -> its output redrawn
+BUSY_TEXT = "evaluating"  # what a network widget's status label says while it computes
 
 
 def _slimming_widget() -> W.VBox:
@@ -70,6 +72,9 @@ class Lesson:
     notebook: str
     call: str  # the widget call as the notebook writes it
     make: Callable[[], W.VBox]
+    # "network" when a control's callback evaluates a network (target: answers within 2 s and
+    # shows that it is working), "cost" when it only recomputes costs (target: within 0.3 s)
+    kind: str = "cost"
 
 
 LESSONS = [
@@ -109,6 +114,7 @@ LESSONS = [
         "08_pruning.ipynb",
         'slimming_widget(model, loaders[1], prune_rate=rate, normalize=recipe["normalize"])',
         _slimming_widget,
+        kind="network",  # each move slims the model and evaluates it on the test set
     ),
     Lesson("09_nas_mnasnet.ipynb", "reward_widget(rows)", _reward_widget),
     Lesson(
@@ -226,7 +232,9 @@ def _shown_text(box) -> str:
     return "\n".join(nodes.all_inner_texts())
 
 
-def _press(page, box, control: W.Widget, key: str, value_to_pick=None) -> None:
+def _press(page, box, control: W.Widget, key: str, value_to_pick=None) -> float:
+    """Move `control` with `key` (or pick `value_to_pick` from a drop-down); return
+    `time.perf_counter()` just before the key press (the start of the move's timing)."""
     item = box.locator(".widget-inline-hbox, .widget-slider, .widget-dropdown, .widget-checkbox").filter(
         has=page.locator(".widget-label", has_text=re.compile(f"^{re.escape(control.description)}$"))
     )
@@ -238,23 +246,57 @@ def _press(page, box, control: W.Widget, key: str, value_to_pick=None) -> None:
         target = item.first.locator(".noUi-handle")
     if key == "select":  # a drop-down is chosen, not dragged: pick the option by its label
         label = next(text for text, value in control._options_full if value == value_to_pick)
+        target.wait_for()
+        pressed = time.perf_counter()
         target.select_option(label=label)
-        return
+        return pressed
     target.focus()
+    pressed = time.perf_counter()
     page.keyboard.press(key)
     if isinstance(control, (W.IntSlider, W.FloatSlider)):
         page.keyboard.press("Tab")  # leave the handle: continuous_update=False sliders send on change
+    return pressed
 
 
-def _wait_for_text(page, box, *expected: str) -> str:
-    """The page's text once it shows one of `expected` (or after UPDATE_TIMEOUT_MS)."""
-    shown = ""
-    for _ in range(UPDATE_TIMEOUT_MS // 250):
-        shown = _shown_text(box)
-        if any(_same_display(shown, text) for text in expected):
-            return shown
-        page.wait_for_timeout(250)
-    return shown
+# The widget's printed text, and whether its status label says BUSY_TEXT, read in the page.
+_READ_BOX = """box => ({
+    text: [...box.querySelectorAll(".widget-output [data-mime-type='application/vnd.jupyter.stdout']")]
+        .map(node => node.innerText).join("\\n"),
+    busy: [...box.querySelectorAll(".widget-label")].some(label => label.textContent.includes(BUSY)),
+})""".replace("BUSY", json.dumps(BUSY_TEXT))
+
+
+def _wait_for_text(page, box, *expected: str, watch_busy: bool = False) -> tuple[str, bool]:
+    """The page's text once it shows one of `expected` (or after UPDATE_TIMEOUT_MS), and whether
+    the widget's status label said BUSY_TEXT meanwhile (if `watch_busy`).
+
+    The page itself watches for a change (every animation frame), so the moment the new text
+    appears is known to a frame, not to a polling interval.
+    """
+    element = box.element_handle()
+    deadline = time.perf_counter() + UPDATE_TIMEOUT_MS / 1000
+    seen = page.evaluate(f"box => {{ window.__lwcnnBusySeen = false; return ({_READ_BOX})(box); }}", element)
+    busy_seen = seen["busy"]
+    while not any(_same_display(seen["text"], text) for text in expected):
+        left_ms = (deadline - time.perf_counter()) * 1000
+        if left_ms <= 0:
+            break
+        try:
+            changed = page.wait_for_function(
+                f"""([box, old, busySeen]) => {{
+                    const now = ({_READ_BOX})(box);
+                    if (now.busy) window.__lwcnnBusySeen = true;
+                    return now.text !== old && {{...now, busy: busySeen || !!window.__lwcnnBusySeen}};
+                }}""",
+                arg=[element, seen["text"], busy_seen],
+                polling="raf",
+                timeout=left_ms,
+            )
+        except PlaywrightTimeout:
+            break
+        seen = changed.json_value()
+        busy_seen = busy_seen or seen["busy"]
+    return seen["text"], busy_seen and watch_busy
 
 
 def _assert_figure_shown(box, what: str) -> None:
@@ -307,34 +349,53 @@ def test_every_lesson_with_a_widget_is_covered():
         assert calls <= covered, f"{path.name} shows {sorted(calls - covered)}: add it to LESSONS"
 
 
-def _check_widget(page, lesson: Lesson, screenshots: Path) -> list[str]:
-    """Move every control of the lesson's widget once, checking the page each time; say what moved."""
+def _check_widget(page, lesson: Lesson, screenshots: Path, times: list[dict]) -> list[str]:
+    """Move every control of the lesson's widget once, checking the page each time; say what moved.
+
+    Each move's time, from the key press to the page showing the new text, goes to `times`.
+    """
     built = {}
     text = _rendered(lambda: built.setdefault("widget", lesson.make()))
     mirror = built["widget"]
     box = _widget_box(page, next(iter(mirror.controls.values())).description)
     box.scroll_into_view_if_needed()
-    shown = _wait_for_text(page, box, text)
+    shown, _ = _wait_for_text(page, box, text)
     assert _same_display(shown, text), f"before any move the page shows:\n{shown}\nlwcnn says:\n{text}"
     _assert_figure_shown(box, f"{lesson.notebook} after Run All")
     moved = []
     for name, control in mirror.controls.items():
-        before = _shown_text(box)
+        before, value_before = _shown_text(box), control.value
         values, key = _next_values(control)
         expected = {
             value: _rendered(lambda control=control, value=value: setattr(control, "value", value))
             for value in values
         }
-        _press(page, box, control, key, values[0])
-        shown = _wait_for_text(page, box, *expected.values())
+        pressed = _press(page, box, control, key, values[0])
+        shown, busy_seen = _wait_for_text(page, box, *expected.values(), watch_busy=lesson.kind == "network")
+        answered = time.perf_counter()
         matched = [value for value, text in expected.items() if _same_display(shown, text)]
         assert matched, (
             f"{lesson.notebook}: after {key} on {control.description!r} the page shows:\n{shown}\n"
             + "".join(f"lwcnn says for {name}={value!r}:\n{text}\n" for value, text in expected.items())
         )
         _rendered(lambda control=control, value=matched[0]: setattr(control, "value", value))
+        if control.value == value_before:  # snapped back (groups to a divisor): nothing new to time
+            _assert_figure_shown(box, f"{lesson.notebook} after {key} on {control.description!r}")
+            page.wait_for_timeout(1_000)  # the snapped slider's redraw ends before the next move
+            moved.append(f"{control.description!r} -> {control.value!r} (snapped back)")
+            continue
         assert shown != before, f"{lesson.notebook}: {control.description!r} did not change the display"
         _assert_figure_shown(box, f"{lesson.notebook} after {key} on {control.description!r}")
+        times.append(
+            {
+                "control": control.description,
+                "widget": lesson.call.split("(")[0],
+                "lesson": lesson.notebook[:2],
+                "kind": lesson.kind,
+                "seconds": round(answered - pressed, 3),
+                "busy_shown": busy_seen if lesson.kind == "network" else "",
+            }
+        )
         moved.append(f"{control.description!r} -> {control.value!r}")
     if lesson.notebook.startswith("03"):  # the README's picture: sliders, numbers and the figure
         page.wait_for_timeout(500)
@@ -343,7 +404,7 @@ def _check_widget(page, lesson: Lesson, screenshots: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[name[:2] for name in NOTEBOOKS])
-def test_lesson_widgets_follow_the_keyboard(notebook, lab, browser, screenshots):
+def test_lesson_widgets_follow_the_keyboard(notebook, lab, browser, screenshots, widget_times):
     lessons = [lesson for lesson in LESSONS if lesson.notebook == notebook]
     code = _code(ROOT / "notebooks" / notebook)
     for lesson in lessons:
@@ -354,7 +415,7 @@ def test_lesson_widgets_follow_the_keyboard(notebook, lab, browser, screenshots)
         _run_all(page, url, token, f"notebooks/{notebook}")
         assert not _problems(page), _problems(page)
         for lesson in lessons:
-            moved = _check_widget(page, lesson, screenshots)
+            moved = _check_widget(page, lesson, screenshots, widget_times)
             print(f"{notebook}: {lesson.call.split('(')[0]}: {', '.join(moved)}")
         assert not _problems(page), _problems(page)
     finally:

@@ -1,0 +1,140 @@
+"""What every lesson's widget shares: clamping slider values, sliders, and the live re-render.
+
+A widget is controls over an output area; `live` redraws the area whenever a control moves by
+calling the widget's `render(**values)`. A render says its numbers first (`say`: printed and
+sent at once) and draws its figure after (`show_figure`), so the learner reads the new numbers
+while the figure is still being drawn. A render that evaluates a network shows that it is
+working on the widget's status label (`working`).
+
+    >>> box = live({"n": slider("n", 3, 1, 9)}, lambda n: say(f"n = {n}"))  # prints n = 3
+    >>> box.controls["n"].value = 4  # prints n = 4
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import threading
+from collections.abc import Callable, Iterator
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+
+from lwcnn import plots
+
+
+def clamp(value: int, low: int, high: int) -> int:
+    """`value` limited to [low, high]."""
+    return max(low, min(high, int(value)))
+
+
+def nearest_odd(value: int, low: int = 1, high: int = 7) -> int:
+    """The odd kernel size nearest below `value`, within [low, high] ("same" padding needs odd)."""
+    value = clamp(value, low, high)
+    return value if value % 2 else max(low, value - 1)
+
+
+def clamp_float(value: float, low: float, high: float, digits: int = 2) -> float:
+    """`value` limited to [low, high] and rounded to `digits` decimals (a slider's float)."""
+    return round(max(low, min(high, float(value))), digits)
+
+
+def slider(description: str, value, low, high, step=1, kind: type = W.IntSlider) -> W.Widget:
+    """A slider that sends its value when let go (a drag does not queue a render per step)."""
+    return kind(
+        value=value,
+        min=low,
+        max=high,
+        step=step,
+        description=description,
+        continuous_update=False,
+        style={"description_width": "initial"},
+    )
+
+
+def float_slider(description: str, value: float, low: float, high: float, step: float) -> W.FloatSlider:
+    """`slider` over floats."""
+    return slider(description, value, low, high, step, W.FloatSlider)
+
+
+def say(text: str) -> None:
+    """Print `text` under the controls now, not when the render ends (a kernel sends what is
+    printed every 0.2 s or at the end of a message: the figure would hold the numbers back)."""
+    print(text)
+    sys.stdout.flush()
+
+
+BUSY_TEXT = "evaluating the network..."
+
+
+@contextlib.contextmanager
+def working(status: W.Label | None, text: str = BUSY_TEXT) -> Iterator[None]:
+    """Within the block, the widget's `status` label says `text` (the learner sees it working)."""
+    if status is None:
+        yield
+        return
+    status.value = text
+    try:
+        yield
+    finally:
+        status.value = ""
+
+
+def show_figure() -> None:
+    """Show the render's figure under the widget's numbers, whatever matplotlib backend is active.
+
+    In a kernel, `live` has the render draw on figures of its own (`plots.own_figures`): each
+    goes out as a PNG (`plt.show()` would show nothing under a non-inline backend such as
+    `MPLBACKEND=Agg`). In a plain Python process, pyplot's current figure is shown and closed,
+    so moving a slider a hundred times does not keep a hundred figures open.
+    """
+    from IPython.display import Image, display
+
+    figures = plots.figures_in_hand()
+    if figures is None:
+        figure = plt.gcf()
+        plt.show()
+        plt.close(figure)
+        return
+    for figure in figures:
+        png = io.BytesIO()
+        figure.savefig(png, format="png", bbox_inches="tight")
+        display(Image(png.getvalue()))
+    figures.clear()
+
+
+# One render at a time, across all widgets. JupyterLab (4.4 and later, with ipykernel 7) hands
+# some widget messages to a kernel subshell, a thread of its own, so renders can run on two threads
+# at once, and matplotlib's mathtext parser, shared by all figures, is not thread-safe (seen in the
+# browser tests: log-axis tick labels failing to parse, "Expected end of text", and no figure).
+RENDER_LOCK = threading.RLock()
+
+
+def live(controls: dict[str, W.Widget], render: Callable[..., None], status: W.Label | None = None) -> W.VBox:
+    """Sliders above an output area that `render(**values)` redraws whenever a slider moves.
+
+    Renders take turns, and each draws the controls' values as they are when its turn comes, so
+    whatever order moves arrive in from the kernel's threads, the last drawing shows the last
+    setting. An error in a render is shown in the output area (as `interactive_output` does).
+    `status`, a label the render sets while it evaluates a network (`working`), goes between
+    the controls and the output.
+    """
+    out = W.Output()
+
+    def redraw(_change=None) -> None:
+        from IPython import get_ipython
+
+        in_a_kernel = get_ipython() is not None
+        with RENDER_LOCK, out, plots.own_figures() if in_a_kernel else contextlib.nullcontext():
+            out.clear_output(wait=True)
+            render(**{name: control.value for name, control in controls.items()})
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    rows = [W.HBox(list(controls.values())[:4]), W.HBox(list(controls.values())[4:])]
+    box = W.VBox(rows + ([status] if status is not None else []) + [out])
+    box.controls = controls  # render's argument name -> its control (the browser tests drive them)
+    box.status = status
+    return box

@@ -1,0 +1,81 @@
+"""The kernel-choice widget of lesson 04: one 5x5 separable layer or two 3x3 ones."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+
+from lwcnn import cost, plots
+from lwcnn.widgets.controls import clamp, live, say, show_figure, slider
+
+
+def kernel_crossover(in_channels: int) -> int:
+    """Smallest N for which one 5x5 separable layer M -> N has fewer MACs than two 3x3 ones.
+
+    `HWM(25 + N) < HWM(9 + N) + HWN(9 + N)` simplifies to `16 M < N (9 + N)`; with M = N
+    that is N > 7.
+    """
+    if isinstance(in_channels, bool) or not isinstance(in_channels, int):
+        raise TypeError(f"in_channels must be an int, got {type(in_channels).__name__} {in_channels!r}")
+    if in_channels < 1:
+        raise ValueError(f"in_channels must be a positive integer, got {in_channels}")
+    n = 1
+    while n * (9 + n) <= 16 * in_channels:
+        n += 1
+    return n
+
+
+def kernel_choice_summary(in_channels: int = 32, out_channels: int = 32, feature_size: int = 28) -> dict:
+    """One 5x5 separable layer against two stacked 3x3 ones (same receptive field, 5x5).
+
+    Returns the clamped settings, both MACs from `lwcnn.cost.kernel5_vs_two_kernel3_macs`,
+    both params, which is cheaper, and the crossover N for this M.
+    """
+    m, n = clamp(in_channels, 1, 2048), clamp(out_channels, 1, 2048)
+    size = clamp(feature_size, 1, 224)
+    one, two = cost.kernel5_vs_two_kernel3_macs(m, n, size)
+    return {
+        "in_channels": m,
+        "out_channels": n,
+        "feature_size": size,
+        "one_5x5_macs": one,
+        "two_3x3_macs": two,
+        "one_5x5_params": cost.depthwise_separable_params(m, n, 5),
+        "two_3x3_params": cost.depthwise_separable_params(m, n, 3) + cost.depthwise_separable_params(n, n, 3),
+        "cheaper": "one 5x5" if one < two else "two 3x3" if two < one else "equal",
+        "crossover": kernel_crossover(m),
+        "receptive_field": (cost.receptive_field([5]), cost.receptive_field([3, 3])),
+    }
+
+
+def describe_kernel_choice(summary: dict) -> str:
+    s = summary
+    m, n, d = s["in_channels"], s["out_channels"], s["feature_size"]
+    return "\n".join(
+        [
+            f"M = {m}, N = {n}, {d}x{d} output; receptive field 5x5 either way",
+            f"one 5x5 separable  HWM(25+N)            = {s['one_5x5_macs']:,} MACs, {s['one_5x5_params']:,} params",
+            f"two 3x3 separable  HWM(9+N) + HWN(9+N)  = {s['two_3x3_macs']:,} MACs, {s['two_3x3_params']:,} params",
+            f"cheaper: {s['cheaper']}; for M = {m} the 5x5 wins from N = {s['crossover']}",
+        ]
+    )
+
+
+def kernel_choice_widget(**start) -> W.VBox:
+    """Sliders over M, N and the map size; both MAC curves against N with the crossover."""
+    s = kernel_choice_summary(**start)
+    controls = {
+        "in_channels": slider("M (in)", s["in_channels"], 1, 256),
+        "out_channels": slider("N (out)", s["out_channels"], 1, 256),
+        "feature_size": slider("size", s["feature_size"], 7, 112, step=7),
+    }
+
+    def render(**values):
+        summary = kernel_choice_summary(**values)
+        say(describe_kernel_choice(summary))
+        curve = [
+            kernel_choice_summary(values["in_channels"], n, values["feature_size"]) for n in range(1, 257)
+        ]
+        plots.kernel_choice_curves(curve, summary)
+        show_figure()
+
+    return live(controls, render)

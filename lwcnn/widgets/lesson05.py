@@ -1,0 +1,77 @@
+"""The expansion widget of lesson 05: a MobileNetV2 inverted residual at expansion t."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+
+from lwcnn import cost, plots
+from lwcnn.widgets.controls import clamp, live, nearest_odd, say, show_figure, slider
+
+
+def expansion_summary(
+    in_channels: int = 24,
+    out_channels: int = 24,
+    expand_ratio: int = 6,
+    feature_size: int = 56,
+    kernel_size: int = 3,
+) -> dict:
+    """One MobileNetV2 inverted residual at expansion t: params, MACs and activation memory.
+
+    The expanded tensor (`t*M` channels) is what the block computes on; the thin tensors
+    (M in, N out) are what flows between blocks and what the shortcut joins.
+    """
+    from lwcnn.blocks import InvertedResidual
+
+    in_channels, out_channels = clamp(in_channels, 1, 1024), clamp(out_channels, 1, 1024)
+    expand_ratio = clamp(expand_ratio, 1, 12)
+    feature_size = clamp(feature_size, 1, 224)
+    kernel_size = nearest_odd(kernel_size, 3, 7)
+    spec = InvertedResidual.with_ratio(in_channels, out_channels, expand_ratio, kernel_size)
+    block = spec.cost(feature_size)
+    return {
+        "in_channels": in_channels,
+        "out_channels": out_channels,
+        "expand_ratio": expand_ratio,
+        "expanded_channels": spec.expanded_channels,
+        "feature_size": feature_size,
+        "kernel_size": kernel_size,
+        "params": block.params,
+        "macs": block.macs,
+        "residual": spec.use_residual,
+        "expanded_bytes": cost.feature_map_bytes(spec.expanded_channels, feature_size),
+        "bottleneck_bytes": cost.feature_map_bytes(in_channels, feature_size)
+        + cost.feature_map_bytes(out_channels, feature_size),
+    }
+
+
+def describe_expansion(summary: dict) -> str:
+    s = summary
+    return "\n".join(
+        [
+            f"{s['in_channels']} -> 1x1 -> {s['expanded_channels']} (t = {s['expand_ratio']}) -> "
+            f"{s['kernel_size']}x{s['kernel_size']} depthwise -> 1x1 -> {s['out_channels']}, "
+            f"at {s['feature_size']}x{s['feature_size']}" + ("  + shortcut" if s["residual"] else ""),
+            f"params {s['params']:,}   MACs {s['macs']:,}",
+            f"expanded tensor {s['expanded_bytes']:,} bytes; thin in + out tensors {s['bottleneck_bytes']:,} bytes",
+        ]
+    )
+
+
+def expansion_widget(**start) -> W.VBox:
+    """Sliders over the expansion ratio t and the block's widths; curves of cost and memory vs t."""
+    s = expansion_summary(**start)
+    controls = {
+        "expand_ratio": slider("t (expansion)", s["expand_ratio"], 1, 12),
+        "in_channels": slider("M (in)", s["in_channels"], 8, 160, step=8),
+        "out_channels": slider("N (out)", s["out_channels"], 8, 160, step=8),
+        "feature_size": slider("size", s["feature_size"], 7, 112, step=7),
+    }
+
+    def render(**values):
+        summary = expansion_summary(**values)
+        say(describe_expansion(summary))
+        curve = [expansion_summary(**(values | {"expand_ratio": t})) for t in range(1, 13)]
+        plots.expansion_curves(curve, summary)
+        show_figure()
+
+    return live(controls, render)

@@ -1,0 +1,67 @@
+"""The squeeze-and-excite widget of lesson 06: an SE block's cost against C and r."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+
+from lwcnn import cost, plots
+from lwcnn.widgets.controls import clamp, clamp_float, float_slider, live, say, show_figure, slider
+
+
+def se_summary(channels: int = 96, ratio: float = 0.25, feature_size: int = 14) -> dict:
+    """Cost of a squeeze-and-excite block on C channels with reduction ratio r.
+
+    Squeeze width `S = floor(C r)` (at least 1) as in the `2 C^2 r` formula, and MobileNetV3's
+    `make_divisible(floor(C r), 8)`; params `2 C S + S + C` (two 1x1 convs with biases), MACs
+    `2 C S`, and for scale the MACs of a 3x3 depthwise conv on the same C x size x size map.
+    """
+    channels = clamp(channels, 1, 2048)
+    ratio = clamp_float(ratio, 0.01, 1.0, digits=3)
+    size = clamp(feature_size, 1, 224)
+    squeeze = cost.se_channels(channels, ratio, divisor=None)
+    v3_squeeze = cost.se_channels(channels, ratio, divisor=8)
+    return {
+        "channels": channels,
+        "ratio": ratio,
+        "feature_size": size,
+        "squeeze_channels": squeeze,
+        "params": cost.se_params(channels, squeeze),
+        "formula_params": 2 * channels * channels * ratio,
+        "macs": cost.se_macs(channels, squeeze),
+        "v3_squeeze_channels": v3_squeeze,
+        "v3_params": cost.se_params(channels, v3_squeeze),
+        "elementwise_ops": cost.se_elementwise_ops(channels, size),
+        "depthwise_macs": cost.depthwise_conv_macs(channels, 3, size),
+    }
+
+
+def describe_se(summary: dict) -> str:
+    s = summary
+    c, r, d = s["channels"], s["ratio"], s["feature_size"]
+    return "\n".join(
+        [
+            f"SE on C = {c} channels, r = {r:g}: squeeze to S = floor(C r) = {s['squeeze_channels']}",
+            f"params 2CS + S + C = {s['params']:,}   (2 C^2 r = {s['formula_params']:,.0f})   MACs 2CS = {s['macs']:,}",
+            f"MobileNetV3 rounds S to {s['v3_squeeze_channels']} (a multiple of 8): {s['v3_params']:,} params",
+            f"at {d}x{d}: pooling + rescale {s['elementwise_ops']:,} element ops; "
+            f"a 3x3 depthwise conv there: {s['depthwise_macs']:,} MACs",
+        ]
+    )
+
+
+def se_widget(**start) -> W.VBox:
+    """Sliders over C, r and the map size; SE params against C for three ratios."""
+    s = se_summary(**start)
+    controls = {
+        "channels": slider("C (channels)", s["channels"], 8, 1024, step=8),
+        "ratio": float_slider("r (ratio)", s["ratio"], 0.05, 1.0, 0.05),
+        "feature_size": slider("size", s["feature_size"], 7, 112, step=7),
+    }
+
+    def render(**values):
+        summary = se_summary(**values)
+        say(describe_se(summary))
+        plots.se_cost_curves(summary)
+        show_figure()
+
+    return live(controls, render)
