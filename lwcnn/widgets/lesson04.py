@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from lwcnn import cost, plots
+from lwcnn import checks, cost, plots
 from lwcnn.widgets.controls import clamp, live, say, show_figure, slider
 
 
@@ -14,10 +14,7 @@ def kernel_crossover(in_channels: int) -> int:
     `HWM(25 + N) < HWM(9 + N) + HWN(9 + N)` simplifies to `16 M < N (9 + N)`; with M = N
     that is N > 7.
     """
-    if isinstance(in_channels, bool) or not isinstance(in_channels, int):
-        raise TypeError(f"in_channels must be an int, got {type(in_channels).__name__} {in_channels!r}")
-    if in_channels < 1:
-        raise ValueError(f"in_channels must be a positive integer, got {in_channels}")
+    checks.check_int("in_channels", in_channels)
     n = 1
     while n * (9 + n) <= 16 * in_channels:
         n += 1
