@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.text import Annotation
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from lwcnn import cost
 
@@ -90,7 +90,10 @@ class _PlainLogLocator(LogLocator):
         subs = fitting[0] if fitting else (1.0,)
         stride = 1 if fitting else math.ceil((decades + 1) / room)  # every 10th, 100th, ... power
         low, high = math.floor(math.log10(vmin)) - 1, math.ceil(math.log10(vmax)) + 1
-        return np.array([s * 10.0**e for e in range(low, high + 1) if e % stride == 0 for s in subs])
+        ticks = np.array([s * 10.0**e for e in range(low, high + 1) if e % stride == 0 for s in subs])
+        if np.count_nonzero((ticks >= vmin) & (ticks <= vmax)) < 2:  # a sliver of a decade: 1.1, 1.2, ...
+            return MaxNLocator(nbins=max(room - 1, 2), steps=[1, 2, 2.5, 5, 10]).tick_values(vmin, vmax)
+        return ticks
 
 
 def log_axis(ax, which: str) -> None:

@@ -292,16 +292,15 @@ def test_cost_module_is_plain_python():
     import ast
     from pathlib import Path
 
-    tree = ast.parse(Path(cost.__file__).read_text())
-    imported = {
-        alias.name.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-    }
-    imported |= {
-        node.module.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module
-    }
-    assert imported <= {"__future__", "math", "fractions", "collections", "typing"}
+    from lwcnn import checks
+
+    for module in (cost, checks):  # the formulas, and the argument checks they use
+        tree = ast.parse(Path(module.__file__).read_text())
+        imported = {
+            alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+        }
+        imported |= {
+            node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+        }
+        stdlib = {"__future__", "math", "fractions", "collections", "collections.abc", "typing"}
+        assert imported <= stdlib | {"lwcnn.checks"}, (module.__name__, imported)

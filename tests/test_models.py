@@ -508,7 +508,9 @@ def test_cold_calls_compute_and_clear_cost_caches_forgets_everything(monkeypatch
     models.spec("mobilenet_v3_small", width_multiplier=0.8).stages()
     assert len(calls) == 11
     models.clear_cost_caches()
-    assert models.network._network_cost.cache_info().currsize == models.network._specs.cache_info().currsize == 0
+    assert (
+        models.network._network_cost.cache_info().currsize == models.network._specs.cache_info().currsize == 0
+    )
     again = models.cost("mobilenet_v3_small", 160, width_multiplier=0.8)
     assert len(calls) == 22 and again == first and again is not first
 
