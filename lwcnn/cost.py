@@ -83,7 +83,7 @@ def _batchnorm_params(channels: int) -> int:
     return 2 * channels
 
 
-def _make_divisible(value: float, divisor: int, min_value: int) -> int:
+def nearest_multiple(value: float, divisor: int, min_value: int) -> int:
     """`value` to the nearest multiple of `divisor` (at least `min_value`), never 10% down."""
     rounded = int(value + divisor / 2) // divisor * divisor
     if rounded < min_value:
@@ -286,7 +286,7 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     if not value > 0:
         raise ValueError(f"value must be positive, got {value}")
     min_value = divisor if min_value is None else check_int("min_value", min_value)
-    return _make_divisible(value, divisor, min_value)
+    return nearest_multiple(value, divisor, min_value)
 
 
 def se_channels(channels: int, ratio: float = 0.25, divisor: int | None = 8) -> int:

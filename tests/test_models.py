@@ -540,3 +540,27 @@ def test_table_repeats_must_be_whole_numbers():
         models.MobileNetV2(table=[(6, 24, 2.0, 2)])
     with pytest.raises(TypeError, match=r"table\[0\]\.repeats must be an int"):
         models.EfficientNet(table=[(6, 3, 2, 24, 1.5)])
+
+
+def test_only_a_network_layout_skips_the_layer_checks():
+    """`_specs` makes a network's layers without their checks (its own fields were checked);
+    anything else, before, during another thread's layout or after, is checked as always."""
+    import threading
+
+    models.clear_cost_caches()
+    errors = []
+
+    def make_a_bad_block():
+        try:
+            blocks.InvertedResidual(0, 8, 8)
+        except (TypeError, ValueError) as error:
+            errors.append(error)
+
+    with blocks.spec.trusted_fields():
+        worker = threading.Thread(target=make_a_bad_block)
+        worker.start()
+        worker.join()
+    assert len(errors) == 1  # another thread is never trusted
+    assert models.cost("mobilenet_v3_small").params == 2542856
+    with pytest.raises(ValueError, match="in_channels"):
+        blocks.InvertedResidual(0, 8, 8)

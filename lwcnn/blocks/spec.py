@@ -3,7 +3,10 @@ fields, and the declaration of its channel roles (`Channels`) that pruning reads
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +89,26 @@ def per_channel_tensors(prefix: str, keys: tuple[str, ...], role: str = "in") ->
 BATCHNORM_KEYS = ("weight", "bias", "running_mean", "running_var")
 
 
+class _Trusted(threading.local):
+    on = False  # per thread: a widget's render thread never skips another thread's checks
+
+
+_trusted = _Trusted()
+
+
+@contextlib.contextmanager
+def trusted_fields() -> Iterator[None]:
+    """Make specs without running their argument checks, for layouts whose every field follows
+    from fields checked already: a network spec's layers, made from its checked table. A table
+    of one's own is checked once, layer by layer, when its network spec is made (`check_rows`).
+    """
+    before, _trusted.on = _trusted.on, True
+    try:
+        yield
+    finally:
+        _trusted.on = before
+
+
 def frozen_spec(cls: type) -> type:
     """`@dataclass(frozen=True)`, with an `__init__` that sets all the fields in one step.
 
@@ -101,10 +124,12 @@ def frozen_spec(cls: type) -> type:
         raise TypeError(f"{cls.__name__}: frozen_spec takes plain fields with plain defaults")
     arguments = ", ".join(f"{f.name}=_{f.name}" if f"_{f.name}" in defaults else f.name for f in fields)
     values = ", ".join(f"{f.name!r}: {f.name}" for f in fields)
-    post_init = "\n    self.__post_init__()" if hasattr(cls, "__post_init__") else ""
+    post_init = (
+        "\n    if not _trusted.on:\n        self.__post_init__()" if hasattr(cls, "__post_init__") else ""
+    )
     source = f"def __init__(self, {arguments}):\n    _set(self, '__dict__', {{{values}}}){post_init}"
     namespace: dict = {}
-    exec(source, {"_set": object.__setattr__, **defaults}, namespace)  # noqa: S102 - fixed template
+    exec(source, {"_set": object.__setattr__, "_trusted": _trusted, **defaults}, namespace)  # noqa: S102 - fixed template
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     cls.__init__ = init

@@ -65,11 +65,11 @@ class MobileNetV2(NetworkSpec):
     last_channels: ClassVar[int] = 1280
 
     def _width(self, channels: float) -> int:
-        return C.make_divisible(channels * self.width_multiplier, self.divisor, self.divisor)
+        return C.nearest_multiple(channels * self.width_multiplier, self.divisor, self.divisor)
 
     @property
     def _head_channels(self) -> int:
-        return C.make_divisible(
+        return C.nearest_multiple(
             self.last_channels * max(1.0, self.width_multiplier), self.divisor, self.divisor
         )
 

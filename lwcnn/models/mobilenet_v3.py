@@ -97,7 +97,7 @@ class MobileNetV3(NetworkSpec):
         return MOBILENET_V3_TABLES[self.variant] if self.table is None else self.table
 
     def _width(self, channels: float) -> int:
-        return C.make_divisible(channels * self.width_multiplier, 8, 8)
+        return C.nearest_multiple(channels * self.width_multiplier, 8, 8)
 
     def _make_stages(self) -> list[StageLayers]:
         channels = self._width(self.stem_channels)
@@ -109,9 +109,9 @@ class MobileNetV3(NetworkSpec):
             if row.stride > 1 or not blocks:  # each stride > 1 opens a stage
                 blocks = []
                 stages.append((f"stage{len(stages)}", blocks))
-            expanded = C.make_divisible(row.expanded_channels * alpha, 8, 8)
-            out = C.make_divisible(row.out_channels * alpha, 8, 8)
-            squeeze = C.make_divisible(expanded // 4, 8, 8) if row.use_se else 0
+            expanded = C.nearest_multiple(row.expanded_channels * alpha, 8, 8)
+            out = C.nearest_multiple(row.out_channels * alpha, 8, 8)
+            squeeze = C.nearest_multiple(expanded // 4, 8, 8) if row.use_se else 0
             block = InvertedResidual(
                 channels,
                 out,

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from torch import nn
 
 from lwcnn import checks
+from lwcnn.blocks.spec import trusted_fields
 from lwcnn.cost import Size
 from lwcnn.models.layers import Dropout, Flatten, Linear
 
@@ -206,11 +207,19 @@ class NetworkSpec:
         return _network_cost(self, size)
 
 
-@functools.lru_cache(maxsize=1024)
-def _specs(spec: NetworkSpec) -> tuple[tuple[Stage, ...], tuple[Any, ...]]:
-    """The spec's layout, made once: its stages of layer specs, and its classifier."""
+def _layout(spec: NetworkSpec) -> tuple[tuple[Stage, ...], tuple[Any, ...]]:
+    """The spec's stages of layer specs, and its classifier."""
     made = tuple(Stage(name, tuple(layers)) for name, layers in spec._make_stages())
     return made, tuple(spec._make_classifier())
+
+
+@functools.lru_cache(maxsize=1024)
+def _specs(spec: NetworkSpec) -> tuple[tuple[Stage, ...], tuple[Any, ...]]:
+    """The spec's layout, made once. Its layers' fields follow from the network's own, checked
+    when it was made (a table of one's own layer by layer, in `check_rows`), so the layer specs
+    skip their checks here: they were most of a new architecture's cost."""
+    with trusted_fields():
+        return _layout(spec)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -265,7 +274,7 @@ def check_rows(spec: Any, name: str, row_type: type) -> None:
 
     Call it last in `__post_init__`. A table other than the default (the paper's) is checked:
     its channel counts and repeats here, everything else by making the network's layer specs
-    once, whose constructors check their arguments. `cost` makes no spec and trusts them.
+    once, whose constructors check their arguments; `cost` then trusts them (`_specs`).
     """
     rows = getattr(spec, name)
     if rows is None or rows is spec.__dataclass_fields__[name].default:
@@ -283,7 +292,7 @@ def check_rows(spec: Any, name: str, row_type: type) -> None:
             elif field_name == "repeats":
                 checks.check_int(f"{name}[{index}].repeats", value, minimum=0)
     object.__setattr__(spec, name, converted)
-    _specs(spec)
+    _layout(spec)  # every layer spec made with its checks on
 
 
 def without_first_stride(rows: Sequence[Any]) -> tuple[Any, ...]:

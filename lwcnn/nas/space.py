@@ -141,7 +141,7 @@ class SearchedNet(NetworkSpec):
         for index, (block, base, stride) in enumerate(
             zip(self.blocks, self.base_widths, self.strides, strict=False)
         ):
-            out = C.make_divisible(base * block.width, 8, 8)
+            out = C.nearest_multiple(base * block.width, 8, 8)
             layers = []
             for layer in range(block.layers):
                 layers.append(_op_layer(block, channels, out, stride if layer == 0 else 1))
