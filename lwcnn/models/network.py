@@ -11,18 +11,17 @@ import functools
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torch import nn
 
 from lwcnn import checks
-from lwcnn.blocks.spec import trusted_fields
+from lwcnn.blocks.spec import frozen_spec, trusted_fields
 from lwcnn.cost import Size
 from lwcnn.models.layers import Dropout, Flatten, Linear
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class Stage:
     """A named run of layer specs applied one after another (a row group of the paper's table)."""
 
@@ -30,7 +29,7 @@ class Stage:
     layers: tuple[Any, ...]
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class StageCost:
     """Params and conv+linear MACs of one stage, and the shape it hands on."""
 
@@ -41,7 +40,7 @@ class StageCost:
     out_size: tuple[int, int]
 
 
-@dataclass(frozen=True)
+@frozen_spec
 class NetworkCost:
     """A network's params and conv+linear MACs at one input size, stage by stage.
 
@@ -213,13 +212,18 @@ def _layout(spec: NetworkSpec) -> tuple[tuple[Stage, ...], tuple[Any, ...]]:
     return made, tuple(spec._make_classifier())
 
 
-@functools.lru_cache(maxsize=1024)
-def _specs(spec: NetworkSpec) -> tuple[tuple[Stage, ...], tuple[Any, ...]]:
-    """The spec's layout, made once. Its layers' fields follow from the network's own, checked
-    when it was made (a table of one's own layer by layer, in `check_rows`), so the layer specs
-    skip their checks here: they were most of a new architecture's cost."""
+def _trusted_layout(spec: NetworkSpec) -> tuple[tuple[Stage, ...], tuple[Any, ...]]:
+    """The spec's layout with its layer specs made unchecked: their fields follow from the
+    network's own, checked when it was made (a table of one's own layer by layer, in
+    `check_rows`), and checking them again was most of a new architecture's cost."""
     with trusted_fields():
         return _layout(spec)
+
+
+@functools.lru_cache(maxsize=1024)
+def _specs(spec: NetworkSpec) -> tuple[tuple[Stage, ...], tuple[Any, ...]]:
+    """The spec's layout, made once (for `stages()`, `classifier()` and `build`)."""
+    return _trusted_layout(spec)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -227,7 +231,9 @@ def _network_cost(spec: NetworkSpec, input_size: tuple[int, int]) -> NetworkCost
     """Each layer spec's cost on the map the layer before it made, summed per stage."""
     channels, (height, width) = spec.in_channels, input_size
     rows, total_params, total_macs = [], 0, 0
-    stages, classifier = _specs(spec)
+    # made afresh, not taken from `_specs`: layouts kept alive for every size asked would cost
+    # more in garbage collection than making them again
+    stages, classifier = _trusted_layout(spec)
     for name, layers in (*((stage.name, stage.layers) for stage in stages), ("classifier", classifier)):
         if name == "classifier":  # after the global average pooling: on the pooled 1x1 map
             height = width = 1
@@ -241,23 +247,10 @@ def _network_cost(spec: NetworkSpec, input_size: tuple[int, int]) -> NetworkCost
             params += step_params
             macs += step_macs
         size = (height, width)
-        rows.append(
-            _made(StageCost, name=name, params=params, macs=macs, out_channels=channels, out_size=size)
-        )
+        rows.append(StageCost(name, params, macs, channels, size))
         total_params += params
         total_macs += macs
-    return _made(NetworkCost, input_size=input_size, params=total_params, macs=total_macs, stages=tuple(rows))
-
-
-def _made(cls: type, **fields: Any) -> Any:
-    """An instance of the frozen dataclass `cls` (one without `__post_init__`), fields set at once.
-
-    A frozen dataclass's `__init__` sets its fields one by one through `object.__setattr__`;
-    `cost` makes a row per stage, and that was a tenth of its time.
-    """
-    instance = object.__new__(cls)
-    object.__setattr__(instance, "__dict__", fields)
-    return instance
+    return NetworkCost(input_size, total_params, total_macs, tuple(rows))
 
 
 def clear_cost_caches() -> None:
