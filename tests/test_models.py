@@ -549,7 +549,7 @@ def test_table_repeats_must_be_whole_numbers():
 
 
 def test_only_a_network_layout_skips_the_layer_checks():
-    """`_specs` makes a network's layers without their checks (its own fields were checked);
+    """`_trusted_layout` makes a network's layers without their checks (its own fields were checked);
     anything else, before, during another thread's layout or after, is checked as always."""
     import threading
 

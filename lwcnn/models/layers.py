@@ -20,6 +20,7 @@ from lwcnn.blocks import (
     check_activation,
     frozen_spec,
     make_activation,
+    per_channel_tensors,
 )
 
 # what a layer that only hands its input's channels on declares
@@ -158,7 +159,7 @@ class BatchNorm(SameChannels):
 
     def channel_roles(self) -> Channels:
         """It scores its input's channels, and loses the removed ones' statistics."""
-        tensors = tuple((key, ("in",)) for key in BATCHNORM_KEYS)
+        tensors = per_channel_tensors("", BATCHNORM_KEYS)
         return Channels(fields={"channels": "in"}, out="in", norms=(("in", ""),), tensors=tensors)
 
     def _cost(self, height: int, width: int) -> LayerCost:

@@ -114,7 +114,12 @@ class NetworkSpec:
     def __post_init__(self) -> None:
         """The checks every network shares, from its fields: counts, sizes, multipliers, choices,
         then the table (`check_rows`, which also makes the layer specs once)."""
-        self._check_common()
+        checks.check_int("num_classes", self.num_classes)
+        checks.check_int("in_channels", self.in_channels)
+        if self.resolution is not None:
+            checks.check_int("resolution", self.resolution)
+        if hasattr(self, "dropout"):
+            checks.check_probability("dropout", self.dropout)
         fields = self.__dataclass_fields__
         for name in ("width_multiplier", "depth_multiplier"):
             if name in fields and name not in self.choices:
@@ -126,14 +131,6 @@ class NetworkSpec:
             checks.check_choice(name, getattr(self, name), allowed)
         if self.row_type is not None:
             check_rows(self, "table", self.row_type)
-
-    def _check_common(self) -> None:
-        checks.check_int("num_classes", self.num_classes)
-        checks.check_int("in_channels", self.in_channels)
-        if self.resolution is not None:
-            checks.check_int("resolution", self.resolution)
-        if hasattr(self, "dropout"):
-            checks.check_probability("dropout", self.dropout)
 
     @property
     def default_resolution(self) -> int:
@@ -231,7 +228,7 @@ def _network_cost(spec: NetworkSpec, input_size: tuple[int, int]) -> NetworkCost
     """Each layer spec's cost on the map the layer before it made, summed per stage."""
     channels, (height, width) = spec.in_channels, input_size
     rows, total_params, total_macs = [], 0, 0
-    # made afresh, not taken from `_specs`: layouts kept alive for every size asked would cost
+    # made afresh, not taken from `_specs`'s cache: layouts kept alive for every size asked would cost
     # more in garbage collection than making them again
     stages, classifier = _trusted_layout(spec)
     for name, layers in (*((stage.name, stage.layers) for stage in stages), ("classifier", classifier)):
@@ -267,7 +264,7 @@ def check_rows(spec: Any, name: str, row_type: type) -> None:
 
     Call it last in `__post_init__`. A table other than the default (the paper's) is checked:
     its channel counts and repeats here, everything else by making the network's layer specs
-    once, whose constructors check their arguments; `cost` then trusts them (`_specs`).
+    once, whose constructors check their arguments; the layout then trusts them (`_trusted_layout`).
     """
     rows = getattr(spec, name)
     if rows is None or rows is spec.__dataclass_fields__[name].default:
