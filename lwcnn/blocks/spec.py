@@ -114,7 +114,7 @@ def frozen_spec(cls: type) -> type:
 
     A frozen dataclass's own `__init__` sets its fields one at a time through
     `object.__setattr__`, which made building a network's layer specs most of `models.cost`'s
-    time. This one fills the instance's dict at once, then runs `__post_init__` (the argument
+    time. This one fills the instance's dict directly, then runs `__post_init__` (the argument
     checks) as before; everything else (frozen, eq, hash, repr, `replace`) is the dataclass's.
     """
     cls = dataclass(frozen=True)(cls)
@@ -123,13 +123,14 @@ def frozen_spec(cls: type) -> type:
     if any(f.default_factory is not dataclasses.MISSING or not f.init for f in fields):
         raise TypeError(f"{cls.__name__}: frozen_spec takes plain fields with plain defaults")
     arguments = ", ".join(f"{f.name}=_{f.name}" if f"_{f.name}" in defaults else f.name for f in fields)
-    values = ", ".join(f"{f.name!r}: {f.name}" for f in fields)
+    # item by item into the instance's own dict: cheaper than a new dict, or a setattr per field
+    values = "".join(f"\n    fields[{f.name!r}] = {f.name}" for f in fields)
     post_init = (
         "\n    if not _trusted.on:\n        self.__post_init__()" if hasattr(cls, "__post_init__") else ""
     )
-    source = f"def __init__(self, {arguments}):\n    _set(self, '__dict__', {{{values}}}){post_init}"
+    source = f"def __init__(self, {arguments}):\n    fields = self.__dict__{values}{post_init}"
     namespace: dict = {}
-    exec(source, {"_set": object.__setattr__, "_trusted": _trusted, **defaults}, namespace)  # noqa: S102 - fixed template
+    exec(source, {"_trusted": _trusted, **defaults}, namespace)  # noqa: S102 - fixed template
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     cls.__init__ = init

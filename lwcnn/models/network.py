@@ -230,8 +230,9 @@ def _network_cost(spec: NetworkSpec, input_size: tuple[int, int]) -> NetworkCost
     rows, total_params, total_macs = [], 0, 0
     # made afresh, not taken from `_specs`'s cache: layouts kept alive for every size asked would cost
     # more in garbage collection than making them again
-    stages, classifier = _trusted_layout(spec)
-    for name, layers in (*((stage.name, stage.layers) for stage in stages), ("classifier", classifier)):
+    with trusted_fields():
+        layout = [*spec._make_stages(), ("classifier", spec._make_classifier())]
+    for name, layers in layout:
         if name == "classifier":  # after the global average pooling: on the pooled 1x1 map
             height = width = 1
         params = macs = 0
