@@ -63,3 +63,6 @@ def test_lower_quartile_is_the_p25_of_every_single_call(monkeypatch):
     expected = statistics.quantiles([4.0, 1.0, 3.0, 2.0, 8.0, 5.0], n=4)[0]  # lut.summarize_ms's p25
     assert latency.lower_quartile({"a": nn.Identity()}, (1, 3)) == {"a": expected}
     assert latency.fastest({"a": nn.Identity()}, (1, 3)) == {"a": 1.0}
+    assert latency.compare({"a": nn.Identity()}, (1, 3)) == {"a": statistics.median([8 / 3, 5.0])}
+    with pytest.raises(ValueError, match="statistic='mean' is unknown; allowed: 'median', 'min', 'p25'"):
+        latency.compare({"a": nn.Identity()}, (1, 3), statistic="mean")

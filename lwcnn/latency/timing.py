@@ -100,6 +100,14 @@ def measure(
 # --- several modules, timed side by side ----------------------------------------------------------------
 
 
+# what `compare` makes of each module's per-round single-call times (ms)
+SIDE_BY_SIDE_STATISTICS = {
+    "median": lambda timed: statistics.median(statistics.fmean(times) for times in timed),
+    "min": lambda timed: min(min(times) for times in timed),
+    "p25": lambda timed: statistics.quantiles([t for times in timed for t in times], n=4)[0],
+}
+
+
 def compare(
     modules: dict[str, nn.Module],
     input_size: tuple[int, ...],
@@ -107,58 +115,42 @@ def compare(
     calls: int = 10,
     threads: int | None = 1,
     warmup: int = 3,
+    statistic: str = "median",
 ) -> dict[str, float]:
     """Median forward time in ms of each module, measured side by side on the CPU.
 
     Each round times `calls` passes of every module in turn, so a busy moment of the machine
     falls on all of them alike; the result is the median over rounds of each round's mean.
-    Ratios of these medians are what the lessons and benchmarks report.
+    Ratios of these medians are what the lessons and benchmarks report. `statistic="min"` and
+    `"p25"` summarise the same single calls as `fastest` and `lower_quartile` do.
 
     >>> times = compare({"a": nn.Conv2d(8, 8, 3), "b": nn.Conv2d(8, 8, 1)}, (1, 8, 16, 16))
     >>> sorted(times)
     ['a', 'b']
     """
+    summary = SIDE_BY_SIDE_STATISTICS[checks.check_choice("statistic", statistic, SIDE_BY_SIDE_STATISTICS)]
     per_round = time_side_by_side(modules, input_size, rounds, calls, threads, warmup)
-    return {
-        name: statistics.median(statistics.fmean(times) for times in timed)
-        for name, timed in per_round.items()
-    }
+    return {name: summary(timed) for name, timed in per_round.items()}
 
 
-def fastest(
-    modules: dict[str, nn.Module],
-    input_size: tuple[int, ...],
-    rounds: int = 15,
-    calls: int = 5,
-    threads: int | None = 1,
-    warmup: int = 3,
-) -> dict[str, float]:
+def fastest(modules: dict[str, nn.Module], input_size: tuple[int, ...], **timing: Any) -> dict[str, float]:
     """The fastest single forward call in ms of each module, over `rounds` x `calls` calls taken
-    side by side (round after round through all modules).
+    side by side (round after round through all modules); `timing` as in `compare`, with 5 calls
+    a round by default.
 
     Other programs only ever add time, so the minimum is the most reproducible statistic for
     networks that differ by little: on the course's 216-network NAS table (about 1 ms each, on a
     shared 2-core VM) two runs agree with correlation 0.94 with it, 0.40 with `compare`'s medians.
     """
-    per_round = time_side_by_side(modules, input_size, rounds, calls, threads, warmup)
-    return {name: min(min(times) for times in timed) for name, timed in per_round.items()}
+    return compare(modules, input_size, **{"calls": 5, **timing}, statistic="min")
 
 
 def lower_quartile(
-    modules: dict[str, nn.Module],
-    input_size: tuple[int, ...],
-    rounds: int = 15,
-    calls: int = 5,
-    threads: int | None = 1,
-    warmup: int = 3,
+    modules: dict[str, nn.Module], input_size: tuple[int, ...], **timing: Any
 ) -> dict[str, float]:
     """The lower quartile (p25) of single forward calls in ms of each module, taken side by side
     as in `fastest`: the statistic an `lwcnn.lut.LatencyTable` predicts by default."""
-    per_round = time_side_by_side(modules, input_size, rounds, calls, threads, warmup)
-    return {
-        name: statistics.quantiles([t for times in timed for t in times], n=4)[0]
-        for name, timed in per_round.items()
-    }
+    return compare(modules, input_size, **{"calls": 5, **timing}, statistic="p25")
 
 
 def time_side_by_side(
