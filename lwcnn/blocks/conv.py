@@ -28,15 +28,15 @@ class ConvBNAct(BlockSpec):
     The unit of every MobileNet; `groups=in_channels` makes it depthwise.
     """
 
-    in_channels: int
-    out_channels: int
-    kernel_size: int = 3
+    in_channels: int  # M
+    out_channels: int  # N
+    kernel_size: int = 3  # Dk, odd
     stride: int = 1
-    groups: int = 1
-    dilation: int = 1
-    activation: str | None = "relu"
-    norm: bool = True
-    bias: bool = False
+    groups: int = 1  # each of the groups maps M/groups channels to N/groups
+    dilation: int = 1  # taps `dilation` apart
+    activation: str | None = "relu"  # None: linear
+    norm: bool = True  # BatchNorm after the conv
+    bias: bool = False  # the conv's own bias (BatchNorm's beta makes it redundant)
 
     def __post_init__(self):
         self._positive("in_channels", "out_channels", "kernel_size", "stride", "dilation")

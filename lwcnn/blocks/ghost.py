@@ -38,12 +38,12 @@ class GhostModule(BlockSpec):
     """
 
     in_channels: int
-    out_channels: int
-    kernel_size: int = 1
-    ratio: int = 2
-    dw_size: int = 3
+    out_channels: int  # N
+    kernel_size: int = 1  # k, of the primary conv
+    ratio: int = 2  # s: each intrinsic map yields s - 1 ghosts
+    dw_size: int = 3  # d, of the cheap depthwise conv
     stride: int = 1
-    relu: bool = True
+    relu: bool = True  # ReLU after both convs (False: linear, the bottleneck's second module)
 
     def __post_init__(self):
         self._positive("in_channels", "out_channels", "kernel_size", "dw_size", "stride")
@@ -95,11 +95,11 @@ class GhostBottleneck(BlockSpec):
     """
 
     in_channels: int
-    mid_channels: int
+    mid_channels: int  # the first Ghost module's output, the "expansion size" of Table 1
     out_channels: int
-    kernel_size: int = 3
+    kernel_size: int = 3  # of the depthwise convs (stride 2 only)
     stride: int = 1
-    squeeze_channels: int = 0
+    squeeze_channels: int = 0  # SE on the mid channels; 0: no SE
 
     def __post_init__(self):
         self._positive("in_channels", "mid_channels", "out_channels", "kernel_size", "stride")

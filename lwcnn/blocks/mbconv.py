@@ -142,7 +142,22 @@ def optional_se(channels: int, squeeze_channels: int, activation: str, gate: str
 
 
 @frozen_spec
-class InvertedResidual(ResidualLayers):
+class Expanding(ResidualLayers):
+    """The fields an MBConv and a fused MBConv share: M channels in, widened to E, N out."""
+
+    in_channels: int  # M
+    out_channels: int  # N
+    expanded_channels: int  # E = t*M for an expansion ratio t; E == M: no expansion
+    kernel_size: int = 3  # k, odd ("same" padding)
+    stride: int = 1  # s, of the k x k conv
+    squeeze_channels: int = 0  # SE's squeezed width on the E channels; 0: no SE
+    activation: str = "relu6"  # after every conv but the linear projection
+    se_activation: str = "relu"  # inside SE, between its two 1x1 convs
+    se_gate: str = "hsigmoid"  # SE's gate: "hsigmoid" or "sigmoid"
+
+
+@frozen_spec
+class InvertedResidual(Expanding):
     """MobileNetV2's inverted residual with linear bottleneck; MBConv of MnasNet/EfficientNet.
 
     1x1 expand M -> E (skipped when E == M), k x k depthwise (stride s), optional SE on E
@@ -150,15 +165,6 @@ class InvertedResidual(ResidualLayers):
     activation. Shortcut between the thin ends when stride == 1 and M == N.
     """
 
-    in_channels: int
-    out_channels: int
-    expanded_channels: int
-    kernel_size: int = 3
-    stride: int = 1
-    squeeze_channels: int = 0
-    activation: str = "relu6"
-    se_activation: str = "relu"
-    se_gate: str = "hsigmoid"
     dilation: int = 1
     # None: as the papers build it (expand when E != M, shortcut when stride 1 and M == N). A
     # pruned network says so explicitly: pruning may make E == M, or M == N, by chance.
@@ -265,20 +271,14 @@ MBConv = InvertedResidual
 
 
 @frozen_spec
-class FusedMBConv(ResidualLayers):
+class FusedMBConv(Expanding):
     """EfficientNetV2's fused MBConv: one k x k conv M -> E replaces expand + depthwise.
 
     E == M keeps a single k x k conv M -> N with activation; otherwise k x k M -> E, optional
     SE, then a linear 1x1 E -> N. Shortcut when stride == 1 and M == N.
     """
 
-    in_channels: int
-    out_channels: int
-    expanded_channels: int
-    kernel_size: int = 3
-    stride: int = 1
-    squeeze_channels: int = 0
-    activation: str = "silu"
+    activation: str = "silu"  # EfficientNetV2's defaults, in the same places as the MBConv's
     se_activation: str = "silu"
     se_gate: str = "sigmoid"
 

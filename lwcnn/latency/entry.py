@@ -57,29 +57,27 @@ def entry_key(spec: Any, shape: Sequence[int], device: str, threads: int) -> tup
 class Entry:
     """One row of a latency table: a block at one input shape on one device, and its latencies.
 
-    Alone (`median_ms`, `p25_ms`, `iqr_ms`; `runs` calls): the block called again and again,
-    the plain FBNet number; its weights, buffers and code stay hot in the caches. In context
-    (`context_*`; `context_runs` calls): one call at a time between calls of other blocks, its
-    input freshly written, as in a network (see the module docstring). `ops` (aten operations),
-    the bytes its weights hold and its operations write, params and MACs describe the block.
+    Alone: the block called again and again, the plain FBNet number; its weights, buffers and
+    code stay hot in the caches. In context: one call at a time between calls of other blocks,
+    its input freshly written, as in a network (see the module docstring).
     """
 
-    block: str
+    block: str  # the spec's `block_key`, e.g. "ConvBNAct(in_channels=16, out_channels=32)"
     input_shape: tuple[int, ...]  # without the batch dimension, e.g. (16, 32, 32)
     batch: int
-    device: str
-    threads: int
-    median_ms: float
+    device: str  # `device_label`, e.g. "AMD EPYC"
+    threads: int  # torch's intra-op threads
+    median_ms: float  # alone: median, lower quartile and interquartile range of single calls
     p25_ms: float
     iqr_ms: float
-    context_median_ms: float
+    context_median_ms: float  # in context: the same statistics
     context_p25_ms: float
     context_iqr_ms: float
-    runs: int
-    context_runs: int
-    ops: int = 0
-    weight_bytes: int = 0
-    activation_bytes: int = 0
+    runs: int  # calls timed alone
+    context_runs: int  # calls timed in context
+    ops: int = 0  # aten operations in one call
+    weight_bytes: int = 0  # what its weights and buffers hold
+    activation_bytes: int = 0  # what its operations write
     params: int = 0
     macs: int = 0
 
