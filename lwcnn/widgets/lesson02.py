@@ -7,7 +7,7 @@ from fractions import Fraction
 import ipywidgets as W
 
 from lwcnn import cost, plots
-from lwcnn.widgets.controls import clamp, live, nearest_odd, say, show_figure, slider
+from lwcnn.widgets.controls import Slider, clamp, nearest_odd, summary_widget
 
 
 def separable_summary(
@@ -47,16 +47,8 @@ def describe_separable(summary: dict) -> str:
 
 def separable_ratio_widget(**start) -> W.VBox:
     """Sliders over N and Dk; prints both costs and draws `1/N + 1/Dk^2` against N."""
-    s = separable_summary(**start)
-    controls = {
-        "out_channels": slider("N (output channels)", s["out_channels"], 1, 1024),
-        "kernel_size": slider("Dk (kernel)", s["kernel_size"], 1, 7, step=2),
+    sliders = {
+        "out_channels": Slider("N (output channels)", 1, 1024),
+        "kernel_size": Slider("Dk (kernel)", 1, 7, step=2),
     }
-
-    def render(**values):
-        summary = separable_summary(**values)
-        say(describe_separable(summary))
-        plots.separable_ratio_curve(summary)
-        show_figure()
-
-    return live(controls, render)
+    return summary_widget(separable_summary, start, sliders, describe_separable, plots.separable_ratio_curve)

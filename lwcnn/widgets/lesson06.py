@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from lwcnn import cost, plots
-from lwcnn.widgets.controls import clamp, clamp_float, float_slider, live, say, show_figure, slider
+from lwcnn.widgets.controls import Slider, clamp, clamp_float, summary_widget
 
 
 def se_summary(channels: int = 96, ratio: float = 0.25, feature_size: int = 14) -> dict:
@@ -51,17 +51,9 @@ def describe_se(summary: dict) -> str:
 
 def se_widget(**start) -> W.VBox:
     """Sliders over C, r and the map size; SE params against C for three ratios."""
-    s = se_summary(**start)
-    controls = {
-        "channels": slider("C (channels)", s["channels"], 8, 1024, step=8),
-        "ratio": float_slider("r (ratio)", s["ratio"], 0.05, 1.0, 0.05),
-        "feature_size": slider("size", s["feature_size"], 7, 112, step=7),
+    sliders = {
+        "channels": Slider("C (channels)", 8, 1024, step=8),
+        "ratio": Slider("r (ratio)", 0.05, 1.0, step=0.05),
+        "feature_size": Slider("size", 7, 112, step=7),
     }
-
-    def render(**values):
-        summary = se_summary(**values)
-        say(describe_se(summary))
-        plots.se_cost_curves(summary)
-        show_figure()
-
-    return live(controls, render)
+    return summary_widget(se_summary, start, sliders, describe_se, plots.se_cost_curves)
