@@ -570,6 +570,13 @@ def test_groups_that_snap_render_once(capsys):
     assert f"MACs   {widgets.conv_layer_summary(56, 56, 64, 128, 3, 1, 4)['macs']:,}" in shown
 
 
+def test_format_lines_fills_each_template_from_the_summary_and_the_derived_values():
+    text = widgets.format_lines(
+        {"macs": 1234567, "ratio": 0.5}, "MACs {macs:,}", "r = {ratio:g}, Dk^2 = {dk2}", dk2=9
+    )
+    assert text == "MACs 1,234,567\nr = 0.5, Dk^2 = 9"
+
+
 def test_a_slider_declared_with_a_float_is_a_float_slider():
     assert isinstance(widgets.Slider("n", 1, 9).build(3), ipywidgets.IntSlider)
     ratio = widgets.Slider("r", 0.05, 1.0, step=0.05).build(0.25)

@@ -6,7 +6,8 @@ tests check. The `*_widget` functions only wire ipywidgets controls to a summary
 (lessons 01 to 06 declare their sliders, text and figure for `summary_widget`).
 
 Each lesson's widget lives beside its lesson (`lesson01` ... `lesson11`, as in
-`lwcnn.exercises`); what they share (clamping, sliders, the live re-render) is in `controls`.
+`lwcnn.exercises`); what they share (clamping, sliders, the live re-render, the describe
+texts' `format_lines`) is in `controls`.
 Every public name is here too:
 
     >>> from lwcnn.widgets import conv_layer_summary
@@ -22,6 +23,7 @@ from lwcnn.widgets.controls import (
     clamp,
     clamp_float,
     float_slider,
+    format_lines,
     live,
     nearest_odd,
     say,
@@ -87,6 +89,7 @@ __all__ = [
     "expansion_summary",
     "expansion_widget",
     "float_slider",
+    "format_lines",
     "gumbel_summary",
     "gumbel_widget",
     "kernel_choice_summary",

@@ -2,11 +2,11 @@
 
 A widget is controls over an output area; `live` redraws the area whenever a control moves by
 calling the widget's `render(**values)`. The widgets of lessons 01 to 06 are sliders over one
-summary function, declared with `summary_widget`: its render prints the summary's text and draws
-its figure. A render says its numbers first (`say`: printed and sent at once) and draws its
-figure after (`show_figure`), so the learner reads the new numbers while the figure is still
-being drawn. A render that evaluates a network shows that it is working on the widget's status
-label (`working`).
+summary function, declared with `summary_widget`: its render prints the summary's text (written
+with `format_lines`) and draws its figure. A render says its numbers first (`say`: printed and
+sent at once) and draws its figure after (`show_figure`), so the learner reads the new numbers
+while the figure is still being drawn. A render that evaluates a network shows that it is
+working on the widget's status label (`working`).
 
     >>> box = live({"n": slider("n", 3, 1, 9)}, lambda n: say(f"n = {n}"))  # prints n = 3
     >>> box.controls["n"].value = 4  # prints n = 4
@@ -79,6 +79,19 @@ class Slider:
         return slider(
             self.label, value, self.low, self.high, self.step, W.FloatSlider if floats else W.IntSlider
         )
+
+
+def format_lines(summary: dict, *templates: str, **derived) -> str:
+    """The `templates`, one a line, filled in from the summary's values and the `derived` ones.
+
+    A template is a `str.format` string over their names, so a describe text reads as the
+    learner sees it:
+
+        >>> format_lines({"params": 36864, "macs": 115605504}, "params {params:,}", "MACs   {macs:,}")
+        'params 36,864\\nMACs   115,605,504'
+    """
+    values = summary | derived
+    return "\n".join(template.format_map(values) for template in templates)
 
 
 def say(text: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from lwcnn import cost, plots
-from lwcnn.widgets.controls import Slider, clamp, nearest_odd, summary_widget
+from lwcnn.widgets.controls import Slider, clamp, format_lines, nearest_odd, summary_widget
 
 
 def valid_groups(requested: int, in_channels: int, out_channels: int) -> int:
@@ -58,16 +58,16 @@ def conv_layer_summary(
 def describe_conv(summary: dict) -> str:
     """The lines a learner reads under the conv sliders."""
     c, h, w = summary["output_shape"]
-    return "\n".join(
-        [
-            f"input  {summary['in_channels']} x {summary['height']} x {summary['width']}"
-            f"  ->  output {c} x {h} x {w}",
-            f"kernel {summary['kernel_size']}x{summary['kernel_size']}, stride {summary['stride']}, "
-            f"groups {summary['groups']}",
-            f"params {summary['params']:,}",
-            f"MACs   {summary['macs']:,}   (FLOPs {summary['flops']:,})",
-            f"output activations {summary['output_bytes']:,} bytes (float32)",
-        ]
+    return format_lines(
+        summary,
+        "input  {in_channels} x {height} x {width}  ->  output {c} x {h} x {w}",
+        "kernel {kernel_size}x{kernel_size}, stride {stride}, groups {groups}",
+        "params {params:,}",
+        "MACs   {macs:,}   (FLOPs {flops:,})",
+        "output activations {output_bytes:,} bytes (float32)",
+        c=c,
+        h=h,
+        w=w,
     )
 
 

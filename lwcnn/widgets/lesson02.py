@@ -7,7 +7,7 @@ from fractions import Fraction
 import ipywidgets as W
 
 from lwcnn import cost, plots
-from lwcnn.widgets.controls import Slider, clamp, nearest_odd, summary_widget
+from lwcnn.widgets.controls import Slider, clamp, format_lines, nearest_odd, summary_widget
 
 
 def separable_summary(
@@ -35,13 +35,15 @@ def separable_summary(
 
 
 def describe_separable(summary: dict) -> str:
-    n, k = summary["out_channels"], summary["kernel_size"]
-    return "\n".join(
-        [
-            f"N = {n}, Dk = {k}: separable / standard = 1/{n} + 1/{k * k} = {float(summary['ratio']):.4f}",
-            f"standard  {summary['standard_macs']:,} MACs",
-            f"separable {summary['separable_macs']:,} MACs  ({summary['saving']:.2f}x fewer)",
-        ]
+    """The lines a learner reads under the N and Dk sliders."""
+    return format_lines(
+        summary,
+        "N = {out_channels}, Dk = {kernel_size}: "
+        "separable / standard = 1/{out_channels} + 1/{dk_squared} = {ratio_decimal:.4f}",
+        "standard  {standard_macs:,} MACs",
+        "separable {separable_macs:,} MACs  ({saving:.2f}x fewer)",
+        dk_squared=summary["kernel_size"] ** 2,
+        ratio_decimal=float(summary["ratio"]),  # a Fraction takes no :.4f before Python 3.12
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from lwcnn import checks, cost, plots
-from lwcnn.widgets.controls import Slider, clamp, summary_widget
+from lwcnn.widgets.controls import Slider, clamp, format_lines, summary_widget
 
 
 def kernel_crossover(in_channels: int) -> int:
@@ -45,15 +45,13 @@ def kernel_choice_summary(in_channels: int = 32, out_channels: int = 32, feature
 
 
 def describe_kernel_choice(summary: dict) -> str:
-    s = summary
-    m, n, d = s["in_channels"], s["out_channels"], s["feature_size"]
-    return "\n".join(
-        [
-            f"M = {m}, N = {n}, {d}x{d} output; receptive field 5x5 either way",
-            f"one 5x5 separable  HWM(25+N)            = {s['one_5x5_macs']:,} MACs, {s['one_5x5_params']:,} params",
-            f"two 3x3 separable  HWM(9+N) + HWN(9+N)  = {s['two_3x3_macs']:,} MACs, {s['two_3x3_params']:,} params",
-            f"cheaper: {s['cheaper']}; for M = {m} the 5x5 wins from N = {s['crossover']}",
-        ]
+    """The lines a learner reads under the M, N and size sliders."""
+    return format_lines(
+        summary,
+        "M = {in_channels}, N = {out_channels}, {feature_size}x{feature_size} output; receptive field 5x5 either way",
+        "one 5x5 separable  HWM(25+N)            = {one_5x5_macs:,} MACs, {one_5x5_params:,} params",
+        "two 3x3 separable  HWM(9+N) + HWN(9+N)  = {two_3x3_macs:,} MACs, {two_3x3_params:,} params",
+        "cheaper: {cheaper}; for M = {in_channels} the 5x5 wins from N = {crossover}",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from lwcnn import cost, plots
-from lwcnn.widgets.controls import Slider, clamp, nearest_odd, summary_widget
+from lwcnn.widgets.controls import Slider, clamp, format_lines, nearest_odd, summary_widget
 
 
 def expansion_summary(
@@ -45,15 +45,14 @@ def expansion_summary(
 
 
 def describe_expansion(summary: dict) -> str:
-    s = summary
-    return "\n".join(
-        [
-            f"{s['in_channels']} -> 1x1 -> {s['expanded_channels']} (t = {s['expand_ratio']}) -> "
-            f"{s['kernel_size']}x{s['kernel_size']} depthwise -> 1x1 -> {s['out_channels']}, "
-            f"at {s['feature_size']}x{s['feature_size']}" + ("  + shortcut" if s["residual"] else ""),
-            f"params {s['params']:,}   MACs {s['macs']:,}",
-            f"expanded tensor {s['expanded_bytes']:,} bytes; thin in + out tensors {s['bottleneck_bytes']:,} bytes",
-        ]
+    """The lines a learner reads under the t, M, N and size sliders."""
+    return format_lines(
+        summary,
+        "{in_channels} -> 1x1 -> {expanded_channels} (t = {expand_ratio}) -> "
+        "{kernel_size}x{kernel_size} depthwise -> 1x1 -> {out_channels}, at {feature_size}x{feature_size}{shortcut}",
+        "params {params:,}   MACs {macs:,}",
+        "expanded tensor {expanded_bytes:,} bytes; thin in + out tensors {bottleneck_bytes:,} bytes",
+        shortcut="  + shortcut" if summary["residual"] else "",
     )
 
 
