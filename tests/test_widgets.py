@@ -570,6 +570,39 @@ def test_groups_that_snap_render_once(capsys):
     assert f"MACs   {widgets.conv_layer_summary(56, 56, 64, 128, 3, 1, 4)['macs']:,}" in shown
 
 
+def test_format_lines_fills_each_template_from_the_summary_and_the_derived_values():
+    text = widgets.format_lines(
+        {"macs": 1234567, "ratio": 0.5}, "MACs {macs:,}", "r = {ratio:g}, Dk^2 = {dk2}", dk2=9
+    )
+    assert text == "MACs 1,234,567\nr = 0.5, Dk^2 = 9"
+
+
+def test_a_slider_declared_with_a_float_is_a_float_slider():
+    assert isinstance(widgets.Slider("n", 1, 9).build(3), ipywidgets.IntSlider)
+    ratio = widgets.Slider("r", 0.05, 1.0, step=0.05).build(0.25)
+    assert isinstance(ratio, ipywidgets.FloatSlider) and not ratio.continuous_update
+    assert (ratio.description, ratio.value, ratio.min, ratio.max, ratio.step) == ("r", 0.25, 0.05, 1.0, 0.05)
+
+
+def test_summary_widget_starts_at_the_clamped_start_and_snaps_a_value_the_summary_corrects(capsys):
+    def summarize(n=4, even=2):
+        return {"n": min(n, 9), "even": even - even % 2}
+
+    def describe(summary):
+        return f"n = {summary['n']}, even = {summary['even']}"
+
+    def draw(summary):
+        plt.plot([summary["n"]])
+
+    sliders = {"n": widgets.Slider("n", 1, 9), "even": widgets.Slider("even", 0, 10)}
+    widget = widgets.summary_widget(summarize, {"n": 20}, sliders, describe, draw, snap=("even",))
+    assert widget.controls["n"].value == 9 and "n = 9, even = 2" in capsys.readouterr().out
+    widget.controls["even"].value = 5
+    shown = capsys.readouterr().out
+    assert widget.controls["even"].value == 4 and shown.count("even = 4") == 1 and "even = 5" not in shown
+    assert plt.get_fignums() == []
+
+
 def test_in_a_kernel_the_numbers_go_out_before_the_figure_is_drawn(monkeypatch):
     """A render sends its text first (`say` flushes), so the learner reads it while the figure draws."""
     import IPython

@@ -2,10 +2,12 @@
 
 The summary functions (`conv_layer_summary`, `separable_summary`, ...) take slider values, clamp
 them to valid ones and return numbers from `lwcnn.cost` and `lwcnn.models`; they are what the
-tests check. The `*_widget` functions only wire ipywidgets controls to a summary and its plot.
+tests check. The `*_widget` functions only wire ipywidgets controls to a summary and its plot
+(lessons 01 to 06 declare their sliders, text and figure for `summary_widget`).
 
 Each lesson's widget lives beside its lesson (`lesson01` ... `lesson11`, as in
-`lwcnn.exercises`); what they share (clamping, sliders, the live re-render) is in `controls`.
+`lwcnn.exercises`); what they share (clamping, sliders, the live re-render, the describe
+texts' `format_lines`) is in `controls`.
 Every public name is here too:
 
     >>> from lwcnn.widgets import conv_layer_summary
@@ -17,14 +19,17 @@ from lwcnn import cost
 from lwcnn.widgets.controls import (
     BUSY_TEXT,
     RENDER_LOCK,
+    Slider,
     clamp,
     clamp_float,
     float_slider,
+    format_lines,
     live,
     nearest_odd,
     say,
     show_figure,
     slider,
+    summary_widget,
     working,
 )
 from lwcnn.widgets.lesson01 import conv_cost_widget, conv_layer_summary, describe_conv, valid_groups
@@ -61,6 +66,7 @@ __all__ = [
     "GUMBEL_TOY_LOGITS",
     "RENDER_LOCK",
     "SCORE_CHOICES",
+    "Slider",
     "V1_BASELINE_RESOLUTION",
     "clamp",
     "clamp_float",
@@ -83,6 +89,7 @@ __all__ = [
     "expansion_summary",
     "expansion_widget",
     "float_slider",
+    "format_lines",
     "gumbel_summary",
     "gumbel_widget",
     "kernel_choice_summary",
@@ -101,6 +108,7 @@ __all__ = [
     "slider",
     "slimming_summary",
     "slimming_widget",
+    "summary_widget",
     "tinynet_summary",
     "tinynet_widget",
     "valid_groups",

@@ -1,7 +1,9 @@
 """What every lesson's widget shares: clamping slider values, sliders, and the live re-render.
 
 A widget is controls over an output area; `live` redraws the area whenever a control moves by
-calling the widget's `render(**values)`. A render says its numbers first (`say`: printed and
+calling the widget's `render(**values)`. The widgets of lessons 01 to 06 are sliders over one
+summary function, declared with `summary_widget`: its render prints the summary's text (written
+with `format_lines`) and draws its figure. A render says its numbers first (`say`: printed and
 sent at once) and draws its figure after (`show_figure`), so the learner reads the new numbers
 while the figure is still being drawn. A render that evaluates a network shows that it is
 working on the widget's status label (`working`).
@@ -17,6 +19,7 @@ import io
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
@@ -56,6 +59,39 @@ def slider(description: str, value, low, high, step=1, kind: type = W.IntSlider)
 def float_slider(description: str, value: float, low: float, high: float, step: float) -> W.FloatSlider:
     """`slider` over floats."""
     return slider(description, value, low, high, step, W.FloatSlider)
+
+
+@dataclass(frozen=True)
+class Slider:
+    """A slider's label, range and step, declared before its starting value is known.
+
+    Floats anywhere among `low`, `high` and `step` make a float slider.
+    """
+
+    label: str
+    low: float
+    high: float
+    step: float = 1
+
+    def build(self, value) -> W.Widget:
+        """The slider (`slider`), starting at `value`."""
+        floats = any(isinstance(number, float) for number in (self.low, self.high, self.step))
+        return slider(
+            self.label, value, self.low, self.high, self.step, W.FloatSlider if floats else W.IntSlider
+        )
+
+
+def format_lines(summary: dict, *templates: str, **derived) -> str:
+    """The `templates`, one a line, filled in from the summary's values and the `derived` ones.
+
+    A template is a `str.format` string over their names, so a describe text reads as the
+    learner sees it:
+
+        >>> format_lines({"params": 36864, "macs": 115605504}, "params {params:,}", "MACs   {macs:,}")
+        'params 36,864\\nMACs   115,605,504'
+    """
+    values = summary | derived
+    return "\n".join(template.format_map(values) for template in templates)
 
 
 def say(text: str) -> None:
@@ -138,3 +174,34 @@ def live(controls: dict[str, W.Widget], render: Callable[..., None], status: W.L
     box.controls = controls  # render's argument name -> its control (the browser tests drive them)
     box.status = status
     return box
+
+
+def summary_widget(
+    summarize: Callable[..., dict],
+    start: dict,
+    sliders: dict[str, Slider],
+    describe: Callable[[dict], str],
+    draw: Callable[[dict], None],
+    snap: tuple[str, ...] = (),
+) -> W.VBox:
+    """Sliders over `summarize`: each move prints `describe(summary)` and draws `draw(summary)`.
+
+    `sliders` maps `summarize`'s argument names to sliders; each starts at its value in
+    `summarize(**start)` (the start, clamped). A slider named in `snap` whose value the summary
+    replaces by a valid one (groups that divide neither width) is moved there, and that move
+    draws, so the numbers are shown once, for the valid value.
+    """
+    first = summarize(**start)
+    controls = {name: spec.build(first[name]) for name, spec in sliders.items()}
+
+    def render(**values) -> None:
+        summary = summarize(**values)
+        for name in snap:
+            if summary[name] != values[name]:
+                controls[name].value = summary[name]  # this move renders, with the valid value
+                return
+        say(describe(summary))
+        draw(summary)
+        show_figure()
+
+    return live(controls, render)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from lwcnn import cost, plots
-from lwcnn.widgets.controls import clamp, live, nearest_odd, say, show_figure, slider
+from lwcnn.widgets.controls import Slider, clamp, format_lines, nearest_odd, summary_widget
 
 
 def valid_groups(requested: int, in_channels: int, out_channels: int) -> int:
@@ -58,39 +58,31 @@ def conv_layer_summary(
 def describe_conv(summary: dict) -> str:
     """The lines a learner reads under the conv sliders."""
     c, h, w = summary["output_shape"]
-    return "\n".join(
-        [
-            f"input  {summary['in_channels']} x {summary['height']} x {summary['width']}"
-            f"  ->  output {c} x {h} x {w}",
-            f"kernel {summary['kernel_size']}x{summary['kernel_size']}, stride {summary['stride']}, "
-            f"groups {summary['groups']}",
-            f"params {summary['params']:,}",
-            f"MACs   {summary['macs']:,}   (FLOPs {summary['flops']:,})",
-            f"output activations {summary['output_bytes']:,} bytes (float32)",
-        ]
+    return format_lines(
+        summary,
+        "input  {in_channels} x {height} x {width}  ->  output {c} x {h} x {w}",
+        "kernel {kernel_size}x{kernel_size}, stride {stride}, groups {groups}",
+        "params {params:,}",
+        "MACs   {macs:,}   (FLOPs {flops:,})",
+        "output activations {output_bytes:,} bytes (float32)",
+        c=c,
+        h=h,
+        w=w,
     )
 
 
 def conv_cost_widget(**start) -> W.VBox:
     """Sliders over H, W, C_in, C_out, k, stride and groups; prints the cost and draws a bar chart."""
-    s = conv_layer_summary(**start)
-    controls = {
-        "height": slider("H", s["height"], 1, 224),
-        "width": slider("W", s["width"], 1, 224),
-        "in_channels": slider("C_in", s["in_channels"], 1, 512),
-        "out_channels": slider("C_out", s["out_channels"], 1, 512),
-        "kernel_size": slider("k", s["kernel_size"], 1, 7, step=2),
-        "stride": slider("stride", s["stride"], 1, 4),
-        "groups": slider("groups", s["groups"], 1, 512),
+    sliders = {
+        "height": Slider("H", 1, 224),
+        "width": Slider("W", 1, 224),
+        "in_channels": Slider("C_in", 1, 512),
+        "out_channels": Slider("C_out", 1, 512),
+        "kernel_size": Slider("k", 1, 7, step=2),
+        "stride": Slider("stride", 1, 4),
+        "groups": Slider("groups", 1, 512),
     }
-
-    def render(**values):
-        summary = conv_layer_summary(**values)
-        if summary["groups"] != values["groups"]:  # snap the slider to a valid divisor: that
-            controls["groups"].value = summary["groups"]  # move draws it (once, not twice)
-            return
-        say(describe_conv(summary))
-        plots.conv_cost_bars(summary)
-        show_figure()
-
-    return live(controls, render)
+    # a groups value that divides neither width snaps to the largest one that does (valid_groups)
+    return summary_widget(
+        conv_layer_summary, start, sliders, describe_conv, plots.conv_cost_bars, snap=("groups",)
+    )

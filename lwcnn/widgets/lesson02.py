@@ -7,7 +7,7 @@ from fractions import Fraction
 import ipywidgets as W
 
 from lwcnn import cost, plots
-from lwcnn.widgets.controls import clamp, live, nearest_odd, say, show_figure, slider
+from lwcnn.widgets.controls import Slider, clamp, format_lines, nearest_odd, summary_widget
 
 
 def separable_summary(
@@ -35,28 +35,22 @@ def separable_summary(
 
 
 def describe_separable(summary: dict) -> str:
-    n, k = summary["out_channels"], summary["kernel_size"]
-    return "\n".join(
-        [
-            f"N = {n}, Dk = {k}: separable / standard = 1/{n} + 1/{k * k} = {float(summary['ratio']):.4f}",
-            f"standard  {summary['standard_macs']:,} MACs",
-            f"separable {summary['separable_macs']:,} MACs  ({summary['saving']:.2f}x fewer)",
-        ]
+    """The lines a learner reads under the N and Dk sliders."""
+    return format_lines(
+        summary,
+        "N = {out_channels}, Dk = {kernel_size}: "
+        "separable / standard = 1/{out_channels} + 1/{dk_squared} = {ratio_decimal:.4f}",
+        "standard  {standard_macs:,} MACs",
+        "separable {separable_macs:,} MACs  ({saving:.2f}x fewer)",
+        dk_squared=summary["kernel_size"] ** 2,
+        ratio_decimal=float(summary["ratio"]),  # a Fraction takes no :.4f before Python 3.12
     )
 
 
 def separable_ratio_widget(**start) -> W.VBox:
     """Sliders over N and Dk; prints both costs and draws `1/N + 1/Dk^2` against N."""
-    s = separable_summary(**start)
-    controls = {
-        "out_channels": slider("N (output channels)", s["out_channels"], 1, 1024),
-        "kernel_size": slider("Dk (kernel)", s["kernel_size"], 1, 7, step=2),
+    sliders = {
+        "out_channels": Slider("N (output channels)", 1, 1024),
+        "kernel_size": Slider("Dk (kernel)", 1, 7, step=2),
     }
-
-    def render(**values):
-        summary = separable_summary(**values)
-        say(describe_separable(summary))
-        plots.separable_ratio_curve(summary)
-        show_figure()
-
-    return live(controls, render)
+    return summary_widget(separable_summary, start, sliders, describe_separable, plots.separable_ratio_curve)

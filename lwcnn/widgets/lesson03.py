@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from lwcnn import plots
-from lwcnn.widgets.controls import clamp, clamp_float, float_slider, live, say, show_figure, slider
+from lwcnn.widgets.controls import Slider, clamp, clamp_float, summary_widget
 
 V1_BASELINE_RESOLUTION = 224
 
@@ -80,17 +80,15 @@ def width_resolution_widget(**start) -> W.VBox:
     Prints the cost against the baseline and draws the 4x4 grid of the paper with its
     published points and the current setting.
     """
-    s = width_resolution_summary(**start)
-    controls = {
-        "width_multiplier": float_slider("alpha (width)", s["width_multiplier"], 0.25, 1.5, 0.05),
-        "resolution": slider("resolution", s["resolution"], 96, 320, step=16),
+    sliders = {
+        "width_multiplier": Slider("alpha (width)", 0.25, 1.5, step=0.05),
+        "resolution": Slider("resolution", 96, 320, step=16),
     }
     grid = width_resolution_grid()
-
-    def render(**values):
-        summary = width_resolution_summary(**values)
-        say(describe_width_resolution(summary))
-        plots.width_resolution_grid(grid, summary)
-        show_figure()
-
-    return live(controls, render)
+    return summary_widget(
+        width_resolution_summary,
+        start,
+        sliders,
+        describe_width_resolution,
+        lambda summary: plots.width_resolution_grid(grid, summary),
+    )

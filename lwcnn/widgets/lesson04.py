@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from lwcnn import checks, cost, plots
-from lwcnn.widgets.controls import clamp, live, say, show_figure, slider
+from lwcnn.widgets.controls import Slider, clamp, format_lines, summary_widget
 
 
 def kernel_crossover(in_channels: int) -> int:
@@ -45,34 +45,28 @@ def kernel_choice_summary(in_channels: int = 32, out_channels: int = 32, feature
 
 
 def describe_kernel_choice(summary: dict) -> str:
-    s = summary
-    m, n, d = s["in_channels"], s["out_channels"], s["feature_size"]
-    return "\n".join(
-        [
-            f"M = {m}, N = {n}, {d}x{d} output; receptive field 5x5 either way",
-            f"one 5x5 separable  HWM(25+N)            = {s['one_5x5_macs']:,} MACs, {s['one_5x5_params']:,} params",
-            f"two 3x3 separable  HWM(9+N) + HWN(9+N)  = {s['two_3x3_macs']:,} MACs, {s['two_3x3_params']:,} params",
-            f"cheaper: {s['cheaper']}; for M = {m} the 5x5 wins from N = {s['crossover']}",
-        ]
+    """The lines a learner reads under the M, N and size sliders."""
+    return format_lines(
+        summary,
+        "M = {in_channels}, N = {out_channels}, {feature_size}x{feature_size} output; receptive field 5x5 either way",
+        "one 5x5 separable  HWM(25+N)            = {one_5x5_macs:,} MACs, {one_5x5_params:,} params",
+        "two 3x3 separable  HWM(9+N) + HWN(9+N)  = {two_3x3_macs:,} MACs, {two_3x3_params:,} params",
+        "cheaper: {cheaper}; for M = {in_channels} the 5x5 wins from N = {crossover}",
     )
 
 
 def kernel_choice_widget(**start) -> W.VBox:
     """Sliders over M, N and the map size; both MAC curves against N with the crossover."""
-    s = kernel_choice_summary(**start)
-    controls = {
-        "in_channels": slider("M (in)", s["in_channels"], 1, 256),
-        "out_channels": slider("N (out)", s["out_channels"], 1, 256),
-        "feature_size": slider("size", s["feature_size"], 7, 112, step=7),
+    sliders = {
+        "in_channels": Slider("M (in)", 1, 256),
+        "out_channels": Slider("N (out)", 1, 256),
+        "feature_size": Slider("size", 7, 112, step=7),
     }
+    return summary_widget(kernel_choice_summary, start, sliders, describe_kernel_choice, _draw_kernel_choice)
 
-    def render(**values):
-        summary = kernel_choice_summary(**values)
-        say(describe_kernel_choice(summary))
-        curve = [
-            kernel_choice_summary(values["in_channels"], n, values["feature_size"]) for n in range(1, 257)
-        ]
-        plots.kernel_choice_curves(curve, summary)
-        show_figure()
 
-    return live(controls, render)
+def _draw_kernel_choice(summary: dict) -> None:
+    """Both MAC curves against N (1 to 256) at this M and map size, with the crossover and this N."""
+    m, size = summary["in_channels"], summary["feature_size"]
+    curve = [kernel_choice_summary(m, n, size) for n in range(1, 257)]
+    plots.kernel_choice_curves(curve, summary)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from lwcnn import cost, plots
-from lwcnn.widgets.controls import clamp, live, nearest_odd, say, show_figure, slider
+from lwcnn.widgets.controls import Slider, clamp, format_lines, nearest_odd, summary_widget
 
 
 def expansion_summary(
@@ -45,33 +45,33 @@ def expansion_summary(
 
 
 def describe_expansion(summary: dict) -> str:
-    s = summary
-    return "\n".join(
-        [
-            f"{s['in_channels']} -> 1x1 -> {s['expanded_channels']} (t = {s['expand_ratio']}) -> "
-            f"{s['kernel_size']}x{s['kernel_size']} depthwise -> 1x1 -> {s['out_channels']}, "
-            f"at {s['feature_size']}x{s['feature_size']}" + ("  + shortcut" if s["residual"] else ""),
-            f"params {s['params']:,}   MACs {s['macs']:,}",
-            f"expanded tensor {s['expanded_bytes']:,} bytes; thin in + out tensors {s['bottleneck_bytes']:,} bytes",
-        ]
+    """The lines a learner reads under the t, M, N and size sliders."""
+    return format_lines(
+        summary,
+        "{in_channels} -> 1x1 -> {expanded_channels} (t = {expand_ratio}) -> "
+        "{kernel_size}x{kernel_size} depthwise -> 1x1 -> {out_channels}, at {feature_size}x{feature_size}{shortcut}",
+        "params {params:,}   MACs {macs:,}",
+        "expanded tensor {expanded_bytes:,} bytes; thin in + out tensors {bottleneck_bytes:,} bytes",
+        shortcut="  + shortcut" if summary["residual"] else "",
     )
 
 
 def expansion_widget(**start) -> W.VBox:
     """Sliders over the expansion ratio t and the block's widths; curves of cost and memory vs t."""
-    s = expansion_summary(**start)
-    controls = {
-        "expand_ratio": slider("t (expansion)", s["expand_ratio"], 1, 12),
-        "in_channels": slider("M (in)", s["in_channels"], 8, 160, step=8),
-        "out_channels": slider("N (out)", s["out_channels"], 8, 160, step=8),
-        "feature_size": slider("size", s["feature_size"], 7, 112, step=7),
+    sliders = {
+        "expand_ratio": Slider("t (expansion)", 1, 12),
+        "in_channels": Slider("M (in)", 8, 160, step=8),
+        "out_channels": Slider("N (out)", 8, 160, step=8),
+        "feature_size": Slider("size", 7, 112, step=7),
     }
+    return summary_widget(expansion_summary, start, sliders, describe_expansion, _draw_expansion)
 
-    def render(**values):
-        summary = expansion_summary(**values)
-        say(describe_expansion(summary))
-        curve = [expansion_summary(**(values | {"expand_ratio": t})) for t in range(1, 13)]
-        plots.expansion_curves(curve, summary)
-        show_figure()
 
-    return live(controls, render)
+def _draw_expansion(summary: dict) -> None:
+    """MACs and activation memory against t (1 to 12) at this block's widths, size and kernel; this t marked."""
+    s = summary
+    curve = [
+        expansion_summary(s["in_channels"], s["out_channels"], t, s["feature_size"], s["kernel_size"])
+        for t in range(1, 13)
+    ]
+    plots.expansion_curves(curve, summary)

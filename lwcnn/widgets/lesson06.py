@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from lwcnn import cost, plots
-from lwcnn.widgets.controls import clamp, clamp_float, float_slider, live, say, show_figure, slider
+from lwcnn.widgets.controls import Slider, clamp, clamp_float, format_lines, summary_widget
 
 
 def se_summary(channels: int = 96, ratio: float = 0.25, feature_size: int = 14) -> dict:
@@ -36,32 +36,22 @@ def se_summary(channels: int = 96, ratio: float = 0.25, feature_size: int = 14) 
 
 
 def describe_se(summary: dict) -> str:
-    s = summary
-    c, r, d = s["channels"], s["ratio"], s["feature_size"]
-    return "\n".join(
-        [
-            f"SE on C = {c} channels, r = {r:g}: squeeze to S = floor(C r) = {s['squeeze_channels']}",
-            f"params 2CS + S + C = {s['params']:,}   (2 C^2 r = {s['formula_params']:,.0f})   MACs 2CS = {s['macs']:,}",
-            f"MobileNetV3 rounds S to {s['v3_squeeze_channels']} (a multiple of 8): {s['v3_params']:,} params",
-            f"at {d}x{d}: pooling + rescale {s['elementwise_ops']:,} element ops; "
-            f"a 3x3 depthwise conv there: {s['depthwise_macs']:,} MACs",
-        ]
+    """The lines a learner reads under the C, r and size sliders."""
+    return format_lines(
+        summary,
+        "SE on C = {channels} channels, r = {ratio:g}: squeeze to S = floor(C r) = {squeeze_channels}",
+        "params 2CS + S + C = {params:,}   (2 C^2 r = {formula_params:,.0f})   MACs 2CS = {macs:,}",
+        "MobileNetV3 rounds S to {v3_squeeze_channels} (a multiple of 8): {v3_params:,} params",
+        "at {feature_size}x{feature_size}: pooling + rescale {elementwise_ops:,} element ops; "
+        "a 3x3 depthwise conv there: {depthwise_macs:,} MACs",
     )
 
 
 def se_widget(**start) -> W.VBox:
     """Sliders over C, r and the map size; SE params against C for three ratios."""
-    s = se_summary(**start)
-    controls = {
-        "channels": slider("C (channels)", s["channels"], 8, 1024, step=8),
-        "ratio": float_slider("r (ratio)", s["ratio"], 0.05, 1.0, 0.05),
-        "feature_size": slider("size", s["feature_size"], 7, 112, step=7),
+    sliders = {
+        "channels": Slider("C (channels)", 8, 1024, step=8),
+        "ratio": Slider("r (ratio)", 0.05, 1.0, step=0.05),
+        "feature_size": Slider("size", 7, 112, step=7),
     }
-
-    def render(**values):
-        summary = se_summary(**values)
-        say(describe_se(summary))
-        plots.se_cost_curves(summary)
-        show_figure()
-
-    return live(controls, render)
+    return summary_widget(se_summary, start, sliders, describe_se, plots.se_cost_curves)
