@@ -9,13 +9,7 @@ from typing import ClassVar
 from lwcnn import cost as C
 from lwcnn.blocks import ConvBNAct, InvertedResidual
 from lwcnn.models.mnasnet import MBRow
-from lwcnn.models.network import (
-    Layer,
-    NetworkSpec,
-    StageLayers,
-    dropout_classifier,
-    repeated_rows,
-)
+from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, dropout_classifier, repeated_rows
 
 EFFICIENTNET_B0_TABLE: tuple[MBRow, ...] = (
     #     t, k, s,   c, n, SE    (EfficientNet, Table 1; torchvision's MBConvConfig list)
@@ -37,8 +31,8 @@ EFFICIENTNET_SCALING: dict[str, tuple[float, float, int, float]] = {
 }
 
 
-@dataclass(frozen=True)
-class EfficientNet(NetworkSpec):
+@dataclass(frozen=True, kw_only=True)
+class EfficientNet(ScaledNetwork):
     """EfficientNet-B0 (Tan & Le 2019, Table 1) and its compound scaling, as torchvision builds it.
 
     A 3x3 stem conv to 32, MBConv rows (SiLU; SE squeezes to `max(1, M // 4)` channels of the
@@ -47,11 +41,7 @@ class EfficientNet(NetworkSpec):
     torchvision's stochastic depth (training only) is left out: in eval mode the two agree.
     """
 
-    width_multiplier: float = 1.0
     depth_multiplier: float = 1.0
-    resolution: int | None = None
-    num_classes: int = 1000
-    in_channels: int = 3
     dropout: float = 0.2
     table: tuple[MBRow, ...] = field(default=EFFICIENTNET_B0_TABLE, repr=False)
     row_type: ClassVar[type] = MBRow

@@ -7,7 +7,7 @@ from typing import ClassVar, NamedTuple
 
 from lwcnn import cost as C
 from lwcnn.blocks import ConvBNAct, GhostBottleneck
-from lwcnn.models.network import Layer, NetworkSpec, StageLayers, dropout_classifier
+from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, dropout_classifier
 
 
 class GhostRow(NamedTuple):
@@ -42,8 +42,8 @@ GHOSTNET_TABLE: tuple[GhostRow, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class GhostNet(NetworkSpec):
+@dataclass(frozen=True, kw_only=True)
+class GhostNet(ScaledNetwork):
     """GhostNet (Han et al. 2020, Table 1), as the authors' PyTorch code builds it: a 3x3 stem
     conv to 16, the G-bneck rows (SE squeezes the expanded E channels to `make_divisible(E/4, 4)`,
     ReLU, h-sigmoid gate), a 1x1 conv to 960, pooling, a 1x1 conv with bias to 1280 + ReLU on
@@ -53,10 +53,6 @@ class GhostNet(NetworkSpec):
     (which are multiply-adds) and 5.2 M.
     """
 
-    width_multiplier: float = 1.0
-    resolution: int | None = None
-    num_classes: int = 1000
-    in_channels: int = 3
     dropout: float = 0.2
     table: tuple[GhostRow, ...] = field(default=GHOSTNET_TABLE, repr=False)
     row_type: ClassVar[type] = GhostRow

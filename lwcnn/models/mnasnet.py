@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import ClassVar, NamedTuple
 
 from lwcnn import cost as C
 from lwcnn.blocks import ConvBNAct, InvertedResidual
-from lwcnn.models.network import (
-    Layer,
-    NetworkSpec,
-    StageLayers,
-    dropout_classifier,
-    repeated_rows,
-)
+from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, dropout_classifier, repeated_rows
 
 
 class MBRow(NamedTuple):
@@ -52,7 +46,7 @@ MNASNET_TABLES = {"b1": MNASNET_B1_TABLE, "a1": MNASNET_A1_TABLE}
 
 
 @dataclass(frozen=True)
-class MnasNet(NetworkSpec):
+class MnasNet(ScaledNetwork):
     """MnasNet (Tan et al. 2019): `variant="b1"` is torchvision's mnasnet (no SE), `"a1"` the
     paper's Fig. 7(a) model with squeeze-and-excite (as timm's mnasnet_a1).
 
@@ -64,10 +58,7 @@ class MnasNet(NetworkSpec):
     """
 
     variant: str = "b1"
-    width_multiplier: float = 1.0
-    resolution: int | None = None
-    num_classes: int = 1000
-    in_channels: int = 3
+    _: KW_ONLY  # the variant may be given by position, the rest by name
     dropout: float = 0.2
     table: tuple[MBRow, ...] | None = field(default=None, repr=False)  # None: the variant's table
     row_type: ClassVar[type] = MBRow

@@ -7,7 +7,7 @@ from typing import ClassVar, NamedTuple
 
 from lwcnn.blocks import ConvBNAct, DepthwiseSeparable
 from lwcnn.models.layers import Flatten, Linear
-from lwcnn.models.network import Layer, NetworkSpec, StageLayers, without_first_stride
+from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, without_first_stride
 
 
 class V1Row(NamedTuple):
@@ -31,8 +31,8 @@ MOBILENET_V1_TABLE: tuple[V1Row, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class MobileNetV1(NetworkSpec):
+@dataclass(frozen=True, kw_only=True)
+class MobileNetV1(ScaledNetwork):
     """MobileNetV1 (Howard et al. 2017, Table 1): a 3x3 stem conv (stride 2), 13 depthwise
     separable layers, global average pooling, a linear classifier. BN + ReLU after every conv.
 
@@ -44,11 +44,7 @@ class MobileNetV1(NetworkSpec):
     `lwcnn.prune` can score and prune its outputs like any conv's.
     """
 
-    width_multiplier: float = 1.0
-    resolution: int | None = None
     small_input: bool = False
-    num_classes: int = 1000
-    in_channels: int = 3
     stem_channels: int = 32
     table: tuple[V1Row, ...] = field(default=MOBILENET_V1_TABLE, repr=False)
     row_type: ClassVar[type] = V1Row

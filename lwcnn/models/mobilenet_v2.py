@@ -10,7 +10,7 @@ from lwcnn.blocks import ConvBNAct, InvertedResidual
 from lwcnn.models.network import (
     NO_SE,
     Layer,
-    NetworkSpec,
+    ScaledNetwork,
     StageLayers,
     dropout_classifier,
     repeated_rows,
@@ -40,8 +40,8 @@ MOBILENET_V2_TABLE: tuple[V2Row, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class MobileNetV2(NetworkSpec):
+@dataclass(frozen=True, kw_only=True)
+class MobileNetV2(ScaledNetwork):
     """MobileNetV2 (Sandler et al. 2018, Table 2), as torchvision builds it: a 3x3 stem conv to
     32, 17 inverted residuals with linear bottlenecks (ReLU6), a 1x1 conv to 1280, dropout and a
     linear classifier.
@@ -51,11 +51,7 @@ class MobileNetV2(NetworkSpec):
     first stride-2 row (24 channels) stride 1.
     """
 
-    width_multiplier: float = 1.0
-    resolution: int | None = None
     small_input: bool = False
-    num_classes: int = 1000
-    in_channels: int = 3
     dropout: float = 0.2
     divisor: int = 8
     table: tuple[V2Row, ...] = field(default=MOBILENET_V2_TABLE, repr=False)

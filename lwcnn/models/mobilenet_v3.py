@@ -3,13 +3,13 @@ h-swish (Tables 1 and 2)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import ClassVar, NamedTuple
 
 from lwcnn import cost as C
 from lwcnn.blocks import ConvBNAct, InvertedResidual
 from lwcnn.models.layers import Activation, BatchNorm, Dropout, Flatten, Linear
-from lwcnn.models.network import Layer, NetworkSpec, StageLayers, without_first_stride
+from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, without_first_stride
 
 
 class V3Row(NamedTuple):
@@ -62,7 +62,7 @@ MOBILENET_V3_LAST_CHANNELS = {"large": 1280, "small": 1024}
 
 
 @dataclass(frozen=True)
-class MobileNetV3(NetworkSpec):
+class MobileNetV3(ScaledNetwork):
     """MobileNetV3-Large or -Small (Howard et al. 2019, Tables 1 and 2), as torchvision builds it.
 
     A 3x3 stem conv to 16 (h-swish), the bneck rows (SE after the depthwise conv with
@@ -77,11 +77,8 @@ class MobileNetV3(NetworkSpec):
     """
 
     variant: str = "large"
-    width_multiplier: float = 1.0
-    resolution: int | None = None
+    _: KW_ONLY  # the variant may be given by position, the rest by name
     small_input: bool = False
-    num_classes: int = 1000
-    in_channels: int = 3
     dropout: float = 0.2
     table: tuple[V3Row, ...] | None = field(default=None, repr=False)  # None: the variant's table
     row_type: ClassVar[type] = V3Row

@@ -11,6 +11,7 @@ import functools
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torch import nn
@@ -201,6 +202,17 @@ class NetworkSpec:
         """
         size = checks.check_pair("resolution", self.input_resolution if resolution is None else resolution)
         return _network_cost(self, size)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScaledNetwork(NetworkSpec):
+    """A zoo family that scales by width and input size: the options every such family takes,
+    by name (`MobileNetV2(width_multiplier=0.5)`); a family adds its own after them."""
+
+    width_multiplier: float = 1.0  # every layer's width times this, rounded as the family rounds
+    resolution: int | None = None  # the input's side; None: the family's own (`input_resolution`)
+    num_classes: int = 1000
+    in_channels: int = 3
 
 
 def _layout(spec: NetworkSpec) -> tuple[tuple[Stage, ...], tuple[Any, ...]]:

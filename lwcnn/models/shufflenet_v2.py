@@ -8,7 +8,7 @@ from typing import ClassVar
 from lwcnn import checks
 from lwcnn.blocks import ConvBNAct, ShuffleNetV2Unit
 from lwcnn.models.layers import Flatten, Linear, MaxPool
-from lwcnn.models.network import Layer, NetworkSpec, StageLayers
+from lwcnn.models.network import Layer, ScaledNetwork, StageLayers
 
 SHUFFLENET_V2_CHANNELS: dict[float, tuple[int, int, int, int, int]] = {
     # ShuffleNetV2, Table 5: output channels of Conv1, Stage2, Stage3, Stage4, Conv5
@@ -19,18 +19,14 @@ SHUFFLENET_V2_CHANNELS: dict[float, tuple[int, int, int, int, int]] = {
 }
 
 
-@dataclass(frozen=True)
-class ShuffleNetV2(NetworkSpec):
+@dataclass(frozen=True, kw_only=True)
+class ShuffleNetV2(ScaledNetwork):
     """ShuffleNetV2 (Ma et al. 2018, Table 5): 3x3 conv (stride 2) and 3x3 max pool, then
     Stage2-4 of ShuffleNetV2 units (the first of each with stride 2, `stage_repeats` in all), a
     1x1 conv (Conv5), pooling and a linear classifier. `width_multiplier` picks a column of the
     table: 0.5, 1.0, 1.5 or 2.0.
     """
 
-    width_multiplier: float = 1.0
-    resolution: int | None = None
-    num_classes: int = 1000
-    in_channels: int = 3
     stage_repeats: tuple[int, int, int] = (4, 8, 4)
 
     choices: ClassVar[dict] = {"width_multiplier": SHUFFLENET_V2_CHANNELS}

@@ -95,7 +95,7 @@ def options(name: str) -> tuple[str, ...]:
     """The options `spec(name, ...)` accepts: the spec's fields that the name does not fix.
 
     >>> options("mobilenet_v2")
-    ('width_multiplier', 'resolution', 'small_input', 'num_classes', 'in_channels', 'dropout', 'divisor', 'table')
+    ('width_multiplier', 'resolution', 'num_classes', 'in_channels', 'small_input', 'dropout', 'divisor', 'table')
     """
     _preset(name)
     return _OPTIONS[name]
@@ -105,7 +105,7 @@ def spec(name: str, **options_: Any) -> NetworkSpec:
     """The spec of a network by name; `options_` set its other fields.
 
     >>> spec("mobilenet_v1", width_multiplier=0.5)
-    MobileNetV1(width_multiplier=0.5, resolution=None, small_input=False, num_classes=1000, in_channels=3, stem_channels=32)
+    MobileNetV1(width_multiplier=0.5, resolution=None, num_classes=1000, in_channels=3, small_input=False, stem_channels=32)
     """
     spec_class, fixed, defaults = _preset(name)
     allowed = _OPTIONS[name]
