@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from lwcnn.tables import table
+
 
 class PaperFigure(NamedTuple):
     """One model's published figures: top-1 (%), MACs (millions), params (millions), source."""
@@ -35,21 +37,23 @@ class V1Point(NamedTuple):
     params_m: float
 
 
-MOBILENET_V1_WIDTH: tuple[V1Point, ...] = (
-    # Howard et al. 2017, Table 6: width multiplier at 224
-    V1Point(1.0, 224, 70.6, 569, 4.2),
-    V1Point(0.75, 224, 68.4, 325, 2.6),
-    V1Point(0.5, 224, 63.7, 149, 1.3),
-    V1Point(0.25, 224, 50.6, 41, 0.5),
+# Howard et al. 2017, Table 6 (width multiplier at 224) and Table 7 (resolution at width 1.0),
+# which share their first row
+MOBILENET_V1_POINTS: tuple[V1Point, ...] = table(
+    V1Point,
+    """
+    alpha  resolution  top-1  MACs(M)  params(M)
+      1.0         224   70.6      569        4.2
+     0.75         224   68.4      325        2.6
+      0.5         224   63.7      149        1.3
+     0.25         224   50.6       41        0.5
+      1.0         192   69.1      418        4.2
+      1.0         160   67.2      290        4.2
+      1.0         128   64.4      186        4.2
+""",
 )
-
-MOBILENET_V1_RESOLUTION: tuple[V1Point, ...] = (
-    # Howard et al. 2017, Table 7: resolution at width 1.0
-    V1Point(1.0, 224, 70.6, 569, 4.2),
-    V1Point(1.0, 192, 69.1, 418, 4.2),
-    V1Point(1.0, 160, 67.2, 290, 4.2),
-    V1Point(1.0, 128, 64.4, 186, 4.2),
-)
+MOBILENET_V1_WIDTH = tuple(point for point in MOBILENET_V1_POINTS if point.resolution == 224)
+MOBILENET_V1_RESOLUTION = tuple(point for point in MOBILENET_V1_POINTS if point.width_multiplier == 1.0)
 
 MOBILENET_V1_LAYER_SHARES: dict[str, tuple[float, float]] = {
     # Howard et al. 2017, Table 2: share of Mult-Adds and of parameters (%) per layer type

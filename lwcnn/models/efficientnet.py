@@ -10,16 +10,21 @@ from lwcnn import cost as C
 from lwcnn.blocks import ConvBNAct, InvertedResidual
 from lwcnn.models.mnasnet import MBRow
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, dropout_classifier, repeated_rows
+from lwcnn.tables import table
 
-EFFICIENTNET_B0_TABLE: tuple[MBRow, ...] = (
-    #     t, k, s,   c, n, SE    (EfficientNet, Table 1; torchvision's MBConvConfig list)
-    MBRow(1, 3, 1, 16, 1, 0.25),
-    MBRow(6, 3, 2, 24, 2, 0.25),
-    MBRow(6, 5, 2, 40, 2, 0.25),
-    MBRow(6, 3, 2, 80, 3, 0.25),
-    MBRow(6, 5, 1, 112, 3, 0.25),
-    MBRow(6, 5, 2, 192, 4, 0.25),
-    MBRow(6, 3, 1, 320, 1, 0.25),
+# EfficientNet, Table 1; torchvision's MBConvConfig list
+EFFICIENTNET_B0_TABLE: tuple[MBRow, ...] = table(
+    MBRow,
+    """
+    t  k  s    c  n    SE
+    1  3  1   16  1  0.25
+    6  3  2   24  2  0.25
+    6  5  2   40  2  0.25
+    6  3  2   80  3  0.25
+    6  5  1  112  3  0.25
+    6  5  2  192  4  0.25
+    6  3  1  320  1  0.25
+""",
 )
 
 EFFICIENTNET_SCALING: dict[str, tuple[float, float, int, float]] = {

@@ -8,6 +8,7 @@ from typing import ClassVar, NamedTuple
 from lwcnn import cost as C
 from lwcnn.blocks import ConvBNAct, GhostBottleneck
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, dropout_classifier
+from lwcnn.tables import table
 
 
 class GhostRow(NamedTuple):
@@ -21,24 +22,28 @@ class GhostRow(NamedTuple):
     stride: int
 
 
-GHOSTNET_TABLE: tuple[GhostRow, ...] = (
-    #        k, exp, out,   SE, s
-    GhostRow(3, 16, 16, 0, 1),
-    GhostRow(3, 48, 24, 0, 2),
-    GhostRow(3, 72, 24, 0, 1),
-    GhostRow(5, 72, 40, 0.25, 2),
-    GhostRow(5, 120, 40, 0.25, 1),
-    GhostRow(3, 240, 80, 0, 2),
-    GhostRow(3, 200, 80, 0, 1),
-    GhostRow(3, 184, 80, 0, 1),
-    GhostRow(3, 184, 80, 0, 1),
-    GhostRow(3, 480, 112, 0.25, 1),
-    GhostRow(3, 672, 112, 0.25, 1),
-    GhostRow(5, 672, 160, 0.25, 2),
-    GhostRow(5, 960, 160, 0, 1),
-    GhostRow(5, 960, 160, 0.25, 1),
-    GhostRow(5, 960, 160, 0, 1),
-    GhostRow(5, 960, 160, 0.25, 1),
+# GhostNet, Table 1 (exp: the expansion size; SE: the squeeze ratio)
+GHOSTNET_TABLE: tuple[GhostRow, ...] = table(
+    GhostRow,
+    """
+    k  exp  out    SE  s
+    3   16   16     -  1
+    3   48   24     -  2
+    3   72   24     -  1
+    5   72   40  0.25  2
+    5  120   40  0.25  1
+    3  240   80     -  2
+    3  200   80     -  1
+    3  184   80     -  1
+    3  184   80     -  1
+    3  480  112  0.25  1
+    3  672  112  0.25  1
+    5  672  160  0.25  2
+    5  960  160     -  1
+    5  960  160  0.25  1
+    5  960  160     -  1
+    5  960  160  0.25  1
+""",
 )
 
 

@@ -8,6 +8,7 @@ from typing import ClassVar, NamedTuple
 from lwcnn import cost as C
 from lwcnn.blocks import ConvBNAct, InvertedResidual
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, dropout_classifier, repeated_rows
+from lwcnn.tables import table
 
 
 class MBRow(NamedTuple):
@@ -22,24 +23,32 @@ class MBRow(NamedTuple):
     se_ratio: float = 0.0
 
 
-MNASNET_B1_TABLE: tuple[MBRow, ...] = (
-    #     t, k, s,   c, n      (torchvision's `_stack` calls)
-    MBRow(3, 3, 2, 24, 3),
-    MBRow(3, 5, 2, 40, 3),
-    MBRow(6, 5, 2, 80, 3),
-    MBRow(6, 3, 1, 96, 2),
-    MBRow(6, 5, 2, 192, 4),
-    MBRow(6, 3, 1, 320, 1),
+# torchvision's `_stack` calls
+MNASNET_B1_TABLE: tuple[MBRow, ...] = table(
+    MBRow,
+    """
+    t  k  s    c  n  SE
+    3  3  2   24  3   -
+    3  5  2   40  3   -
+    6  5  2   80  3   -
+    6  3  1   96  2   -
+    6  5  2  192  4   -
+    6  3  1  320  1   -
+""",
 )
 
-MNASNET_A1_TABLE: tuple[MBRow, ...] = (
-    #     t, k, s,   c, n, SE   (Fig. 7(a); timm's mnasnet_a1)
-    MBRow(6, 3, 2, 24, 2),
-    MBRow(3, 5, 2, 40, 3, 0.25),
-    MBRow(6, 3, 2, 80, 4),
-    MBRow(6, 3, 1, 112, 2, 0.25),
-    MBRow(6, 5, 2, 160, 3, 0.25),
-    MBRow(6, 3, 1, 320, 1),
+# MnasNet, Fig. 7(a); timm's mnasnet_a1
+MNASNET_A1_TABLE: tuple[MBRow, ...] = table(
+    MBRow,
+    """
+    t  k  s    c  n    SE
+    6  3  2   24  2     -
+    3  5  2   40  3  0.25
+    6  3  2   80  4     -
+    6  3  1  112  2  0.25
+    6  5  2  160  3  0.25
+    6  3  1  320  1     -
+""",
 )
 
 MNASNET_TABLES = {"b1": MNASNET_B1_TABLE, "a1": MNASNET_A1_TABLE}

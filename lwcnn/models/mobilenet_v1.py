@@ -8,6 +8,7 @@ from typing import ClassVar, NamedTuple
 from lwcnn.blocks import ConvBNAct, DepthwiseSeparable
 from lwcnn.models.layers import Flatten, Linear
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, without_first_stride
+from lwcnn.tables import table
 
 
 class V1Row(NamedTuple):
@@ -17,17 +18,25 @@ class V1Row(NamedTuple):
     stride: int
 
 
-MOBILENET_V1_TABLE: tuple[V1Row, ...] = (
-    # c, s (Table 1 prints s2 for the last depthwise conv, but its map stays 7x7: it is stride 1)
-    V1Row(64, 1),
-    V1Row(128, 2),
-    V1Row(128, 1),
-    V1Row(256, 2),
-    V1Row(256, 1),
-    V1Row(512, 2),
-    *[V1Row(512, 1)] * 5,
-    V1Row(1024, 2),
-    V1Row(1024, 1),
+# MobileNetV1, Table 1 (it prints s2 for the last depthwise conv, but its map stays 7x7: stride 1)
+MOBILENET_V1_TABLE: tuple[V1Row, ...] = table(
+    V1Row,
+    """
+       c  s
+      64  1
+     128  2
+     128  1
+     256  2
+     256  1
+     512  2
+     512  1
+     512  1
+     512  1
+     512  1
+     512  1
+    1024  2
+    1024  1
+""",
 )
 
 

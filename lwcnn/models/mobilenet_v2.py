@@ -16,6 +16,7 @@ from lwcnn.models.network import (
     repeated_rows,
     without_first_stride,
 )
+from lwcnn.tables import table
 
 
 class V2Row(NamedTuple):
@@ -28,15 +29,19 @@ class V2Row(NamedTuple):
     stride: int  # s
 
 
-MOBILENET_V2_TABLE: tuple[V2Row, ...] = (
-    #     t,   c, n, s
-    V2Row(1, 16, 1, 1),
-    V2Row(6, 24, 2, 2),
-    V2Row(6, 32, 3, 2),
-    V2Row(6, 64, 4, 2),
-    V2Row(6, 96, 3, 1),
-    V2Row(6, 160, 3, 2),
-    V2Row(6, 320, 1, 1),
+# MobileNetV2, Table 2
+MOBILENET_V2_TABLE: tuple[V2Row, ...] = table(
+    V2Row,
+    """
+    t    c  n  s
+    1   16  1  1
+    6   24  2  2
+    6   32  3  2
+    6   64  4  2
+    6   96  3  1
+    6  160  3  2
+    6  320  1  1
+""",
 )
 
 

@@ -10,6 +10,7 @@ from lwcnn import cost as C
 from lwcnn.blocks import ConvBNAct, InvertedResidual
 from lwcnn.models.layers import Activation, BatchNorm, Dropout, Flatten, Linear
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, without_first_stride
+from lwcnn.tables import table
 
 
 class V3Row(NamedTuple):
@@ -23,38 +24,46 @@ class V3Row(NamedTuple):
     stride: int
 
 
-MOBILENET_V3_LARGE_TABLE: tuple[V3Row, ...] = (
-    #     k, exp, out,   SE,   NL,      s
-    V3Row(3, 16, 16, False, "relu", 1),
-    V3Row(3, 64, 24, False, "relu", 2),
-    V3Row(3, 72, 24, False, "relu", 1),
-    V3Row(5, 72, 40, True, "relu", 2),
-    V3Row(5, 120, 40, True, "relu", 1),
-    V3Row(5, 120, 40, True, "relu", 1),
-    V3Row(3, 240, 80, False, "hswish", 2),
-    V3Row(3, 200, 80, False, "hswish", 1),
-    V3Row(3, 184, 80, False, "hswish", 1),
-    V3Row(3, 184, 80, False, "hswish", 1),
-    V3Row(3, 480, 112, True, "hswish", 1),
-    V3Row(3, 672, 112, True, "hswish", 1),
-    V3Row(5, 672, 160, True, "hswish", 2),
-    V3Row(5, 960, 160, True, "hswish", 1),
-    V3Row(5, 960, 160, True, "hswish", 1),
+# MobileNetV3, Table 1 (SE: squeeze-and-excite; NL: the non-linearity)
+MOBILENET_V3_LARGE_TABLE: tuple[V3Row, ...] = table(
+    V3Row,
+    """
+    k  exp  out  SE      NL  s
+    3   16   16   -    relu  1
+    3   64   24   -    relu  2
+    3   72   24   -    relu  1
+    5   72   40   ✓    relu  2
+    5  120   40   ✓    relu  1
+    5  120   40   ✓    relu  1
+    3  240   80   -  hswish  2
+    3  200   80   -  hswish  1
+    3  184   80   -  hswish  1
+    3  184   80   -  hswish  1
+    3  480  112   ✓  hswish  1
+    3  672  112   ✓  hswish  1
+    5  672  160   ✓  hswish  2
+    5  960  160   ✓  hswish  1
+    5  960  160   ✓  hswish  1
+""",
 )
 
-MOBILENET_V3_SMALL_TABLE: tuple[V3Row, ...] = (
-    #     k, exp, out,   SE,   NL,      s
-    V3Row(3, 16, 16, True, "relu", 2),
-    V3Row(3, 72, 24, False, "relu", 2),
-    V3Row(3, 88, 24, False, "relu", 1),
-    V3Row(5, 96, 40, True, "hswish", 2),
-    V3Row(5, 240, 40, True, "hswish", 1),
-    V3Row(5, 240, 40, True, "hswish", 1),
-    V3Row(5, 120, 48, True, "hswish", 1),
-    V3Row(5, 144, 48, True, "hswish", 1),
-    V3Row(5, 288, 96, True, "hswish", 2),
-    V3Row(5, 576, 96, True, "hswish", 1),
-    V3Row(5, 576, 96, True, "hswish", 1),
+# MobileNetV3, Table 2
+MOBILENET_V3_SMALL_TABLE: tuple[V3Row, ...] = table(
+    V3Row,
+    """
+    k  exp  out  SE      NL  s
+    3   16   16   ✓    relu  2
+    3   72   24   -    relu  2
+    3   88   24   -    relu  1
+    5   96   40   ✓  hswish  2
+    5  240   40   ✓  hswish  1
+    5  240   40   ✓  hswish  1
+    5  120   48   ✓  hswish  1
+    5  144   48   ✓  hswish  1
+    5  288   96   ✓  hswish  2
+    5  576   96   ✓  hswish  1
+    5  576   96   ✓  hswish  1
+""",
 )
 
 MOBILENET_V3_TABLES = {"large": MOBILENET_V3_LARGE_TABLE, "small": MOBILENET_V3_SMALL_TABLE}

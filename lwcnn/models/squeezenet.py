@@ -8,6 +8,7 @@ from typing import ClassVar, NamedTuple
 from lwcnn.blocks import ConvBNAct, Fire
 from lwcnn.models.layers import Dropout, Flatten, MaxPool, PlainConv
 from lwcnn.models.network import Layer, NetworkSpec, StageLayers, numbered_stages
+from lwcnn.tables import table
 
 
 class FireRow(NamedTuple):
@@ -20,40 +21,40 @@ class FireRow(NamedTuple):
 
 MAXPOOL = "maxpool"  # a 3x3 stride-2 max pool (ceil mode) in a SqueezeNet table
 
+# the eight Fire modules of Table 1, the same in both versions (torchvision's)
+SQUEEZENET_FIRE_MODULES: tuple[FireRow, ...] = table(
+    FireRow,
+    """
+    s1x1  e1x1  e3x3
+      16    64    64
+      16    64    64
+      32   128   128
+      32   128   128
+      48   192   192
+      48   192   192
+      64   256   256
+      64   256   256
+""",
+)
+
+# version: (conv1 channels, conv1 kernel), and the Fire modules a max pool goes before. The
+# SqueezeNet repo's v1.1 has a 3x3 conv1 with 64 filters and moves the pools earlier.
+SQUEEZENET_VERSIONS: dict[str, tuple[tuple[int, int], tuple[int, ...]]] = {
+    "1_0": ((96, 7), (0, 3, 7)),
+    "1_1": ((64, 3), (0, 2, 4)),
+}
+
+# version: (conv1, the Fire modules with MAXPOOL where a pool goes), what the network reads
 SQUEEZENET_TABLES: dict[str, tuple[tuple[int, int], tuple[FireRow | str, ...]]] = {
-    # version: ((conv1 channels, conv1 kernel), layers)   (SqueezeNet Table 1; torchvision)
-    "1_0": (
-        (96, 7),
-        (
-            MAXPOOL,
-            FireRow(16, 64, 64),
-            FireRow(16, 64, 64),
-            FireRow(32, 128, 128),
-            MAXPOOL,
-            FireRow(32, 128, 128),
-            FireRow(48, 192, 192),
-            FireRow(48, 192, 192),
-            FireRow(64, 256, 256),
-            MAXPOOL,
-            FireRow(64, 256, 256),
+    version: (
+        conv1,
+        tuple(
+            item
+            for index, fire in enumerate(SQUEEZENET_FIRE_MODULES)
+            for item in ((MAXPOOL, fire) if index in pools else (fire,))
         ),
-    ),
-    "1_1": (  # the SqueezeNet repo's v1.1: 3x3 conv1 with 64 filters, pooling moved earlier
-        (64, 3),
-        (
-            MAXPOOL,
-            FireRow(16, 64, 64),
-            FireRow(16, 64, 64),
-            MAXPOOL,
-            FireRow(32, 128, 128),
-            FireRow(32, 128, 128),
-            MAXPOOL,
-            FireRow(48, 192, 192),
-            FireRow(48, 192, 192),
-            FireRow(64, 256, 256),
-            FireRow(64, 256, 256),
-        ),
-    ),
+    )
+    for version, (conv1, pools) in SQUEEZENET_VERSIONS.items()
 }
 
 
