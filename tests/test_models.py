@@ -472,7 +472,9 @@ def test_cost_reads_the_layer_specs_that_stages_and_build_read():
     second description of the network)."""
     seen, depth = [], [0]
     kinds = (blocks.BlockSpec, *blocks.BLOCKS, *GLUE)
-    originals = {cls: cls.__dict__["_cost"] for cls in kinds if "_cost" in cls.__dict__}
+    # every class that writes a `_cost`, base classes included (Flatten takes PassThrough's)
+    owners = {owner for cls in kinds for owner in cls.__mro__ if "_cost" in owner.__dict__}
+    originals = {cls: cls.__dict__["_cost"] for cls in owners}
 
     def recording(original):
         def _cost(self, height, width):

@@ -20,9 +20,7 @@ class GhostBlock(nn.Module):
     def __init__(self, spec: GhostModule):
         super().__init__()
         self.spec = spec
-        primary, cheap = spec.layers()
-        self.primary_conv = primary.build()
-        self.cheap_operation = cheap.build()
+        self.primary_conv, self.cheap_operation = (layer.build() for layer in spec.layers())
         self.out_channels = spec.out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ import dataclasses
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from lwcnn import checks
@@ -185,10 +186,4 @@ class SameChannels(BlockSpec):
 
     channels: int
 
-    @property
-    def in_channels(self) -> int:
-        return self.channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.channels
+    in_channels = out_channels = property(attrgetter("channels"), doc="`channels`, in and out")

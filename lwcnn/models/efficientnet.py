@@ -53,6 +53,13 @@ class EfficientNet(ScaledNetwork):
 
     stem_channels: ClassVar[int] = 32
 
+    # Swish (SiLU) after every conv and inside SE, a sigmoid gate
+    mbconv_options: ClassVar[dict[str, str]] = {
+        "activation": "silu",
+        "se_activation": "silu",
+        "se_gate": "sigmoid",
+    }
+
     def _width(self, channels: float) -> int:
         return C.make_divisible(channels * self.width_multiplier, 8)
 
@@ -60,15 +67,7 @@ class EfficientNet(ScaledNetwork):
         expanded = C.make_divisible(in_channels * row.expand_ratio, 8)
         squeeze = max(1, int(in_channels * row.se_ratio)) if row.se_ratio else 0
         return InvertedResidual(
-            in_channels,
-            out_channels,
-            expanded,
-            row.kernel_size,
-            stride,
-            squeeze,
-            activation="silu",
-            se_activation="silu",
-            se_gate="sigmoid",
+            in_channels, out_channels, expanded, row.kernel_size, stride, squeeze, **self.mbconv_options
         )
 
     def _make_stages(self) -> list[StageLayers]:

@@ -62,8 +62,8 @@ class GhostNet(ScaledNetwork):
     table: tuple[GhostRow, ...] = field(default=GHOSTNET_TABLE, repr=False)
     row_type: ClassVar[type] = GhostRow
 
-    stem_channels: ClassVar[int] = 16
-    last_channels: ClassVar[int] = 1280
+    stem_channels: ClassVar[int] = 16  # Table 1's first conv
+    last_channels: ClassVar[int] = 1280  # the 1x1 conv with bias on the pooled map
 
     def _width(self, channels: float) -> int:
         return C.make_divisible(channels * self.width_multiplier, 4)

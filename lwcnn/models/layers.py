@@ -5,6 +5,7 @@ BatchNorm1d, a lone activation and a linear layer. Each is a spec like the block
 from __future__ import annotations
 
 from collections import OrderedDict
+from operator import attrgetter
 
 from torch import nn
 
@@ -23,8 +24,16 @@ from lwcnn.blocks import (
     per_channel_tensors,
 )
 
-# what a layer that only hands its input's channels on declares
-_PASSES_CHANNELS = Channels(fields={"channels": "in"}, out="in")
+
+class PassThrough(SameChannels):
+    """A layer that hands its input's channels on untouched and costs nothing: flatten, dropout,
+    and (with a size of its own) pooling."""
+
+    def channel_roles(self) -> Channels:
+        return Channels(fields={"channels": "in"}, out="in")
+
+    def _cost(self, height: int, width: int) -> LayerCost:
+        return 0, 0, self.channels, height, width
 
 
 @frozen_spec
@@ -66,7 +75,7 @@ class PlainConv(BlockSpec):
 
 
 @frozen_spec
-class MaxPool(SameChannels):
+class MaxPool(PassThrough):
     """Max pooling: no parameters and no multiply-adds, it only shrinks the map.
 
     `ceil_mode=True` rounds the output size up, as Caffe did (SqueezeNet keeps it); PyTorch then
@@ -76,8 +85,8 @@ class MaxPool(SameChannels):
     channels: int
     kernel_size: int = 3
     stride: int = 2
-    padding: int = 0
-    ceil_mode: bool = False
+    padding: int = 0  # on each side
+    ceil_mode: bool = False  # round the output size up
 
     def __post_init__(self) -> None:
         for name in ("channels", "kernel_size", "stride"):
@@ -86,9 +95,6 @@ class MaxPool(SameChannels):
 
     def build(self) -> nn.MaxPool2d:
         return nn.MaxPool2d(self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode)
-
-    def channel_roles(self) -> Channels:
-        return _PASSES_CHANNELS
 
     @staticmethod
     def _pooled(length: int, kernel_size: int, stride: int, padding: int, ceil_mode: bool) -> int:
@@ -105,7 +111,7 @@ class MaxPool(SameChannels):
 
 
 @frozen_spec
-class Flatten(SameChannels):
+class Flatten(PassThrough):
     """(N, C, 1, 1) -> (N, C) after the global pooling; costs nothing."""
 
     channels: int
@@ -113,15 +119,9 @@ class Flatten(SameChannels):
     def build(self) -> nn.Flatten:
         return nn.Flatten()
 
-    def channel_roles(self) -> Channels:
-        return _PASSES_CHANNELS
-
-    def _cost(self, height: int, width: int) -> LayerCost:
-        return 0, 0, self.channels, height, width
-
 
 @frozen_spec
-class Dropout(SameChannels):
+class Dropout(PassThrough):
     """Dropout with probability `p` (identity at inference); costs nothing."""
 
     channels: int
@@ -132,12 +132,6 @@ class Dropout(SameChannels):
 
     def build(self) -> nn.Dropout:
         return nn.Dropout(self.p)
-
-    def channel_roles(self) -> Channels:
-        return _PASSES_CHANNELS
-
-    def _cost(self, height: int, width: int) -> LayerCost:
-        return 0, 0, self.channels, height, width
 
 
 @frozen_spec
@@ -201,13 +195,8 @@ class Linear(BlockSpec):
         checks.check_int("in_features", self.in_features)
         checks.check_int("out_features", self.out_features)
 
-    @property
-    def in_channels(self) -> int:
-        return self.in_features
-
-    @property
-    def out_channels(self) -> int:
-        return self.out_features
+    in_channels = property(attrgetter("in_features"), doc="`in_features`, as a block's channels")
+    out_channels = property(attrgetter("out_features"), doc="`out_features`, as a block's channels")
 
     def build(self) -> nn.Linear:
         return nn.Linear(self.in_features, self.out_features, bias=self.bias)

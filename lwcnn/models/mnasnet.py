@@ -82,6 +82,11 @@ class MnasNet(ScaledNetwork):
     def rows(self) -> tuple[MBRow, ...]:
         return MNASNET_TABLES[self.variant] if self.table is None else self.table
 
+    mbconv_options: ClassVar[dict[str, str]] = {
+        "activation": "relu",
+        "se_gate": "sigmoid",
+    }  # SE: ReLU, sigmoid
+
     def _width(self, channels: float) -> int:
         return C.make_divisible(channels * self.width_multiplier, 8)
 
@@ -89,14 +94,7 @@ class MnasNet(ScaledNetwork):
         squeeze = max(1, round(in_channels * row.se_ratio)) if row.se_ratio else 0
         expanded = in_channels * row.expand_ratio
         return InvertedResidual(
-            in_channels,
-            out_channels,
-            expanded,
-            row.kernel_size,
-            stride,
-            squeeze,
-            activation="relu",
-            se_gate="sigmoid",
+            in_channels, out_channels, expanded, row.kernel_size, stride, squeeze, **self.mbconv_options
         )
 
     def _make_stages(self) -> list[StageLayers]:

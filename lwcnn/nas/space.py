@@ -71,8 +71,8 @@ class ConvBlock(ResidualLayers):
     out_channels: int
     kernel_size: int = 3
     stride: int = 1
-    squeeze_channels: int = 0
-    residual: bool = False
+    squeeze_channels: int = 0  # SE's squeezed width; 0: no SE
+    residual: bool = False  # the identity shortcut (needs stride 1 and as many channels out as in)
 
     def __post_init__(self) -> None:
         self._positive("in_channels", "out_channels", "kernel_size", "stride")
