@@ -79,6 +79,12 @@ def _check_at_least_one(name: str, value: float) -> float:
     return value
 
 
+def _coefficients(alpha: float, beta: float, gamma: float) -> tuple[float, float, float]:
+    """EfficientNet's alpha, beta and gamma, each checked to be >= 1."""
+    values = zip(("alpha", "beta", "gamma"), (alpha, beta, gamma), strict=True)
+    return tuple(_check_at_least_one(name, value) for name, value in values)
+
+
 def _check_phi(phi: float) -> float:
     if isinstance(phi, bool) or not isinstance(phi, (int, float)) or not math.isfinite(phi):
         raise ValueError(f"phi must be a finite number, got {phi!r}")
@@ -114,10 +120,7 @@ def compound_multipliers(
     [1.44, 1.21, 1.3225]
     """
     phi = _check_phi(phi)
-    alpha = _check_at_least_one("alpha", alpha)
-    beta = _check_at_least_one("beta", beta)
-    gamma = _check_at_least_one("gamma", gamma)
-    return Multipliers(alpha**phi, beta**phi, gamma**phi)
+    return Multipliers(*(coefficient**phi for coefficient in _coefficients(alpha, beta, gamma)))
 
 
 def compound_grid(
@@ -159,11 +162,7 @@ def inverse_compound_phi(
     1.0624
     """
     budget = _check_positive("budget", budget)
-    product = flops_factor(
-        _check_at_least_one("alpha", alpha),
-        _check_at_least_one("beta", beta),
-        _check_at_least_one("gamma", gamma),
-    )
+    product = flops_factor(*_coefficients(alpha, beta, gamma))
     if product == 1:
         raise ValueError("alpha * beta^2 * gamma^2 must be > 1: with all three at 1 nothing scales")
     return math.log(budget) / math.log(product)
