@@ -44,6 +44,12 @@ def rng(name: str) -> random.Random:
     return random.Random(name)
 
 
+def ceil_div(a: int, b: int) -> int:
+    """`a / b` rounded up, in whole numbers: the output size of a "same"-padded layer with stride
+    `b` on an input of size `a`, as the common mistakes compute it. `ceil_div(7, 2) == 4`."""
+    return -(-a // b)
+
+
 def same(got: Any, expected: Any, rel: float = 1e-6, abs_: float = 1e-9) -> bool:
     """Whether a student's result equals the reference: exact for ints, strings, fractions and
     booleans, to a relative `rel` for floats, elementwise (same shape) for tensors and sequences."""
@@ -168,4 +174,13 @@ def check_answer(question: Question, answer: Any, name: str) -> str:
     return f"{name}: right"
 
 
-__all__ = ["RANDOM_CASES", "Question", "check_answer", "check_function", "describe", "rng", "same"]
+__all__ = [
+    "RANDOM_CASES",
+    "Question",
+    "ceil_div",
+    "check_answer",
+    "check_function",
+    "describe",
+    "rng",
+    "same",
+]

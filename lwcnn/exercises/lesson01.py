@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from lwcnn import cost
 from lwcnn.counting import count_model
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng
 
 
 def _groups(c_in: int, c_out: int, pick) -> int:
@@ -180,7 +180,7 @@ COMMON_MISTAKES = {
 def _macs_ignoring_groups(layers, size, in_channels):
     total, channels = 0, in_channels
     for c_out, k, stride, _ in layers:
-        size = -(-size // stride)
+        size = ceil_div(size, stride)
         total += k * k * channels * c_out * size * size
         channels = c_out
     return total

@@ -22,7 +22,7 @@ from fractions import Fraction
 
 from lwcnn import cost
 from lwcnn.blocks import DepthwiseSeparable
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng
 
 
 def check_separable_ratio(separable_ratio) -> str:
@@ -120,10 +120,6 @@ def check_question(name: str, answer) -> str:
     return check_answer(QUESTIONS[name], answer, name)
 
 
-def _out(size: int, stride: int) -> int:
-    return -(-size // stride)
-
-
 # Plausible wrong answers, each of which its check must reject (tests/test_exercises.py).
 COMMON_MISTAKES = {
     "separable_ratio": [
@@ -142,13 +138,15 @@ COMMON_MISTAKES = {
         ),
         lambda m, n, k, size, stride=1: (
             k * k * m * n + m * n,  # a full k x k conv's weights for the first half
-            (k * k * m + m * n) * _out(size, stride) ** 2,
+            (k * k * m + m * n) * ceil_div(size, stride) ** 2,
         ),
     ],
     "xception_macs": [
-        lambda m, n, k, size, stride=1: (k * k * m + m * n) * _out(size, stride) ** 2,  # MobileNet's order
-        lambda m, n, k, size, stride=1: (m * n + k * k * n)
-        * _out(size, stride) ** 2,  # 1x1 at the output size
-        lambda m, n, k, size, stride=1: (m * n + k * k * n) * size * size,  # the stride forgotten
+        # MobileNet's order
+        lambda m, n, k, size, stride=1: (k * k * m + m * n) * ceil_div(size, stride) ** 2,
+        # the 1x1 conv at the output size
+        lambda m, n, k, size, stride=1: (m * n + k * k * n) * ceil_div(size, stride) ** 2,
+        # the stride forgotten
+        lambda m, n, k, size, stride=1: (m * n + k * k * n) * size * size,
     ],
 }

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from lwcnn import cost, models
 from lwcnn.blocks import DepthwiseSeparable, InvertedResidual
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng
 
 
 def reference_inverted_residual_macs(m: int, n: int, t: int, k: int, size: int, stride: int) -> int:
@@ -141,10 +141,6 @@ def check_question(name: str, answer) -> str:
     return check_answer(QUESTIONS[name], answer, name)
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 # Plausible wrong answers, each of which its check must reject (tests/test_exercises.py).
 COMMON_MISTAKES = {
     "inverted_residual_macs": [
@@ -152,7 +148,7 @@ COMMON_MISTAKES = {
         lambda m, n, t, k, size, stride: size * size * (m * m * t + m * t * k * k + m * t * n),
         # the expansion counted even when t == 1
         lambda m, n, t, k, size, stride: (
-            size * size * m * m * t + _ceil_div(size, stride) ** 2 * m * t * (k * k + n)
+            size * size * m * m * t + ceil_div(size, stride) ** 2 * m * t * (k * k + n)
         ),
     ],
     "inverted_residual_params": [
