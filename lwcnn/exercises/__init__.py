@@ -148,6 +148,18 @@ class Question:
     tolerance: float = 0.0
     hint: str = ""
 
+    @classmethod
+    def multiple_choice(
+        cls,
+        text: str,
+        answer: str | Callable[[], str],
+        hint: str = "",
+        choices: tuple[str, ...] = ("a", "b", "c", "d"),
+    ) -> Question:
+        """A question answered with one of `choices` (the letters a to d unless given): `answer` is
+        the right one, or a function that finds it."""
+        return cls(text, answer if callable(answer) else lambda: answer, choices=choices, hint=hint)
+
 
 def check_answer(question: Question, answer: Any, name: str) -> str:
     """Raise if `answer` is not the question's answer (without printing the right one)."""

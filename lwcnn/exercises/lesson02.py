@@ -101,10 +101,9 @@ QUESTIONS = {
         lambda: _smallest_width_saving(8),
         hint="solve 1/N + 1/9 <= 1/8 for N, or try widths with your separable_ratio",
     ),
-    "q_first_proposed": Question(
+    "q_first_proposed": Question.multiple_choice(
         "what is wrong with 'depthwise separable convolution was first proposed by Xception'",
-        lambda: "b",
-        choices=("a", "b", "c", "d"),
+        "b",
         hint="section 3 says whom MobileNetV1 and Xception themselves credit",
     ),
     "q_stride_order": Question(

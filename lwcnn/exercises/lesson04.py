@@ -133,10 +133,9 @@ QUESTIONS = {
         lambda: kernel_crossover(100),
         hint="the condition is 16 M < N (9 + N); try N around sqrt(1600)",
     ),
-    "q_single_op": Question(
+    "q_single_op": Question.multiple_choice(
         "what MnasNet's Table 6 shows replacing 3x3 by 5x5 kernels does to a single-layer-type network",
         _single_op_answer,
-        choices=("a", "b", "c", "d"),
         hint="compare the two MBConv3 rows, then the two MBConv6 rows, in both columns",
     ),
     "q_a1_kernels": Question(

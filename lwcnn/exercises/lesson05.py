@@ -116,7 +116,7 @@ def _break_even() -> int:
 
 
 QUESTIONS = {
-    "q_v3_small": Question(
+    "q_v3_small": Question.multiple_choice(
         "MobileNetV3-Small: how many bottleneck blocks, and how many of them with a shortcut",
         _v3_small_answer,
         choices=tuple(V3_SMALL_CHOICES),

@@ -116,7 +116,7 @@ def _bound_ratio() -> float:
 
 
 QUESTIONS = {
-    "q_g2": Question(
+    "q_g2": Question.multiple_choice(
         "what ShuffleNetV2's guideline G2 says",
         _g2_answer,
         choices=tuple(G2_CHOICES),

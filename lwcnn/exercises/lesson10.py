@@ -168,10 +168,9 @@ def check_latency_gradient(latency_gradient) -> str:
 # --- questions --------------------------------------------------------------------------------------
 
 QUESTIONS = {
-    "q_loss_form": Question(
+    "q_loss_form": Question.multiple_choice(
         "what is wrong with writing FBNet's loss as CE * alpha * log(LAT^beta)",
-        lambda: "b",
-        choices=("a", "b", "c", "d"),
+        "b",
         hint="log(x^b) = b log x: what is left of beta's effect on how the loss grows with LAT?",
     ),
     "q_tau_epoch": Question(

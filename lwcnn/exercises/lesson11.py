@@ -171,10 +171,9 @@ QUESTIONS = {
         tolerance=1e-3,
         hint="phi = log c / log(alpha beta^2 gamma^2), negative for c < 1",
     ),
-    "q_table7": Question(
+    "q_table7": Question.multiple_choice(
         "what EfficientNet's Table 7 shows",
-        lambda: "b",
-        choices=("a", "b", "c", "d"),
+        "b",
         hint="compare the gaps: between the three single dimensions, and from the best of them to compound",
     ),
 }
