@@ -27,6 +27,7 @@ same inputs; float results are compared with a tolerance, so every CPU agrees on
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -48,6 +49,12 @@ def ceil_div(a: int, b: int) -> int:
     """`a / b` rounded up, in whole numbers: the output size of a "same"-padded layer with stride
     `b` on an input of size `a`, as the common mistakes compute it. `ceil_div(7, 2) == 4`."""
     return -(-a // b)
+
+
+def smallest(condition: Callable[[int], bool], start: int = 1) -> int:
+    """The first whole number from `start` up for which `condition` holds, found by trying each in
+    turn (searched, not solved). `smallest(lambda n: n * n > 50) == 8`."""
+    return next(n for n in itertools.count(start) if condition(n))
 
 
 def same(got: Any, expected: Any, rel: float = 1e-6, abs_: float = 1e-9) -> bool:
@@ -195,4 +202,5 @@ __all__ = [
     "describe",
     "rng",
     "same",
+    "smallest",
 ]

@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from lwcnn import cost
 from lwcnn.counting import count_model
-from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng, smallest
 
 
 def _groups(c_in: int, c_out: int, pick) -> int:
@@ -61,10 +61,9 @@ def check_conv_cost(conv_cost) -> str:
 
 def reference_smallest_input(out: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
     """Searched with lwcnn's output-size formula, not solved: an independent answer."""
-    size = 1
-    while size + 2 * p < d * (k - 1) + 1 or cost.conv2d_output_size(size, k, s, p, d) < out:
-        size += 1
-    return size
+    return smallest(
+        lambda size: size + 2 * p >= d * (k - 1) + 1 and cost.conv2d_output_size(size, k, s, p, d) >= out
+    )
 
 
 def check_smallest_input(smallest_input) -> str:

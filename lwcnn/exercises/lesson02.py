@@ -17,12 +17,11 @@ Questions: `q_saves_8x` (the smallest width at which a 3x3 separable layer saves
 
 from __future__ import annotations
 
-import itertools
 from fractions import Fraction
 
 from lwcnn import cost
 from lwcnn.blocks import DepthwiseSeparable
-from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng, smallest
 
 
 def check_separable_ratio(separable_ratio) -> str:
@@ -79,15 +78,6 @@ def check_xception_macs(xception_macs) -> str:
     )
 
 
-def _smallest_width_saving(times: int, kernel_size: int = 3) -> int:
-    """The smallest N whose separable/standard ratio is at most 1/times, searched."""
-    return next(
-        n
-        for n in itertools.count(1)
-        if cost.separable_to_standard_ratio(n, kernel_size) <= Fraction(1, times)
-    )
-
-
 def _stride_order_ratio() -> float:
     m, n, k, size, stride = 512, 128, 3, 28, 2
     xception = DepthwiseSeparable(m, n, k, stride, order="xception").cost(size).macs
@@ -98,7 +88,7 @@ def _stride_order_ratio() -> float:
 QUESTIONS = {
     "q_saves_8x": Question(
         "the smallest N for which a 3x3 separable layer has at most 1/8 of a standard conv's MACs",
-        lambda: _smallest_width_saving(8),
+        lambda: smallest(lambda n: cost.separable_to_standard_ratio(n, 3) <= Fraction(1, 8)),
         hint="solve 1/N + 1/9 <= 1/8 for N, or try widths with your separable_ratio",
     ),
     "q_first_proposed": Question.multiple_choice(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from lwcnn import cost, models
 from lwcnn.blocks import DepthwiseSeparable, InvertedResidual
-from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng, smallest
 
 
 def reference_inverted_residual_macs(m: int, n: int, t: int, k: int, size: int, stride: int) -> int:
@@ -109,10 +109,7 @@ def _v3_small_answer() -> str:
 def _break_even() -> int:
     """The smallest expansion at which the V2 block 24 -> 24 costs more MACs than V1's 128-channel layer."""
     v1 = DepthwiseSeparable(128, 128, 3).cost(56).macs
-    t = 1
-    while InvertedResidual.with_ratio(24, 24, expand_ratio=t).cost(56).macs <= v1:
-        t += 1
-    return t
+    return smallest(lambda t: InvertedResidual.with_ratio(24, 24, expand_ratio=t).cost(56).macs > v1)
 
 
 QUESTIONS = {

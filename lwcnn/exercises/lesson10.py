@@ -23,7 +23,7 @@ from unittest import mock
 import torch
 
 from lwcnn import nas
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng, smallest
 
 # --- 1. the Gumbel-softmax ----------------------------------------------------------------------------
 
@@ -175,7 +175,7 @@ QUESTIONS = {
     ),
     "q_tau_epoch": Question(
         "the first whole epoch at which FBNet's temperature 5 * exp(-0.045)^epoch is below 1",
-        lambda: next(epoch for epoch in range(1000) if nas.annealed_temperature(epoch) < 1),
+        lambda: smallest(lambda epoch: nas.annealed_temperature(epoch) < 1, start=0),
         hint="solve 5 * exp(-0.045 e) < 1 for e, then take the first whole epoch",
     ),
 }
