@@ -69,15 +69,9 @@ def reference_smallest_input(out: int, k: int, s: int = 1, p: int = 0, d: int = 
 def check_smallest_input(smallest_input) -> str:
     """The smallest input size D >= 1 for which a conv (k, s, p, d) outputs `out` pixels."""
     r = rng("smallest_input")
-    cases = [
-        (112, 3, 2, 1, 1),
-        (7, 1, 1, 0, 1),
-        (1, 3, 1, 0, 1),
-        (1, 3, 1, 1, 1),
-        (1, 1, 2, 0, 1),
-        (5, 3, 1, 2, 2),
-        (4, 7, 3, 3, 1),
-    ]
+    cases = [(112, 3, 2, 1, 1), (7, 1, 1, 0, 1)]  # the MobileNets' first conv, a 1x1 conv
+    cases += [(1, 3, 1, 0, 1), (1, 3, 1, 1, 1), (1, 1, 2, 0, 1)]  # a single output pixel
+    cases += [(5, 3, 1, 2, 2), (4, 7, 3, 3, 1)]  # a dilated kernel, a large kernel and stride
     while len(cases) < RANDOM_CASES:
         cases.append(
             (r.randint(1, 60), r.choice((1, 2, 3, 5, 7)), r.randint(1, 4), r.randint(0, 3), r.randint(1, 3))
