@@ -27,6 +27,7 @@ same inputs; float results are compared with a tolerance, so every CPU agrees on
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,6 +43,18 @@ RANDOM_CASES = 200  # random inputs per code exercise, after its edge cases
 def rng(name: str) -> random.Random:
     """The seeded generator of one exercise's random inputs: the same inputs on every machine."""
     return random.Random(name)
+
+
+def ceil_div(a: int, b: int) -> int:
+    """`a / b` rounded up, in whole numbers: the output size of a "same"-padded layer with stride
+    `b` on an input of size `a`, as the common mistakes compute it. `ceil_div(7, 2) == 4`."""
+    return -(-a // b)
+
+
+def smallest(condition: Callable[[int], bool], start: int = 1) -> int:
+    """The first whole number from `start` up for which `condition` holds, found by trying each in
+    turn (searched, not solved). `smallest(lambda n: n * n > 50) == 8`."""
+    return next(n for n in itertools.count(start) if condition(n))
 
 
 def same(got: Any, expected: Any, rel: float = 1e-6, abs_: float = 1e-9) -> bool:
@@ -142,6 +155,18 @@ class Question:
     tolerance: float = 0.0
     hint: str = ""
 
+    @classmethod
+    def multiple_choice(
+        cls,
+        text: str,
+        answer: str | Callable[[], str],
+        hint: str = "",
+        choices: tuple[str, ...] = ("a", "b", "c", "d"),
+    ) -> Question:
+        """A question answered with one of `choices` (the letters a to d unless given): `answer` is
+        the right one, or a function that finds it."""
+        return cls(text, answer if callable(answer) else lambda: answer, choices=choices, hint=hint)
+
 
 def check_answer(question: Question, answer: Any, name: str) -> str:
     """Raise if `answer` is not the question's answer (without printing the right one)."""
@@ -168,4 +193,14 @@ def check_answer(question: Question, answer: Any, name: str) -> str:
     return f"{name}: right"
 
 
-__all__ = ["RANDOM_CASES", "Question", "check_answer", "check_function", "describe", "rng", "same"]
+__all__ = [
+    "RANDOM_CASES",
+    "Question",
+    "ceil_div",
+    "check_answer",
+    "check_function",
+    "describe",
+    "rng",
+    "same",
+    "smallest",
+]

@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from lwcnn import cost
 from lwcnn.counting import count_model
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng, smallest
 
 
 def _groups(c_in: int, c_out: int, pick) -> int:
@@ -61,24 +61,17 @@ def check_conv_cost(conv_cost) -> str:
 
 def reference_smallest_input(out: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
     """Searched with lwcnn's output-size formula, not solved: an independent answer."""
-    size = 1
-    while size + 2 * p < d * (k - 1) + 1 or cost.conv2d_output_size(size, k, s, p, d) < out:
-        size += 1
-    return size
+    return smallest(
+        lambda size: size + 2 * p >= d * (k - 1) + 1 and cost.conv2d_output_size(size, k, s, p, d) >= out
+    )
 
 
 def check_smallest_input(smallest_input) -> str:
     """The smallest input size D >= 1 for which a conv (k, s, p, d) outputs `out` pixels."""
     r = rng("smallest_input")
-    cases = [
-        (112, 3, 2, 1, 1),
-        (7, 1, 1, 0, 1),
-        (1, 3, 1, 0, 1),
-        (1, 3, 1, 1, 1),
-        (1, 1, 2, 0, 1),
-        (5, 3, 1, 2, 2),
-        (4, 7, 3, 3, 1),
-    ]
+    cases = [(112, 3, 2, 1, 1), (7, 1, 1, 0, 1)]  # the MobileNets' first conv, a 1x1 conv
+    cases += [(1, 3, 1, 0, 1), (1, 3, 1, 1, 1), (1, 1, 2, 0, 1)]  # a single output pixel
+    cases += [(5, 3, 1, 2, 2), (4, 7, 3, 3, 1)]  # a dilated kernel, a large kernel and stride
     while len(cases) < RANDOM_CASES:
         cases.append(
             (r.randint(1, 60), r.choice((1, 2, 3, 5, 7)), r.randint(1, 4), r.randint(0, 3), r.randint(1, 3))
@@ -180,7 +173,7 @@ COMMON_MISTAKES = {
 def _macs_ignoring_groups(layers, size, in_channels):
     total, channels = 0, in_channels
     for c_out, k, stride, _ in layers:
-        size = -(-size // stride)
+        size = ceil_div(size, stride)
         total += k * k * channels * c_out * size * size
         channels = c_out
     return total

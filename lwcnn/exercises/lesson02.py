@@ -17,12 +17,11 @@ Questions: `q_saves_8x` (the smallest width at which a 3x3 separable layer saves
 
 from __future__ import annotations
 
-import itertools
 from fractions import Fraction
 
 from lwcnn import cost
 from lwcnn.blocks import DepthwiseSeparable
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng, smallest
 
 
 def check_separable_ratio(separable_ratio) -> str:
@@ -79,15 +78,6 @@ def check_xception_macs(xception_macs) -> str:
     )
 
 
-def _smallest_width_saving(times: int, kernel_size: int = 3) -> int:
-    """The smallest N whose separable/standard ratio is at most 1/times, searched."""
-    return next(
-        n
-        for n in itertools.count(1)
-        if cost.separable_to_standard_ratio(n, kernel_size) <= Fraction(1, times)
-    )
-
-
 def _stride_order_ratio() -> float:
     m, n, k, size, stride = 512, 128, 3, 28, 2
     xception = DepthwiseSeparable(m, n, k, stride, order="xception").cost(size).macs
@@ -98,13 +88,12 @@ def _stride_order_ratio() -> float:
 QUESTIONS = {
     "q_saves_8x": Question(
         "the smallest N for which a 3x3 separable layer has at most 1/8 of a standard conv's MACs",
-        lambda: _smallest_width_saving(8),
+        lambda: smallest(lambda n: cost.separable_to_standard_ratio(n, 3) <= Fraction(1, 8)),
         hint="solve 1/N + 1/9 <= 1/8 for N, or try widths with your separable_ratio",
     ),
-    "q_first_proposed": Question(
+    "q_first_proposed": Question.multiple_choice(
         "what is wrong with 'depthwise separable convolution was first proposed by Xception'",
-        lambda: "b",
-        choices=("a", "b", "c", "d"),
+        "b",
         hint="section 3 says whom MobileNetV1 and Xception themselves credit",
     ),
     "q_stride_order": Question(
@@ -118,10 +107,6 @@ QUESTIONS = {
 
 def check_question(name: str, answer) -> str:
     return check_answer(QUESTIONS[name], answer, name)
-
-
-def _out(size: int, stride: int) -> int:
-    return -(-size // stride)
 
 
 # Plausible wrong answers, each of which its check must reject (tests/test_exercises.py).
@@ -142,13 +127,15 @@ COMMON_MISTAKES = {
         ),
         lambda m, n, k, size, stride=1: (
             k * k * m * n + m * n,  # a full k x k conv's weights for the first half
-            (k * k * m + m * n) * _out(size, stride) ** 2,
+            (k * k * m + m * n) * ceil_div(size, stride) ** 2,
         ),
     ],
     "xception_macs": [
-        lambda m, n, k, size, stride=1: (k * k * m + m * n) * _out(size, stride) ** 2,  # MobileNet's order
-        lambda m, n, k, size, stride=1: (m * n + k * k * n)
-        * _out(size, stride) ** 2,  # 1x1 at the output size
-        lambda m, n, k, size, stride=1: (m * n + k * k * n) * size * size,  # the stride forgotten
+        # MobileNet's order
+        lambda m, n, k, size, stride=1: (k * k * m + m * n) * ceil_div(size, stride) ** 2,
+        # the 1x1 conv at the output size
+        lambda m, n, k, size, stride=1: (m * n + k * k * n) * ceil_div(size, stride) ** 2,
+        # the stride forgotten
+        lambda m, n, k, size, stride=1: (m * n + k * k * n) * size * size,
     ],
 }

@@ -16,7 +16,7 @@ Questions: `q_ten_classes` (what share of its parameters MobileNetV1 keeps at al
 from __future__ import annotations
 
 from lwcnn import cost, models
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng
 
 
 def _scaled(value: int, multiplier: float) -> int:
@@ -139,10 +139,6 @@ def check_question(name: str, answer) -> str:
     return check_answer(QUESTIONS[name], answer, name)
 
 
-def _ceil_div(size: int, stride: int) -> int:
-    return -(-size // stride)
-
-
 def _v1_with(alpha, resolution, num_classes, width, halve, norm: bool = True, bias: bool = True):
     """MobileNetV1's cost with a chosen width rounding and stride rounding: the mistakes below."""
     channels, size = width(32), halve(resolution, 2)
@@ -172,22 +168,23 @@ COMMON_MISTAKES = {
         ),
     ],
     "same_padding_sizes": [
-        lambda size, strides: [-(-size // s) for s in strides],  # each from the input, not the layer before
+        # each from the input, not the layer before
+        lambda size, strides: [ceil_div(size, s) for s in strides],
         lambda size, strides: _running(size, strides, lambda d, s: d // s),  # floor instead of ceil
         lambda size, strides: _running(size, strides, lambda d, s: round(d / s)),  # round instead of ceil
     ],
     "v1_cost": [
         lambda alpha, res, classes=1000: _v1_with(
-            alpha, res, classes, lambda c: max(8, int(alpha * c)), _ceil_div, norm=False
+            alpha, res, classes, lambda c: max(8, int(alpha * c)), ceil_div, norm=False
         ),  # BatchNorm's parameters forgotten
         lambda alpha, res, classes=1000: _v1_with(
-            alpha, res, classes, lambda c: max(1, int(alpha * c)), _ceil_div
+            alpha, res, classes, lambda c: max(1, int(alpha * c)), ceil_div
         ),  # widths not floored at 8
         lambda alpha, res, classes=1000: _v1_with(
             alpha, res, classes, lambda c: max(8, int(alpha * c)), lambda d, s: d // s
         ),  # floor instead of ceil for the stride-2 layers
         lambda alpha, res, classes=1000: _v1_with(
-            alpha, res, classes, lambda c: max(8, int(alpha * c)), _ceil_div, bias=False
+            alpha, res, classes, lambda c: max(8, int(alpha * c)), ceil_div, bias=False
         ),  # the classifier's bias forgotten
     ],
 }

@@ -16,10 +16,8 @@ Table 6 says 5x5 kernels do) and `q_a1_kernels` (what MnasNet-A1's 5x5 kernels c
 
 from __future__ import annotations
 
-import itertools
-
 from lwcnn import cost, models, papers
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng, smallest
 from lwcnn.widgets import kernel_crossover
 
 
@@ -80,7 +78,7 @@ def reference_crossover(m: int, k: int = 5) -> int:
     """Solved from `M (k^2 - 9) < ((k - 1) / 2 - 1) N (9 + N)`, then confirmed on lwcnn's cost
     formulas: the stack costs more at N, not at N - 1 (and widgets.kernel_crossover agrees at k = 5)."""
     extra_layers = (k - 1) // 2 - 1
-    n = next(n for n in itertools.count(1) if m * (k * k - 9) < extra_layers * n * (9 + n))
+    n = smallest(lambda n: m * (k * k - 9) < extra_layers * n * (9 + n))
     one, stack = reference_kernel_costs(m, n, k, 1)
     assert one < stack and (n == 1 or not (lambda c: c[0] < c[1])(reference_kernel_costs(m, n - 1, k, 1)))
     if k == 5:
@@ -133,10 +131,9 @@ QUESTIONS = {
         lambda: kernel_crossover(100),
         hint="the condition is 16 M < N (9 + N); try N around sqrt(1600)",
     ),
-    "q_single_op": Question(
+    "q_single_op": Question.multiple_choice(
         "what MnasNet's Table 6 shows replacing 3x3 by 5x5 kernels does to a single-layer-type network",
         _single_op_answer,
-        choices=("a", "b", "c", "d"),
         hint="compare the two MBConv3 rows, then the two MBConv6 rows, in both columns",
     ),
     "q_a1_kernels": Question(

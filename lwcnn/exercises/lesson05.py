@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from lwcnn import cost, models
 from lwcnn.blocks import DepthwiseSeparable, InvertedResidual
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng, smallest
 
 
 def reference_inverted_residual_macs(m: int, n: int, t: int, k: int, size: int, stride: int) -> int:
@@ -109,14 +109,11 @@ def _v3_small_answer() -> str:
 def _break_even() -> int:
     """The smallest expansion at which the V2 block 24 -> 24 costs more MACs than V1's 128-channel layer."""
     v1 = DepthwiseSeparable(128, 128, 3).cost(56).macs
-    t = 1
-    while InvertedResidual.with_ratio(24, 24, expand_ratio=t).cost(56).macs <= v1:
-        t += 1
-    return t
+    return smallest(lambda t: InvertedResidual.with_ratio(24, 24, expand_ratio=t).cost(56).macs > v1)
 
 
 QUESTIONS = {
-    "q_v3_small": Question(
+    "q_v3_small": Question.multiple_choice(
         "MobileNetV3-Small: how many bottleneck blocks, and how many of them with a shortcut",
         _v3_small_answer,
         choices=tuple(V3_SMALL_CHOICES),
@@ -141,10 +138,6 @@ def check_question(name: str, answer) -> str:
     return check_answer(QUESTIONS[name], answer, name)
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 # Plausible wrong answers, each of which its check must reject (tests/test_exercises.py).
 COMMON_MISTAKES = {
     "inverted_residual_macs": [
@@ -152,7 +145,7 @@ COMMON_MISTAKES = {
         lambda m, n, t, k, size, stride: size * size * (m * m * t + m * t * k * k + m * t * n),
         # the expansion counted even when t == 1
         lambda m, n, t, k, size, stride: (
-            size * size * m * m * t + _ceil_div(size, stride) ** 2 * m * t * (k * k + n)
+            size * size * m * m * t + ceil_div(size, stride) ** 2 * m * t * (k * k + n)
         ),
     ],
     "inverted_residual_params": [

@@ -23,7 +23,7 @@ import torch
 from lwcnn import cost, papers
 from lwcnn.blocks import ConvBNAct, GhostModule
 from lwcnn.blocks import channel_shuffle as lwcnn_channel_shuffle
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng
 
 
 def _divisors(value: int) -> list[int]:
@@ -116,7 +116,7 @@ def _bound_ratio() -> float:
 
 
 QUESTIONS = {
-    "q_g2": Question(
+    "q_g2": Question.multiple_choice(
         "what ShuffleNetV2's guideline G2 says",
         _g2_answer,
         choices=tuple(G2_CHOICES),
@@ -164,14 +164,14 @@ COMMON_MISTAKES = {
     ],
     "ghost_module_macs": [
         # only the ghosts that are kept after the cut to n channels counted
-        lambda m, n, size, ratio=2: _ghost_macs(m, size, -(-n // ratio), n - -(-n // ratio), 9),
+        lambda m, n, size, ratio=2: _ghost_macs(m, size, ceil_div(n, ratio), n - ceil_div(n, ratio), 9),
         # floor(n / s) intrinsic maps instead of ceil(n / s)
         lambda m, n, size, ratio=2: _ghost_macs(
             m, size, max(1, n // ratio), max(1, n // ratio) * (ratio - 1), 9
         ),
         # the cheap op as a dense 3x3 conv from the intrinsic maps
         lambda m, n, size, ratio=2: _ghost_macs(
-            m, size, -(-n // ratio), -(-n // ratio) * (ratio - 1), 9 * -(-n // ratio)
+            m, size, ceil_div(n, ratio), ceil_div(n, ratio) * (ratio - 1), 9 * ceil_div(n, ratio)
         ),
     ],
 }

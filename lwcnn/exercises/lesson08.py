@@ -224,8 +224,6 @@ def check_folded_bias(folded_bias) -> str:
 
 # --- questions --------------------------------------------------------------------------------------
 
-SCHEDULE_CHOICES = ("a", "b", "c", "d")
-
 QUESTIONS = {
     "q_abstract_mb": Question(
         "the size in MB the study's pruned file would have if its abstract's ratio applied to Table 2's 93 MB",
@@ -233,10 +231,9 @@ QUESTIONS = {
         tolerance=0.01,
         hint="'n times smaller' divides the size by n; take the abstract's ratio, not the table's",
     ),
-    "q_schedule": Question(
+    "q_schedule": Question.multiple_choice(
         "what is wrong with lowering the learning rate when test accuracy stops improving",
-        lambda: "c",
-        choices=SCHEDULE_CHOICES,
+        "c",
         hint="ask which data chose the training run whose accuracy is reported",
     ),
 }

@@ -23,7 +23,7 @@ from unittest import mock
 import torch
 
 from lwcnn import nas
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng, smallest
 
 # --- 1. the Gumbel-softmax ----------------------------------------------------------------------------
 
@@ -168,15 +168,14 @@ def check_latency_gradient(latency_gradient) -> str:
 # --- questions --------------------------------------------------------------------------------------
 
 QUESTIONS = {
-    "q_loss_form": Question(
+    "q_loss_form": Question.multiple_choice(
         "what is wrong with writing FBNet's loss as CE * alpha * log(LAT^beta)",
-        lambda: "b",
-        choices=("a", "b", "c", "d"),
+        "b",
         hint="log(x^b) = b log x: what is left of beta's effect on how the loss grows with LAT?",
     ),
     "q_tau_epoch": Question(
         "the first whole epoch at which FBNet's temperature 5 * exp(-0.045)^epoch is below 1",
-        lambda: next(epoch for epoch in range(1000) if nas.annealed_temperature(epoch) < 1),
+        lambda: smallest(lambda epoch: nas.annealed_temperature(epoch) < 1, start=0),
         hint="solve 5 * exp(-0.045 e) < 1 for e, then take the first whole epoch",
     ),
 }

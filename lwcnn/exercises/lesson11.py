@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lwcnn import cost, models, scaling
+from lwcnn import cost, models, papers, scaling
 from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
 
 # --- 1. the stages of a scaled network --------------------------------------------------------------
@@ -164,6 +164,16 @@ def check_best_per_budget(best_per_budget) -> str:
 
 # --- questions --------------------------------------------------------------------------------------
 
+
+def _table7_answer() -> str:
+    """'b' (the single dimensions within 0.2 points of each other, compound about 2 points above
+    the best of them), checked on the table."""
+    top1 = papers.EFFICIENTNET_SINGLE_DIMENSION
+    single = [accuracy for name, accuracy in top1.items() if name != "compound"]
+    assert round(max(single) - min(single), 1) <= 0.2 and round(top1["compound"] - max(single)) == 2
+    return "b"
+
+
 QUESTIONS = {
     "q_phi": Question(
         "phi of inverse compound scaling for a FLOPs budget of 0.3 with B0's alpha, beta, gamma",
@@ -171,10 +181,9 @@ QUESTIONS = {
         tolerance=1e-3,
         hint="phi = log c / log(alpha beta^2 gamma^2), negative for c < 1",
     ),
-    "q_table7": Question(
+    "q_table7": Question.multiple_choice(
         "what EfficientNet's Table 7 shows",
-        lambda: "b",
-        choices=("a", "b", "c", "d"),
+        _table7_answer,
         hint="compare the gaps: between the three single dimensions, and from the best of them to compound",
     ),
 }
