@@ -201,7 +201,13 @@ def digits_loaders(
     runs see the same batches; the test loader keeps a fixed order.
     """
     _check_positive_int("batch_size", batch_size)
-    split = digits_tensors(image_size, test_fraction, seed, channels, normalize)
+    return _split_loaders(
+        digits_tensors(image_size, test_fraction, seed, channels, normalize), batch_size, seed
+    )
+
+
+def _split_loaders(split: DigitsSplit, batch_size: int, seed: int) -> tuple[DataLoader, DataLoader]:
+    """A train loader reshuffled every epoch by a generator seeded with `seed`, a test loader in order."""
     train_loader = DataLoader(
         TensorDataset(split.train_images, split.train_labels),
         batch_size=batch_size,
@@ -212,6 +218,145 @@ def digits_loaders(
         TensorDataset(split.test_images, split.test_labels), batch_size=batch_size, shuffle=False
     )
     return train_loader, test_loader
+
+
+# --- distorted digits: the harder task --------------------------------------------------------
+
+# How each distorted copy of a digit is drawn (uniform ranges; all at 32x32, pixels in [0, 1]).
+DISTORTION = {
+    "rotation_degrees": 30.0,  # turned by up to this much either way
+    "scale": (0.75, 1.2),  # zoomed by a factor in this range
+    "shear": 0.3,  # slanted by up to this much either way
+    "shift_pixels": 4.0,  # moved by up to this many pixels (of 32) along each axis
+    "noise": 0.2,  # then Gaussian noise of this standard deviation
+    "erase_probability": 0.4,  # and, this often, a square of 8 to 12 pixels wiped out
+    "erase_pixels": (8, 12),
+}
+DISTORTED_SIZE = 32
+DISTORTED_TRAIN_PER_CLASS = 30  # training digits per class (of the about 144 the split holds)
+DISTORTED_TRAIN_COPIES = 8  # distorted copies of each training digit
+DISTORTED_TEST_COPIES = 6  # distorted copies of each of the 360 test digits: 2160 test images
+
+
+def _distort(pixels: np.ndarray, copies: int, rng: np.random.Generator) -> np.ndarray:
+    """`copies` distorted 32x32 versions of each 8x8 digit, as uint8 (N * copies, 32, 32).
+
+    Each copy is one random affine map (rotation, zoom, shear, shift) sampled bilinearly from
+    the 8x8 image straight onto the 32x32 grid, then noise and, sometimes, a wiped-out square.
+    All in float64 numpy and rounded to 8 bits at the end, so every machine makes the same images.
+    """
+    d, size = DISTORTION, DISTORTED_SIZE
+    count = len(pixels) * copies
+    source = np.repeat(pixels.astype(np.float64) / 16.0, copies, axis=0)
+    angle = np.deg2rad(rng.uniform(-d["rotation_degrees"], d["rotation_degrees"], count))
+    scale = rng.uniform(*d["scale"], count)
+    shear = rng.uniform(-d["shear"], d["shear"], count)
+    shift = rng.uniform(-d["shift_pixels"], d["shift_pixels"], (count, 2)) * 8 / size
+    # the inverse map, from an output pixel to the point of the 8x8 image it shows (centred coordinates)
+    cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
+    inverse = np.stack([np.stack([cos, sin + shear * cos], -1), np.stack([-sin, cos - shear * sin], -1)], -2)
+    grid = (np.arange(size) + 0.5) * 8 / size - 4  # output pixel centres in 8x8 units, centred
+    ys, xs = np.meshgrid(grid, grid, indexing="ij")
+    points = np.stack([ys, xs], -1).reshape(1, -1, 2) - shift[:, None, :]
+    src = points @ inverse.transpose(0, 2, 1) + 4 - 0.5  # to 8x8 pixel indices
+    images = _bilinear(source, src[..., 0], src[..., 1]).reshape(count, size, size)
+    images += rng.normal(0.0, d["noise"], images.shape)
+    erase = rng.random(count) < d["erase_probability"]
+    sides = rng.integers(d["erase_pixels"][0], d["erase_pixels"][1] + 1, count)
+    corners = rng.integers(0, size - sides[:, None] + 1, (count, 2))
+    for index in np.flatnonzero(erase):
+        (top, left), side = corners[index], sides[index]
+        images[index, top : top + side, left : left + side] = 0.0
+    return np.rint(np.clip(images, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _bilinear(images: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Each image sampled at its (rows, cols) points, bilinearly; zero outside the image."""
+    count, height, width = images.shape
+    r0, c0 = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
+    fr, fc = rows - r0, cols - c0
+    padded = np.zeros((count, height + 2, width + 2))
+    padded[:, 1:-1, 1:-1] = images
+    r0, c0 = np.clip(r0 + 1, 0, height), np.clip(c0 + 1, 0, width)  # into the padded frame
+    inside = (rows > -1) & (rows < height) & (cols > -1) & (cols < width)
+    index = np.arange(count)[:, None]
+    top = padded[index, r0, c0] * (1 - fc) + padded[index, r0, c0 + 1] * fc
+    bottom = padded[index, r0 + 1, c0] * (1 - fc) + padded[index, r0 + 1, c0 + 1] * fc
+    return np.where(inside, top * (1 - fr) + bottom * fr, 0.0)
+
+
+@functools.lru_cache(maxsize=4)
+def _distorted_arrays(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Train images and labels, test images and labels of the distorted digits (uint8 32x32)."""
+    pixels, labels = _load_digits_arrays()
+    train_indices, test_indices = _stratified_split(labels, 0.2, seed)
+    kept = np.concatenate(
+        [train_indices[labels[train_indices] == digit][:DISTORTED_TRAIN_PER_CLASS] for digit in range(10)]
+    )
+    rng = np.random.default_rng(seed)
+    train_images = _distort(pixels[kept], DISTORTED_TRAIN_COPIES, rng)
+    test_images = _distort(pixels[test_indices], DISTORTED_TEST_COPIES, rng)
+    return (
+        train_images,
+        np.repeat(labels[kept], DISTORTED_TRAIN_COPIES),
+        test_images,
+        np.repeat(labels[test_indices], DISTORTED_TEST_COPIES),
+    )
+
+
+def distorted_digits_tensors(seed: int = 0, channels: int = 1, normalize: bool = True) -> DigitsSplit:
+    """The harder task: digits at 32x32, turned, zoomed, slanted, moved, noisy, sometimes half
+    wiped out (`DISTORTION`), with few training digits.
+
+    The digits are split as `digits_tensors` splits them (stratified, 80/20, by `seed`); the
+    training images are `DISTORTED_TRAIN_COPIES` copies of `DISTORTED_TRAIN_PER_CLASS` training
+    digits per class, the test images `DISTORTED_TEST_COPIES` copies of every test digit, so no
+    test digit is ever trained on and one test image weighs under 0.05 points. Made in about a
+    second from scikit-learn's digits, the same on every machine for a seed.
+
+        >>> split = distorted_digits_tensors()
+        >>> split.train_images.shape, split.test_images.shape
+        (torch.Size([2400, 1, 32, 32]), torch.Size([2160, 1, 32, 32]))
+    """
+    _check_seed(seed)
+    _check_channels(channels)
+    train_pixels, train_labels, test_pixels, test_labels = _distorted_arrays(seed)
+    train_images = torch.from_numpy(train_pixels).unsqueeze(1).float() / 255
+    test_images = torch.from_numpy(test_pixels).unsqueeze(1).float() / 255
+    mean, std = 0.0, 1.0
+    if normalize:
+        mean, std = train_images.mean().item(), train_images.std().item()
+        train_images = (train_images - mean) / std
+        test_images = (test_images - mean) / std
+    return DigitsSplit(
+        train_images=_replicate_channels(train_images, channels),
+        train_labels=torch.from_numpy(train_labels),
+        test_images=_replicate_channels(test_images, channels),
+        test_labels=torch.from_numpy(test_labels),
+        mean=mean,
+        std=std,
+    )
+
+
+def distorted_digits_loaders(
+    batch_size: int = 64, seed: int = 0, channels: int = 1, normalize: bool = True
+) -> tuple[DataLoader, DataLoader]:
+    """Train and test loaders over `distorted_digits_tensors` (same arguments), shuffled and
+    ordered as `digits_loaders` does."""
+    _check_positive_int("batch_size", batch_size)
+    return _split_loaders(distorted_digits_tensors(seed, channels, normalize), batch_size, seed)
+
+
+DATASETS = ("digits", "distorted")  # the offline tasks `dataset_loaders` makes
+
+
+def dataset_loaders(dataset: str, batch_size: int = 64, seed: int = 0) -> tuple[DataLoader, DataLoader]:
+    """Train and test loaders of one of `DATASETS` at 32x32, one channel, normalised, split by `seed`."""
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if dataset == "distorted":
+        return distorted_digits_loaders(batch_size=batch_size, seed=seed)
+    return digits_loaders(batch_size=batch_size, image_size=32, seed=seed)
 
 
 # --- CIFAR-10 --------------------------------------------------------------------------------

@@ -271,3 +271,94 @@ def test_corrupted_cifar10_fails_the_checksum(tmp_path):
     write_fake_cifar10(tmp_path)  # real md5 sums are checked here, and the fake files fail them
     with pytest.raises(RuntimeError, match="corrupted"):
         cifar10_loaders(tmp_path)
+
+
+# --- distorted digits: the harder task ----------------------------------------------------------
+
+
+def test_distorted_digits_shapes_counts_and_balance():
+    split = data.distorted_digits_tensors(normalize=False)
+    copies, per_class = data.DISTORTED_TRAIN_COPIES, data.DISTORTED_TRAIN_PER_CLASS
+    assert split.train_images.shape == (10 * per_class * copies, 1, 32, 32)
+    assert torch.bincount(split.train_labels).tolist() == [per_class * copies] * 10
+    # the test images are every test digit of digits' own split, DISTORTED_TEST_COPIES times each
+    digits_test = digits_tensors(image_size=None).test_labels
+    expected = (torch.bincount(digits_test) * data.DISTORTED_TEST_COPIES).tolist()
+    assert torch.bincount(split.test_labels).tolist() == expected
+    assert len(split.test_labels) >= 2000  # one test image weighs at most 0.05 points
+    for images in (split.train_images, split.test_images):
+        assert images.min() >= 0 and images.max() <= 1
+        assert torch.equal(torch.round(images * 255), images * 255)  # 8-bit pixels, exactly
+
+
+def test_distorted_digits_are_the_same_for_a_seed_and_differ_across_seeds():
+    first, again = data.distorted_digits_tensors(seed=3), data.distorted_digits_tensors(seed=3)
+    assert torch.equal(first.train_images, again.train_images)
+    assert torch.equal(first.test_images, again.test_images)
+    other = data.distorted_digits_tensors(seed=4)
+    assert not torch.equal(first.test_images, other.test_images)
+
+
+def test_distorted_copies_of_one_digit_differ_and_the_test_digits_are_never_trained_on():
+    split = data.distorted_digits_tensors(normalize=False)
+    copies = data.DISTORTED_TEST_COPIES
+    first_digit = split.test_images[:copies]
+    assert all(not torch.equal(first_digit[0], image) for image in first_digit[1:])
+    assert len(set(split.test_labels[:copies].tolist())) == 1
+    # the train and test digits come from digits' disjoint split (test_split_is_a_stratified_partition)
+    pixels, labels = data._load_digits_arrays()
+    train_indices, test_indices = data._stratified_split(labels, 0.2, 0)
+    assert not set(train_indices) & set(test_indices)
+
+
+def test_an_undistorted_digit_comes_back_as_the_upscaled_digit():
+    """With every distortion off, the affine sampling is the plain 4x bilinear upscale."""
+    pixels, _ = data._load_digits_arrays()
+    off = {**data.DISTORTION, "rotation_degrees": 0.0, "scale": (1.0, 1.0), "shear": 0.0}
+    off |= {"shift_pixels": 0.0, "noise": 0.0, "erase_probability": 0.0}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(data, "DISTORTION", off)
+        made = data._distort(pixels[:5], 1, np.random.default_rng(0)).astype(np.float64) / 255
+    upscaled = data._to_images(pixels[:5], 32)[:, 0].numpy()
+    # torch's bilinear resize clamps at the border where we fade to zero: compare the inside
+    assert np.abs(made[:, 2:-2, 2:-2] - upscaled[:, 2:-2, 2:-2]).max() <= 1 / 255
+
+
+def test_distorted_digits_are_harder_but_learnable():
+    """A nearest-centroid classifier: well above chance on the distorted test images, and far
+    below what it reaches on plain digits."""
+
+    def centroid_accuracy(split):
+        flat_train, flat_test = split.train_images.flatten(1), split.test_images.flatten(1)
+        centroids = torch.stack([flat_train[split.train_labels == c].mean(0) for c in range(10)])
+        predicted = torch.cdist(flat_test, centroids).argmin(1)
+        return (predicted == split.test_labels).float().mean().item()
+
+    distorted = centroid_accuracy(data.distorted_digits_tensors())
+    plain = centroid_accuracy(digits_tensors(image_size=32))
+    assert 0.2 < distorted < plain - 0.2
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: data.distorted_digits_tensors(seed=-1), "seed"),
+        (lambda: data.distorted_digits_tensors(channels=2), r"channels must be one of \(1, 3\)"),
+        (lambda: data.distorted_digits_loaders(batch_size=0), "batch_size"),
+        (
+            lambda: data.dataset_loaders("mnist"),
+            r"dataset must be one of \('digits', 'distorted'\), got 'mnist'",
+        ),
+    ],
+)
+def test_distorted_digits_reject_bad_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_dataset_loaders_give_both_tasks_at_32x32():
+    for name in data.DATASETS:
+        train_loader, test_loader = data.dataset_loaders(name, batch_size=16)
+        images, _ = next(iter(train_loader))
+        assert images.shape == (16, 1, 32, 32)
+        assert len(test_loader.dataset) >= 360
