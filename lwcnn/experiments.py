@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import csv
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lwcnn.data import digits_loaders
+from lwcnn.data import DATASETS, dataset_loaders
 from lwcnn.models import SmallMBConvNet, SmallMobileNet
 from lwcnn.train import History, set_seed, train
 
@@ -32,11 +32,13 @@ RUN_COLUMNS = ("experiment", "variant", "seed", "params", "macs", "test_accuracy
 
 @dataclass(frozen=True)
 class Experiment:
-    """A lesson's comparison: named network specs, trained with one recipe on one digits split.
+    """A lesson's comparison: named network specs, trained with one recipe on one split.
 
     The recipe is `lwcnn.train.train`'s defaults (Adam, cosine schedule) at `lr`, batches of
     `batch_size` 32x32 images; the train/test split is drawn with `split_seed`, the same for every
-    seed, so the seeds differ only in the initial weights and the batch order.
+    seed, so the seeds differ only in the initial weights and the batch order. `dataset` is
+    "digits" or "distorted" (`lwcnn.data.distorted_digits_tensors`: the harder task, 2160 test
+    images, where differences of a point show).
     """
 
     lesson: str
@@ -46,9 +48,16 @@ class Experiment:
     batch_size: int = 32
     image_size: int = 32
     split_seed: int = 0
+    dataset: str = "digits"
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.image_size != 32:
+            raise ValueError(f"image_size must be 32 (both datasets are 32x32), got {self.image_size!r}")
 
     def loaders(self):
-        return digits_loaders(batch_size=self.batch_size, image_size=self.image_size, seed=self.split_seed)
+        return dataset_loaders(self.dataset, batch_size=self.batch_size, seed=self.split_seed)
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -62,15 +71,21 @@ EXPERIMENTS: dict[str, Experiment] = {
     "width": Experiment(
         "03", {f"{alpha}": SmallMobileNet(width_multiplier=alpha) for alpha in (0.25, 0.5, 1.0)}, epochs=4
     ),
-    # Lesson 06: ReLU or h-swish, with or without squeeze-and-excite, in a small MBConv network.
+    # Lesson 06: ReLU, h-swish, or h-swish in the deep half only (MobileNetV3's choice), with or
+    # without squeeze-and-excite, in a small MBConv network, on the harder distorted digits.
     "activation_se": Experiment(
         "06",
         {
-            f"{activation}, SE {'on' if se else 'off'}": SmallMBConvNet(activation, se)
-            for activation in ("relu", "hswish")
+            f"{name}, SE {'on' if se else 'off'}": SmallMBConvNet(activation, se, deep_activation=deep)
+            for name, activation, deep in (
+                ("relu", "relu", None),
+                ("hswish", "hswish", None),
+                ("hswish deep half", "relu", "hswish"),
+            )
             for se in (False, True)
         },
-        epochs=2,
+        epochs=8,
+        dataset="distorted",
     ),
 }
 
@@ -161,3 +176,63 @@ def describe(values: Iterable[float]) -> str:
         f"{100 * statistics.fmean(values):.1f}% "
         f"({100 * min(values):.1f}-{100 * max(values):.1f}, {len(values)} seeds)"
     )
+
+
+class Gap(NamedTuple):
+    """How far apart two variants' recorded accuracies are, against their seeds' spread.
+
+    `mean_gap` is mean(first) - mean(second); `spread` the larger of the two variants' seed ranges
+    (max - min). `separated` when the gap is larger than that spread: only then does a lesson say
+    that one beats the other.
+    """
+
+    first: str
+    second: str
+    mean_gap: float
+    spread: float
+
+    @property
+    def separated(self) -> bool:
+        return abs(self.mean_gap) > self.spread
+
+    def __str__(self) -> str:
+        verdict = "separated" if self.separated else "within the seeds' spread"
+        return (
+            f"{self.first} - {self.second}: {100 * self.mean_gap:+.1f} points "
+            f"(seed spread {100 * self.spread:.1f}): {verdict}"
+        )
+
+
+def gap(accuracy: Mapping[str, Sequence[float]], first: str, second: str) -> Gap:
+    """The `Gap` between two variants of `accuracy` ({variant: accuracies of its seeds}).
+
+    >>> str(gap({"a": [0.80, 0.82], "b": [0.75, 0.76]}, "a", "b"))
+    'a - b: +5.5 points (seed spread 2.0): separated'
+    """
+    for name in (first, second):
+        if name not in accuracy:
+            raise ValueError(f"{name!r} is not a variant; the variants: {', '.join(accuracy)}")
+        if not accuracy[name]:
+            raise ValueError(f"{name!r} has no recorded seeds")
+    a, b = accuracy[first], accuracy[second]
+    spread = max(max(a) - min(a), max(b) - min(b))
+    return Gap(first, second, statistics.fmean(a) - statistics.fmean(b), spread)
+
+
+# The comparisons a lesson states on its recorded runs: (experiment, first variant, second variant).
+CLAIMS: tuple[tuple[str, str, str], ...] = (
+    *(
+        ("activation_se", f"{name}, SE on", f"{name}, SE off")
+        for name in ("relu", "hswish", "hswish deep half")
+    ),
+    ("activation_se", "hswish, SE off", "relu, SE off"),
+    ("activation_se", "hswish, SE on", "relu, SE on"),
+    ("activation_se", "hswish deep half, SE on", "relu, SE on"),
+    ("activation_se", "hswish deep half, SE on", "hswish, SE on"),
+)
+
+
+def claims(runs: Iterable[Run], name: str) -> list[Gap]:
+    """The `Gap` of each of experiment `name`'s `CLAIMS`, on the recorded `runs`."""
+    accuracy = accuracies(list(runs), name)
+    return [gap(accuracy, first, second) for experiment, first, second in CLAIMS if experiment == name]

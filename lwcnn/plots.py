@@ -288,6 +288,38 @@ def shared_histograms(samples: dict, *, bins: int = 40, xlabel: str = "", figsiz
     return axes
 
 
+def seed_spread(accuracy: dict, ax=None, *, xlabel: str = "test accuracy (%)"):
+    """One row per variant: each seed's accuracy as a dot, the mean as a bar with the seeds'
+    range as its error bar, on an axis zoomed to where the variants differ. Returns the axes.
+
+    >>> ax = seed_spread({"relu": [0.86, 0.87, 0.87], "h-swish": [0.86, 0.88, 0.87]})
+    """
+    if not accuracy or any(len(values) == 0 for values in accuracy.values()):
+        raise ValueError("accuracy must map each variant to at least one seed's accuracy")
+    if ax is None:
+        _, ax = _subplots(figsize=(7, 0.5 * len(accuracy) + 1.2))
+    names = list(accuracy)
+    for row, name in enumerate(names):
+        values = [100 * v for v in accuracy[name]]
+        mean = sum(values) / len(values)
+        ax.errorbar(
+            mean, row, xerr=[[mean - min(values)], [max(values) - mean]], fmt="o", color="C0",
+            capsize=4, markersize=7, zorder=3, label="mean, seeds' range" if row == 0 else None,
+        )  # fmt: skip
+        ax.scatter(
+            values, [row] * len(values), s=14, color="C1", zorder=4, label="one seed" if row == 0 else None
+        )
+    everything = [100 * v for values in accuracy.values() for v in values]
+    margin = max(0.5, 0.15 * (max(everything) - min(everything)))
+    ax.set_xlim(min(everything) - margin, max(everything) + margin)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    return ax
+
+
 def conv_cost_bars(summary: dict, ax=None):
     """Bars: MACs of a standard conv, this conv and a depthwise-separable conv of the same shape."""
     if ax is None:

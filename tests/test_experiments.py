@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lwcnn import experiments
 from lwcnn.counting import count_model
@@ -79,3 +81,29 @@ def test_describe_gives_the_mean_and_the_range_in_percent():
 def test_the_header_says_how_the_runs_were_made():
     header = experiments.header()
     assert header.startswith("#") and "benchmarks/digits_runs.py" in header and "machine:" in header
+
+
+@given(
+    first=st.lists(st.floats(0, 1), min_size=1, max_size=6),
+    second=st.lists(st.floats(0, 1), min_size=1, max_size=6),
+)
+def test_a_gap_is_separated_only_when_it_exceeds_both_variants_seed_range(first, second):
+    found = experiments.gap({"a": first, "b": second}, "a", "b")
+    assert found.spread == max(max(first) - min(first), max(second) - min(second))
+    assert found.mean_gap == pytest.approx(sum(first) / len(first) - sum(second) / len(second))
+    assert found.separated == (abs(found.mean_gap) > found.spread)
+    if min(first) - max(second) > found.spread:  # every seed of a above every seed of b, by more
+        assert found.separated and found.mean_gap > 0
+
+
+def test_a_gap_names_what_is_missing():
+    with pytest.raises(ValueError, match="'c' is not a variant; the variants: a, b"):
+        experiments.gap({"a": [0.5], "b": [0.6]}, "a", "c")
+    with pytest.raises(ValueError, match="'b' has no recorded seeds"):
+        experiments.gap({"a": [0.5], "b": []}, "a", "b")
+
+
+def test_an_experiment_names_its_dataset():
+    with pytest.raises(ValueError, match=r"dataset must be one of \('digits', 'distorted'\)"):
+        experiments.Experiment("06", {}, epochs=1, dataset="cifar")
+    assert experiments.EXPERIMENTS["activation_se"].dataset == "distorted"

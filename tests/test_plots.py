@@ -364,3 +364,13 @@ def test_the_checks_can_fail():
     axes[1].hist([0.0, 0.01, 0.3], bins=20)
     assert not axes[0].get_shared_x_axes().joined(axes[0], axes[1])
     assert axes[0].get_xlim() != axes[1].get_xlim()
+
+
+def test_seed_spread_draws_a_row_per_variant_with_the_seeds_range():
+    accuracy = {"relu": [0.86, 0.87, 0.875], "h-swish": [0.85, 0.88]}
+    ax = plots.seed_spread(accuracy)
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["relu", "h-swish"]
+    low, high = ax.get_xlim()
+    assert low < 85 and high > 88 and high - low < 10  # zoomed to where the variants are
+    with pytest.raises(ValueError, match="at least one seed"):
+        plots.seed_spread({"relu": []})

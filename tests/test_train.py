@@ -282,6 +282,12 @@ def test_small_mbconv_net_cost_is_torchs_count(activation, se, in_channels, num_
     assert (spec.cost(size).params, spec.cost(size).macs) == (counted_params(model), macs)
 
 
+def test_small_mbconv_net_puts_the_deep_activation_in_the_last_block_and_the_head_only():
+    layers = SmallMBConvNet("relu", deep_activation="hswish").layers()
+    assert [layer.activation for layer in layers] == ["relu", "relu", "relu", "hswish", "hswish"]
+    assert SmallMBConvNet("hswish").layers() == SmallMBConvNet("hswish", deep_activation="hswish").layers()
+
+
 def test_small_mbconv_net_squeezes_a_quarter_only_with_se():
     squeezes = [getattr(layer, "squeeze_channels", 0) for layer in SmallMBConvNet(se=True).layers()]
     assert squeezes == [0, 16, 18, 24, 0]
@@ -294,6 +300,7 @@ def test_small_mbconv_net_squeezes_a_quarter_only_with_se():
         ({"activation": "gelu"}, ValueError, "activation must be one of"),
         ({"se": 1}, TypeError, "se must be True or False"),
         ({"num_classes": 0}, ValueError, "num_classes"),
+        ({"deep_activation": "gelu"}, ValueError, "deep_activation must be one of"),
     ],
 )
 def test_small_mbconv_net_rejects_bad_arguments(arguments, error, message):

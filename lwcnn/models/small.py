@@ -131,7 +131,9 @@ class SmallMBConvNet:
     stride 2; 24 -> 24 expanded 72, 5x5; 24 -> 40 expanded 96, 5x5, stride 2), a 1x1 conv to 128
     channels, global average pooling and a linear classifier: MobileNetV3's block in miniature.
     With `se=True` every inverted residual squeezes its expanded tensor to a quarter
-    (`cost.se_channels(expanded, 0.25, divisor=None)`), as SENet and MnasNet do.
+    (`cost.se_channels(expanded, 0.25, divisor=None)`), as SENet and MnasNet do. With
+    `deep_activation` the deep half (the last block, on 8x8 maps, and the 1x1 conv after it) uses
+    that activation instead, as MobileNetV3 puts h-swish only where the maps are small.
 
     >>> SmallMBConvNet("hswish", se=True).cost(32).params
     34420
@@ -141,10 +143,13 @@ class SmallMBConvNet:
     se: bool = False
     num_classes: int = 10
     in_channels: int = 1
+    deep_activation: str | None = None  # None: `activation` everywhere
 
     def __post_init__(self):
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
+        for name in ("activation", "deep_activation"):
+            value = getattr(self, name)
+            if value not in ACTIVATIONS and not (name == "deep_activation" and value is None):
+                raise ValueError(f"{name} must be one of {tuple(ACTIVATIONS)}, got {value!r}")
         if not isinstance(self.se, bool):
             raise TypeError(f"se must be True or False, got {self.se!r}")
         for name in ("num_classes", "in_channels"):
@@ -156,12 +161,13 @@ class SmallMBConvNet:
     def layers(self) -> list[ConvBNAct | InvertedResidual]:
         """The feature extractor as block specs, stem to the last 1x1 conv."""
         act = self.activation
+        deep = self.deep_activation or act
         return [
             ConvBNAct(self.in_channels, 16, 3, 2, activation=act),
             InvertedResidual(16, 24, 64, 3, 2, self._squeeze(64), activation=act),
             InvertedResidual(24, 24, 72, 5, 1, self._squeeze(72), activation=act),
-            InvertedResidual(24, 40, 96, 5, 2, self._squeeze(96), activation=act),
-            ConvBNAct(40, 128, 1, activation=act),
+            InvertedResidual(24, 40, 96, 5, 2, self._squeeze(96), activation=deep),
+            ConvBNAct(40, 128, 1, activation=deep),
         ]
 
     def build(self) -> nn.Sequential:
