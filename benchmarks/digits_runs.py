@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/digits_runs.py            # about 2 minutes on 2 CPU cores
 
 Trains every variant of every experiment in `lwcnn.experiments.EXPERIMENTS` (lesson 02: standard
-vs separable; lesson 03: three widths; lesson 06: ReLU or h-swish, with or without SE) with seeds
-0..4, one thread, and writes `data/digits_runs.csv`: a `#` header with the command, machine,
+vs separable; lesson 03: three widths, both on digits; lesson 06: ReLU, h-swish or h-swish in the
+deep half, with or without SE, on the distorted digits) with seeds 0..4, one thread, and writes `data/digits_runs.csv`: a `#` header with the command, machine,
 float path and time, then one row per run (experiment, variant, seed, params, MACs, test
 accuracy). The lessons state their claims on this file; the run a lesson makes live is the
 student's own, and its last digits depend on the CPU.
@@ -60,16 +60,16 @@ def main() -> int:
         rows.append((name, variant, seed, cost.params, cost.macs, history.final_test_accuracy))
     seconds = time.perf_counter() - start
     recipes = {
-        name: {"epochs": e.epochs, "lr": e.lr, "batch_size": e.batch_size, "image_size": e.image_size}
+        name: {"dataset": e.dataset, "epochs": e.epochs, "lr": e.lr, "batch_size": e.batch_size}
         for name, e in experiments.EXPERIMENTS.items()
     }
     with args.out.open("w", newline="") as handle:
         handle.write(
-            "# lwcnn: the training experiments of lessons 02, 03 and 06 on digits (lwcnn.experiments)\n"
+            "# lwcnn: the training experiments of lessons 02, 03 and 06 (lwcnn.experiments)\n"
             "# made by: .venv/bin/python benchmarks/digits_runs.py\n"
             f"# machine: {latency.device_name()}; float path: {float_path()}; torch {torch.__version__}; "
             f"Python {platform.python_version()}\n"
-            f"# recipe: Adam, cosine schedule, digits split seed 0; {recipes}; seeds 0-{args.seeds - 1}, "
+            f"# recipe: Adam, cosine schedule, 32x32, split seed 0; {recipes}; seeds 0-{args.seeds - 1}, "
             f"one thread; {len(rows)} runs in {seconds:.0f} s on {time.strftime('%Y-%m-%d')}\n"
         )
         writer = csv.writer(handle)
