@@ -11,7 +11,7 @@ Code exercises, each checked against torch and `lwcnn` on edge cases and random 
 
 Questions: `q_se_heavier` (in how many of MobileNetV3-Large's blocks SE outweighs the rest),
 `q_rounding` (what the rounding of the squeeze width adds to MobileNetV3-Small) and `q_se_wins`
-(how often SE won on the recorded digits runs, seed by seed).
+(how often SE won on the recorded runs on distorted digits, seed by seed).
 """
 
 from __future__ import annotations
@@ -135,10 +135,10 @@ def _rounding_adds() -> int:
 
 
 def _se_wins() -> int:
-    """(activation, seed) pairs of the recorded digits runs in which SE on beats SE off."""
+    """(activation, seed) pairs of the recorded runs in which SE on beats SE off."""
     accuracy = experiments.accuracies(experiments.load_runs(), "activation_se")
     wins = 0
-    for activation in ("relu", "hswish"):
+    for activation in ("relu", "hswish", "hswish deep half"):
         on, off = accuracy[f"{activation}, SE on"], accuracy[f"{activation}, SE off"]
         wins += sum(a > b for a, b in zip(on, off, strict=True))
     return wins
@@ -157,7 +157,7 @@ QUESTIONS = {
         hint="for each SE block, the parameters with its squeeze_channels minus those with expanded_channels // 4",
     ),
     "q_se_wins": Question(
-        "recorded digits runs: (activation, seed) pairs in which SE on has a higher test accuracy than SE off",
+        "recorded runs: (activation, seed) pairs in which SE on has a higher test accuracy than SE off",
         _se_wins,
         hint="experiments.accuracies(experiments.load_runs(), 'activation_se') lists each variant's "
         "accuracies in seed order; a tie is not a win",
