@@ -23,6 +23,7 @@ from torch import nn
 
 from lwcnn import models, prune
 from lwcnn.blocks import InvertedResidual
+from lwcnn.paths import PRUNING_CHECKPOINT, PRUNING_DIR
 
 # (name, options, input resolution): the issue's four MobileNetV3s, then the other families
 V3_CASES = [
@@ -248,6 +249,41 @@ def test_pruning_a_pruned_network_again_stays_exact_and_keeps_the_base():
     assert models.cost(twice.cfg).params < models.cost(once.cfg).params
 
 
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("mobilenet_v3_small", {"small_input": True}),
+        ("mobilenet_v2", {"small_input": True}),
+        ("mnasnet1_0", {}),
+    ],
+)
+def test_a_group_cut_to_one_channel_is_still_the_bases_group_when_pruned_again(name, options):
+    """A depthwise conv narrowed to one channel has groups=1, like a plain 1 -> 1 conv: the
+    pruned network's groups still are the base's, so it can be slimmed again (iterative pruning)."""
+    spec = models.spec(name, num_classes=10, **options)
+    model = randomised(spec, seed=6)
+    depthwise_first = next(  # the first group whose BatchNorms include a depthwise conv's
+        group
+        for group in prune.channel_groups(spec)
+        if group.prunable
+        and any(
+            isinstance(m := model.get_submodule(path.removesuffix(".bn") + ".conv"), nn.Conv2d)
+            and m.groups > 1
+            for path in group.norms
+            if path.endswith(".bn")
+        )
+    )
+    masks = {depthwise_first.name: torch.arange(depthwise_first.channels) == 0}
+    once = prune.apply_masks(model, masks)
+    assert once.cfg.kept(depthwise_first.name) == 1
+    base_names = [group.name for group in prune.channel_groups(spec)]
+    assert [group.name for group in prune.channel_groups(once.cfg)] == base_names
+    assert {g.name: g.channels for g in prune.channel_groups(once.cfg)}[depthwise_first.name] == 1
+    twice = prune.slim(once.model, 0.3)
+    assert twice.cfg.base == spec and twice.cfg.kept(depthwise_first.name) == 1
+    check_exact(once.model, twice, 32)
+
+
 def test_slim_leaves_the_model_unchanged_and_keeps_its_mode():
     model = randomised(models.spec("mobilenet_v3_small", small_input=True, num_classes=10), seed=6)
     before = {key: value.clone() for key, value in model.state_dict().items()}
@@ -458,19 +494,27 @@ def test_cost_weighted_penalty_scales_each_layers_term():
 
 def test_lesson_08s_recorded_evaluations_describe_the_shipped_model():
     """data/pruning/evaluations.csv (the lesson's checked accuracies) belongs to the shipped
-    checkpoint: its costs are what slimming that model gives, and its unpruned accuracy is the one
-    the checkpoint and the sweep recorded."""
-    folder = Path(__file__).resolve().parent.parent / "data" / "pruning"
-    checkpoint = prune.load_pruned(folder / "mobilenet_v3_small_digits_sparse.pth")
-    with open(folder / "evaluations.csv") as handle:
-        rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
-    with open(folder / "sweep.csv") as handle:
-        sweep = list(csv.DictReader(handle))
+    checkpoint: its costs are what slimming that model gives, its unpruned accuracy is the one the
+    checkpoint and the sweep recorded, and the sweeps' seed-0 sparsity rows slimmed the same model."""
+    folder = PRUNING_DIR
+    checkpoint = prune.load_pruned(PRUNING_CHECKPOINT)
+    recipe = checkpoint.metadata["recipe"]
+
+    def read(name):
+        with open(folder / name) as handle:
+            return list(csv.DictReader(line for line in handle if not line.startswith("#")))
+
+    rows, sweep, before = read("evaluations.csv"), read("sweep.csv"), read("before_finetuning.csv")
     full = models.cost(checkpoint.cfg)
     (unpruned,) = [row for row in rows if row["pruning"] == "none"]
     assert float(unpruned["test_accuracy"]) == checkpoint.metadata["test_accuracy"]
-    baseline = next(r for r in sweep if r["training"] == "sparsity" and float(r["prune_rate"]) == 0)
+
+    def shipped(r):  # a sweep row of the shipped model: sparsity-trained with the recipe's seed
+        return r["training"] == "sparsity" and int(r["seed"]) == recipe["seed"]
+
+    baseline = next(r for r in sweep if shipped(r) and float(r["prune_rate"]) == 0)
     assert float(baseline["baseline_accuracy"]) == checkpoint.metadata["test_accuracy"]
+    assert float(baseline["s"]) == recipe["sparsity"]
     for row in rows:
         rate = float(row["prune_rate"])
         if row["pruning"] == "slimmed":
@@ -479,10 +523,23 @@ def test_lesson_08s_recorded_evaluations_describe_the_shipped_model():
         else:
             cost = full
         assert (int(row["params"]), int(row["macs"])) == (cost.params, cost.macs), row
-    mean_rows = {float(r["prune_rate"]): r for r in rows if r["scores"] == "mean"}
+    slimmed = {(r["scores"], float(r["prune_rate"])): r for r in rows if r["pruning"] == "slimmed"}
     for r in sweep:  # the sweep slimmed the same model with the same scores: the same accuracies
-        if r["training"] == "sparsity" and float(r["prune_rate"]) > 0:
-            assert float(mean_rows[float(r["prune_rate"])]["test_accuracy"]) == float(r["pruned_accuracy"])
+        if shipped(r) and r["schedule"] == "one-shot":
+            assert float(slimmed[recipe["normalize"], float(r["prune_rate"])]["test_accuracy"]) == float(
+                r["pruned_accuracy"]
+            )
+    checked = 0
+    for r in before:
+        if shipped(r) and float(r["prune_rate"]) > 0:
+            evaluated = slimmed[r["scores"], float(r["prune_rate"])]
+            assert (r["params"], r["macs"], float(r["test_accuracy"])) == (
+                evaluated["params"],
+                evaluated["macs"],
+                float(evaluated["test_accuracy"]),
+            )
+            checked += 1
+    assert checked == len(slimmed)
 
 
 # --- blocks declare their channels; pruning reads only that --------------------------------------

@@ -6,6 +6,7 @@ groups with a union-find. It knows nothing about any particular block."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -144,7 +145,20 @@ def _plan_layer(nodes: _Nodes, path: str, spec: Any, roles: dict[str, int]) -> P
 
 @functools.lru_cache(maxsize=256)
 def channel_plan(spec: NetworkSpec) -> ChannelPlan:
-    """Walk the spec's layers once: each layer's channel roles as nodes, joined into groups."""
+    """Walk the spec's layers once: each layer's channel roles as nodes, joined into groups.
+
+    A pruned network (`PrunedSpec`) is planned as its base, with each group's kept width: its
+    structure is the base's. (Read from its own layers, a depthwise conv narrowed to one channel
+    would pass for a plain 1 -> 1 conv and open a group of its own, which the base has not.)
+    """
+    from lwcnn.prune.cfg import PrunedSpec  # cfg.py builds on this module
+
+    if isinstance(spec, PrunedSpec):
+        plan, kept = channel_plan(spec.base), dict(spec.widths)
+        groups = tuple(
+            dataclasses.replace(group, channels=kept.get(group.name, group.channels)) for group in plan.groups
+        )
+        return dataclasses.replace(plan, groups=groups)
     nodes = _Nodes()
     current = nodes.new("input", spec.in_channels, fixed="the input image")
 
