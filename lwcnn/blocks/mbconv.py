@@ -250,14 +250,17 @@ class InvertedResidual(Expanding):
         d'')` at stride 1 without SE). Params: those weights, BatchNorm's `2*C` after every conv,
         SE's biases `S + E`, PReLU's slopes.
         """
-        e, n, s, k = self.expanded_channels, self.out_channels, self.squeeze_channels, self.kernel_size
-        out_height = C.same_out(height, self.stride)  # "same" padding
-        out_width = out_height if width == height else C.same_out(width, self.stride)
+        fields = self.__dict__  # read once: this runs for every block of every network costed
+        m, e, n = fields["in_channels"], fields["expanded_channels"], fields["out_channels"]
+        s, k, stride = fields["squeeze_channels"], fields["kernel_size"], fields["stride"]
+        out_height = (height - 1) // stride + 1  # "same" padding: C.same_out, written out
+        out_width = out_height if width == height else (width - 1) // stride + 1
         weights = e * (k * k + n)  # the depthwise conv and the projection
         macs = weights * out_height * out_width
         activated = e  # output channels of the convs with `activation` (the projection is linear)
-        if self.has_expansion:
-            expand = self.in_channels * e
+        expand_field = fields["expand"]
+        if e != m if expand_field is None else expand_field:  # self.has_expansion, written out
+            expand = m * e
             weights, macs, activated = weights + expand, macs + expand * height * width, e + e
         params = weights + 2 * (activated + n) + (activated if self.activation == "prelu" else 0)
         if s:
