@@ -165,17 +165,31 @@ def digits_tensors(
     train_images = _to_images(pixels[train_indices], image_size)
     test_images = _to_images(pixels[test_indices], image_size)
 
+    return _split(
+        train_images,
+        torch.from_numpy(labels[train_indices]),
+        test_images,
+        torch.from_numpy(labels[test_indices]),
+        channels,
+        normalize,
+    )
+
+
+def _split(
+    train_images, train_labels, test_images, test_labels, channels: int, normalize: bool
+) -> DigitsSplit:
+    """A `DigitsSplit`, standardised with the *training* images' mean and std (`normalize`), then
+    replicated to `channels`, so 3 channels are exactly 3 copies of the grey image."""
     mean, std = 0.0, 1.0
     if normalize:
         mean, std = train_images.mean().item(), train_images.std().item()
         train_images = (train_images - mean) / std
         test_images = (test_images - mean) / std
-    # Replicated after normalising, so 3 channels are exactly 3 copies of the grey image.
     return DigitsSplit(
         train_images=_replicate_channels(train_images, channels),
-        train_labels=torch.from_numpy(labels[train_indices]),
+        train_labels=train_labels,
         test_images=_replicate_channels(test_images, channels),
-        test_labels=torch.from_numpy(labels[test_indices]),
+        test_labels=test_labels,
         mean=mean,
         std=std,
     )
@@ -323,18 +337,13 @@ def distorted_digits_tensors(seed: int = 0, channels: int = 1, normalize: bool =
     train_pixels, train_labels, test_pixels, test_labels = _distorted_arrays(seed)
     train_images = torch.from_numpy(train_pixels).unsqueeze(1).float() / 255
     test_images = torch.from_numpy(test_pixels).unsqueeze(1).float() / 255
-    mean, std = 0.0, 1.0
-    if normalize:
-        mean, std = train_images.mean().item(), train_images.std().item()
-        train_images = (train_images - mean) / std
-        test_images = (test_images - mean) / std
-    return DigitsSplit(
-        train_images=_replicate_channels(train_images, channels),
-        train_labels=torch.from_numpy(train_labels),
-        test_images=_replicate_channels(test_images, channels),
-        test_labels=torch.from_numpy(test_labels),
-        mean=mean,
-        std=std,
+    return _split(
+        train_images,
+        torch.from_numpy(train_labels),
+        test_images,
+        torch.from_numpy(test_labels),
+        channels,
+        normalize,
     )
 
 
