@@ -320,6 +320,37 @@ def seed_spread(accuracy: dict, ax=None, *, xlabel: str = "test accuracy (%)"):
     return ax
 
 
+def spread_curves(curves: dict, ax=None, *, xlabel: str = "prune rate (share of channels removed)"):
+    """One curve per name of `curves` ({name: {x: accuracies of the seeds}}): the mean over the
+    seeds as a line with dots, the seeds' range (lowest to highest) as a band around it, in
+    percent, on an axis zoomed to the curves. Returns the axes.
+
+    >>> ax = spread_curves({"plain": {0.2: [0.80, 0.82], 0.4: [0.70, 0.74]}})
+    """
+    if not curves or any(
+        not points or any(len(v) == 0 for v in points.values()) for points in curves.values()
+    ):
+        raise ValueError("curves must map each name to {x: at least one seed's accuracy}")
+    if ax is None:
+        _, ax = _subplots(figsize=(6, 3.6))
+    everything = []
+    for index, (name, points) in enumerate(curves.items()):
+        xs = sorted(points)
+        values = [[100 * v for v in points[x]] for x in xs]
+        means = [sum(v) / len(v) for v in values]
+        color = f"C{index}"
+        ax.fill_between(xs, [min(v) for v in values], [max(v) for v in values], color=color, alpha=0.2, lw=0)
+        ax.plot(xs, means, "o-", color=color, markersize=4, label=f"{name} (mean; band: seeds' range)")
+        everything += [v for seed_values in values for v in seed_values]
+    margin = max(0.5, 0.05 * (max(everything) - min(everything)))
+    ax.set_ylim(min(everything) - margin, max(everything) + margin)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
 def conv_cost_bars(summary: dict, ax=None):
     """Bars: MACs of a standard conv, this conv and a depthwise-separable conv of the same shape."""
     if ax is None:

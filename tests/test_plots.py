@@ -23,6 +23,7 @@ from matplotlib.collections import PathCollection
 from matplotlib.patches import Rectangle
 
 from lwcnn import nas, plots, prune, widgets
+from lwcnn.paths import PRUNING_CHECKPOINT
 
 matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parent.parent
@@ -299,9 +300,7 @@ def _figures():
         ),
         "kept_channels_bars": lambda: plots.kept_channels_bars(
             widgets.slimming_summary(
-                prune.load_pruned(
-                    ROOT / "data" / "pruning" / "mobilenet_v3_small_digits_sparse.pth"
-                ).model.eval(),
+                prune.load_pruned(PRUNING_CHECKPOINT).model.eval(),
                 0.5,
             )
         ),
@@ -374,3 +373,17 @@ def test_seed_spread_draws_a_row_per_variant_with_the_seeds_range():
     assert low < 85 and high > 88 and high - low < 10  # zoomed to where the variants are
     with pytest.raises(ValueError, match="at least one seed"):
         plots.seed_spread({"relu": []})
+
+
+def test_spread_curves_draw_the_mean_and_a_band_per_curve_zoomed_to_them():
+    curves = {"plain": {0.2: [0.80, 0.82, 0.81], 0.4: [0.70, 0.74]}, "sparse": {0.2: [0.84], 0.4: [0.83]}}
+    ax = plots.spread_curves(curves)
+    lines = ax.get_lines()
+    assert [list(line.get_ydata()) for line in lines] == [pytest.approx([81, 72]), pytest.approx([84, 83])]
+    assert len(ax.collections) == 2  # one band per curve
+    low, high = ax.get_ylim()
+    assert 69 < low < 70 and 84 < high < 85.5  # zoomed to the seeds, not 0-100
+    with pytest.raises(ValueError, match="at least one seed"):
+        plots.spread_curves({"plain": {0.2: []}})
+    with pytest.raises(ValueError, match="at least one seed"):
+        plots.spread_curves({})
