@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from lwcnn import paths
 from lwcnn.data import DATASETS, dataset_loaders
 from lwcnn.models import SmallMBConvNet, SmallMobileNet
+from lwcnn.paths import DATA_DIR, PRUNING_CHECKPOINT, PRUNING_DIR
 from lwcnn.train import History, set_seed, train
 
-DEFAULT_RUNS = Path(__file__).resolve().parent.parent / "data" / "digits_runs.csv"
+DEFAULT_RUNS = DATA_DIR / "digits_runs.csv"
 RUN_COLUMNS = ("experiment", "variant", "seed", "params", "macs", "test_accuracy")
 
 
@@ -156,17 +158,72 @@ def header(path: str | Path = DEFAULT_RUNS) -> str:
 
 def accuracies(runs: Iterable[Run], name: str) -> dict[str, list[float]]:
     """{variant: test accuracy of each recorded seed, in seed order} for one experiment, in the
-    experiment's order of variants."""
-    experiment = _experiment(name)
+    experiment's order of variants (for lesson 08's `PRUNING` runs, in the runs' order)."""
     chosen = sorted((run for run in runs if run.experiment == name), key=lambda run: run.seed)
-    found = {
-        variant: [run.test_accuracy for run in chosen if run.variant == variant]
-        for variant in experiment.variants
-    }
+    if name == PRUNING:
+        variants = list(dict.fromkeys(run.variant for run in chosen))
+        if not variants:
+            raise ValueError(f"no recorded runs of {name!r}; re-run benchmarks/pruning_sweep.py")
+    else:
+        variants = list(_experiment(name).variants)
+    found = {variant: [run.test_accuracy for run in chosen if run.variant == variant] for variant in variants}
     missing = [variant for variant, values in found.items() if not values]
     if missing:
         raise ValueError(f"no recorded runs of {name!r} for {missing}; re-run benchmarks/digits_runs.py")
     return found
+
+
+# --- lesson 08's recorded pruning sweeps, as runs -------------------------------------------
+
+PRUNING = "pruning"  # the experiment name of lesson 08's runs
+
+
+def pruning_variant(training: str, stage: str, rate: float = 0.0, how: str = "") -> str:
+    """The name of one pruned (or unpruned) network of lesson 08's sweeps.
+
+    `training` is "plain" or "sparsity"; `stage` "unpruned", "before fine-tuning" (then `how` is
+    the scores, "raw" or "mean") or "fine-tuned" (`how` is the schedule, "one-shot" or
+    "iterative"); `rate` the share of channels removed.
+
+    >>> pruning_variant("sparsity", "before fine-tuning", 0.4, "raw")
+    'sparsity, 40% cut, raw scores, before fine-tuning'
+    >>> pruning_variant("plain", "fine-tuned", 0.6, "iterative")
+    'plain, 60% cut, iterative, fine-tuned'
+    """
+    if stage == "unpruned":
+        return f"{training}, unpruned"
+    if stage not in ("before fine-tuning", "fine-tuned"):
+        raise ValueError(f"stage must be 'unpruned', 'before fine-tuning' or 'fine-tuned', got {stage!r}")
+    detail = f"{how} scores" if stage == "before fine-tuning" else how
+    return f"{training}, {rate:.0%} cut, {detail}, {stage}"
+
+
+def load_pruning_runs(folder: str | Path = PRUNING_DIR) -> list[Run]:
+    """Lesson 08's sweeps (`before_finetuning.csv`, `sweep.csv`) as `Run`s of experiment `PRUNING`,
+    one per trained or pruned network and seed, named by `pruning_variant`."""
+    folder = Path(folder)
+    read = {}
+    for name in ("before_finetuning.csv", "sweep.csv"):
+        rows, _ = paths.read_recorded_csv(folder / name, "benchmarks/pruning_sweep.py", 25)
+        read[name] = rows
+    runs = []
+    for row in read["before_finetuning.csv"]:
+        rate = float(row["prune_rate"])
+        if rate == 0:
+            continue  # the unpruned network, which sweep.csv names too
+        variant = pruning_variant(row["training"], "before fine-tuning", rate, row["scores"])
+        runs.append(_pruning_run(variant, row, "test_accuracy"))
+    for row in read["sweep.csv"]:
+        if row["schedule"] == "none":
+            runs.append(_pruning_run(pruning_variant(row["training"], "unpruned"), row, "baseline_accuracy"))
+            continue
+        variant = pruning_variant(row["training"], "fine-tuned", float(row["prune_rate"]), row["schedule"])
+        runs.append(_pruning_run(variant, row, "finetuned_accuracy"))
+    return runs
+
+
+def _pruning_run(variant: str, row: Mapping[str, str], column: str) -> Run:
+    return Run(PRUNING, variant, int(row["seed"]), int(row["params"]), int(row["macs"]), float(row[column]))
 
 
 def describe(values: Iterable[float]) -> str:
@@ -229,7 +286,58 @@ CLAIMS: tuple[tuple[str, str, str], ...] = (
     ("activation_se", "hswish, SE on", "relu, SE on"),
     ("activation_se", "hswish deep half, SE on", "relu, SE on"),
     ("activation_se", "hswish deep half, SE on", "hswish, SE on"),
+    # lesson 08: does sparsity training cost accuracy; does it keep accuracy through the cut
+    # (both scores), after fine-tuning, at the study's 40% and at a deep cut; iterative vs one shot
+    (PRUNING, pruning_variant("sparsity", "unpruned"), pruning_variant("plain", "unpruned")),
+    *(
+        (
+            PRUNING,
+            pruning_variant("sparsity", "before fine-tuning", rate, how),
+            pruning_variant("plain", "before fine-tuning", rate, how),
+        )
+        for rate in (0.3, 0.4)
+        for how in ("raw", "mean")
+    ),
+    *(
+        (
+            PRUNING,
+            pruning_variant("sparsity", "fine-tuned", rate, "one-shot"),
+            pruning_variant("plain", "fine-tuned", rate, "one-shot"),
+        )
+        for rate in (0.4, 0.8)
+    ),
+    (
+        PRUNING,
+        pruning_variant("sparsity", "fine-tuned", 0.4, "one-shot"),
+        pruning_variant("sparsity", "unpruned"),
+    ),
+    *(
+        (
+            PRUNING,
+            pruning_variant("sparsity", "fine-tuned", rate, "iterative"),
+            pruning_variant("sparsity", "fine-tuned", rate, "one-shot"),
+        )
+        for rate in (0.4, 0.6)
+    ),
 )
+
+
+class Source(NamedTuple):
+    """Where an experiment's claims are taught and on which dataset its runs were trained."""
+
+    lesson: str
+    dataset: str
+
+
+def source(name: str) -> Source:
+    """The lesson and dataset of experiment `name` (one of `EXPERIMENTS`, or `PRUNING`)."""
+    if name == PRUNING:
+        from lwcnn import prune  # the recipe the sweeps trained with is in the shipped model's metadata
+
+        recipe = prune.load_pruned(PRUNING_CHECKPOINT).metadata["recipe"]
+        return Source("08", recipe.get("dataset", "digits"))
+    experiment = _experiment(name)
+    return Source(experiment.lesson, experiment.dataset)
 
 
 def claims(runs: Iterable[Run], name: str) -> list[Gap]:

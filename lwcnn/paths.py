@@ -16,6 +16,8 @@ TABLE_SUFFIX = ".lut.csv"  # a lookup table; `<slug>.csv` beside it is the lesso
 NASBENCH_TABLE = DATA_DIR / "nasbench_digits.csv"  # benchmarks/nasbench_build.py
 NASBENCH_HELDOUT_TABLE = DATA_DIR / "nasbench_digits_heldout.csv"  # the same, --space heldout
 SCALING_TABLE = DATA_DIR / "scaling_digits.csv"  # benchmarks/scaling_build.py
+PRUNING_DIR = DATA_DIR / "pruning"  # lesson 08's sweeps and model: benchmarks/pruning_sweep.py
+PRUNING_CHECKPOINT = PRUNING_DIR / "mobilenet_v3_small_digits_sparse.pth"  # sparsity-trained, seed 0
 
 
 def read_recorded_csv(path: str | Path, script: str, minutes: int) -> tuple[list[dict[str, str]], list[str]]:

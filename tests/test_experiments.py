@@ -107,3 +107,29 @@ def test_an_experiment_names_its_dataset():
     with pytest.raises(ValueError, match=r"dataset must be one of \('digits', 'distorted'\)"):
         experiments.Experiment("06", {}, epochs=1, dataset="cifar")
     assert experiments.EXPERIMENTS["activation_se"].dataset == "distorted"
+
+
+def test_lesson_08s_sweeps_read_as_runs_with_every_claims_variant_over_the_same_seeds():
+    runs = experiments.load_pruning_runs()
+    accuracy = experiments.accuracies(runs, experiments.PRUNING)
+    seeds = {tuple(sorted(run.seed for run in runs if run.variant == variant)) for variant in accuracy}
+    assert len(seeds) == 1 and len(next(iter(seeds))) >= 3  # every network over the same 3+ seeds
+    for name, first, second in experiments.CLAIMS:
+        if name == experiments.PRUNING:
+            assert first in accuracy and second in accuracy
+    unpruned = experiments.pruning_variant("plain", "unpruned")
+    cut = experiments.pruning_variant("plain", "before fine-tuning", 0.5, "raw")
+    by = {(run.variant, run.seed): run for run in runs}
+    seed = next(iter(seeds))[0]
+    assert by[cut, seed].params < by[unpruned, seed].params and by[cut, seed].macs < by[unpruned, seed].macs
+    assert experiments.source(experiments.PRUNING) == ("08", "distorted")
+
+
+def test_a_pruning_variant_names_its_stage_and_refuses_others(tmp_path):
+    assert experiments.pruning_variant("plain", "unpruned", 0.4, "raw") == "plain, unpruned"
+    with pytest.raises(ValueError, match="stage must be 'unpruned', 'before fine-tuning' or 'fine-tuned'"):
+        experiments.pruning_variant("plain", "pruned", 0.4)
+    with pytest.raises(FileNotFoundError, match="benchmarks/pruning_sweep.py"):
+        experiments.load_pruning_runs(tmp_path)
+    with pytest.raises(ValueError, match="no recorded runs of 'pruning'"):
+        experiments.accuracies([], experiments.PRUNING)
