@@ -12,7 +12,7 @@ Torch-Pruning at its own defaults (group_reduction="mean"), what each tool does 
 whose every gamma is below the threshold, and whether each tool's saved file loads with
 `torch.load(weights_only=True)`.
 
-The models: the course's sparsity-trained MobileNetV3-Small on digits (the checkpoint in
+The models: the course's sparsity-trained MobileNetV3-Small on distorted digits (the checkpoint in
 data/pruning/), and MobileNetV3-Small/-Large at 224 with seeded random gammas (untrained: their
 signal fades with depth, so there the kept channels are the comparison, not the logits). Last line:
 `identical_layers=<matching BatchNorm layers>/<all> max_logit_diff=<x>`.
@@ -32,9 +32,10 @@ from torch import nn
 
 from lwcnn import models, prune
 from lwcnn.counting import count_model
+from lwcnn.paths import PRUNING_CHECKPOINT
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CHECKPOINT = ROOT / "data" / "pruning" / "mobilenet_v3_small_digits_sparse.pth"
+CHECKPOINT = PRUNING_CHECKPOINT
 RATES = (0.2, 0.4, 0.6, 0.8)
 
 
@@ -146,7 +147,11 @@ def main() -> int:
     if CHECKPOINT.exists():
         trained = prune.load_pruned(CHECKPOINT).model.eval()
         cases.append(
-            ("MobileNetV3-Small 32x32, sparsity-trained on digits", trained, torch.randn(8, 1, 32, 32))
+            (
+                "MobileNetV3-Small 32x32, sparsity-trained on distorted digits",
+                trained,
+                torch.randn(8, 1, 32, 32),
+            )
         )
     else:
         print(f"({CHECKPOINT.relative_to(ROOT)} is missing: run benchmarks/pruning_sweep.py; skipping it)")

@@ -40,11 +40,12 @@ BUSY_TEXT = "evaluating"  # what a network widget's status label says while it c
 
 def _slimming_widget() -> W.VBox:
     from lwcnn import prune
-    from lwcnn.data import digits_loaders
+    from lwcnn.data import dataset_loaders
+    from lwcnn.paths import PRUNING_CHECKPOINT
 
-    checkpoint = prune.load_pruned(ROOT / "data" / "pruning" / "mobilenet_v3_small_digits_sparse.pth")
+    checkpoint = prune.load_pruned(PRUNING_CHECKPOINT)
     model, recipe = checkpoint.model.eval(), checkpoint.metadata["recipe"]
-    loaders = digits_loaders(batch_size=recipe["batch_size"], seed=recipe["seed"])
+    loaders = dataset_loaders(recipe["dataset"], batch_size=recipe["batch_size"], seed=recipe["seed"])
     return widgets.slimming_widget(model, loaders[1], prune_rate=0.4, normalize=recipe["normalize"])
 
 
