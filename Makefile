@@ -33,8 +33,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The package tests, then every example in lwcnn's docstrings (they are part of what students read).
 unit: install
 	$(BIN)/pytest tests --ignore=tests/browser
+	$(BIN)/pytest -q --doctest-modules lwcnn
 
 # Every lesson under strict nbval twice: as this machine runs it, then on the generic float path.
 notebooks-test: notebooks-test-native notebooks-test-generic

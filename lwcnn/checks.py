@@ -97,6 +97,7 @@ def check_positive_int(name: str, value: Any) -> int:
     """
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
 
 
 def check_greater(name: str, value: Any, bound: float = 0, or_equal: bool = False) -> Any:

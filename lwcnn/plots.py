@@ -103,7 +103,7 @@ def log_axis(ax, which: str) -> None:
     less than a decade or two, its minor ticks too, which run into each other on a narrow figure.
     Every log axis of the course goes through here.
 
-    >>> fig, ax = plt.subplots(); ax.plot([20, 500], [1, 2]); log_axis(ax, "x")
+    >>> fig, ax = plt.subplots(); _ = ax.plot([20, 500], [1, 2]); log_axis(ax, "x")
     """
     if which not in ("x", "y"):
         raise ValueError(f"which must be 'x' or 'y', got {which!r}")
@@ -131,7 +131,7 @@ def label_points(
     `marker_radius_pt`: the markers' radius in points, one for all or one per point.
     `avoid` = (xs, ys): more points (other markers, points along lines) no label may cover.
 
-    >>> fig, ax = plt.subplots(); ax.scatter([1, 1.01], [2, 2]); fig.tight_layout()
+    >>> fig, ax = plt.subplots(); _ = ax.scatter([1, 1.01], [2, 2]); fig.tight_layout()
     >>> [a.get_text() for a in label_points(ax, [1, 1.01], [2, 2], ["a", "b"])]
     ['a', 'b']
     """

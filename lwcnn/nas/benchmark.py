@@ -4,8 +4,10 @@ architecture by looking up its row and can be repeated over many seeds in second
 NAS-Bench-101, Ying et al. 2019). A strategy is scored by how many distinct networks it asks for
 before it reaches the top 1% by MnasNet's reward (`evaluations_to_reach`, `first_hits`).
 
+    >>> from lwcnn import nas
     >>> target, rewards, top = nas.table_task(nas.load_table())
     >>> nas.evaluations_to_reach(nas.table_strategy("evolution", seed=0), rewards, top, limit=4000)
+    45
 """
 
 from __future__ import annotations

@@ -9,9 +9,11 @@ Layer l of the supernet runs every candidate block and mixes their outputs,
 (`SupernetLatency`, from `lwcnn.lut`), so it is differentiable in theta. `fbnet_search` runs it
 on digits.
 
-    >>> table = lwcnn.lut.LatencyTable.load("data/fbnet_digits.lut.csv")  # of supernet_blocks
+    >>> from lwcnn import lut, paths
+    >>> from lwcnn.nas import TABLE_SPACE
+    >>> table = lut.LatencyTable.load(paths.DATA_DIR / "fbnet_digits.lut.csv")  # of supernet_blocks
     >>> costs = SupernetLatency.from_table(TABLE_SPACE, table)
-    >>> fbnet_search(TABLE_SPACE, costs, seed=0).arch  # a few minutes on one CPU thread
+    >>> fbnet_search(TABLE_SPACE, costs, seed=0).arch  # a few minutes on one thread: # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def block_candidates(space: SearchSpace) -> list[BlockChoice]:
     """The blocks one supernet layer mixes: every option combination except the width (the
     outputs are summed, so every candidate of a layer must have the same width).
 
+        >>> from lwcnn.nas import TABLE_SPACE
         >>> len(block_candidates(TABLE_SPACE))  # 3 ops x 2 kernels
         6
     """

@@ -5,7 +5,7 @@ The reward is MnasNet's eq. 2 (Tan et al. 2019): `ACC * (LAT / T)^w` with `w = a
 accuracy), `HARD = (0, -1)` (latency is a constraint, not a trade).
 
     >>> round(mnas_reward(0.9, 2.0, 1.0), 4)   # twice the target: 0.9 * 2^-0.07
-    0.8575
+    0.8574
 """
 
 from __future__ import annotations

@@ -191,7 +191,7 @@ def channel_groups(spec: NetworkSpec) -> tuple[ChannelGroup, ...]:
 
     >>> groups = channel_groups(models.spec("mobilenet_v3_small"))
     >>> [group.name for group in groups if group.prunable][:3]
-    ['features.stem.0.out', 'features.stage2.0.expanded', 'features.stage2.0.out']
+    ['features.stem.0.out', 'features.stage1.0.out', 'features.stage2.0.expanded']
     """
     if not isinstance(spec, NetworkSpec):
         raise TypeError(f"spec must be a network spec (lwcnn.models.spec(...)), got {type(spec).__name__}")

@@ -153,6 +153,7 @@ def slim(
     statistics are copied into `cfg.build()`. In eval mode the result computes what
     `zero_masked(model, result.masks)` computes.
 
+    >>> from lwcnn import models
     >>> result = slim(models.build("mobilenet_v3_small", num_classes=10), prune_rate=0.4)
     >>> models.cost(result.cfg).params < models.cost("mobilenet_v3_small", num_classes=10).params
     True
