@@ -76,7 +76,6 @@ RATES = tuple(round(0.1 * step, 1) for step in range(1, 10))
 FINETUNE_RATES = (0.2, 0.4, 0.6, 0.8)
 ITERATIVE_RATES = (0.4, 0.6)
 SCORES = {"raw": None, "mean": "mean"}  # scores column -> slim's normalize
-PROGRESS = {"one-shot": {"progress": False}, "iterative": {}}  # slim_iteratively shows none
 
 
 def course_spec(recipe: dict = RECIPE) -> models.NetworkSpec:
@@ -139,7 +138,9 @@ def slim_and_finetune(
     return result, before, history.final_test_accuracy
 
 
-def slim_iteratively(model, prune_rate: float, loaders, recipe: dict = RECIPE, seed: int | None = None):
+def slim_iteratively(
+    model, prune_rate: float, loaders, recipe: dict = RECIPE, progress: bool = True, seed: int | None = None
+):
     """Reach `prune_rate` in `finetune_epochs` equal cuts (shares of the original channels), one
     epoch of fine-tuning after each: (last result, accuracy right after the first cut, after)."""
     seed = recipe["seed"] if seed is None else seed
@@ -151,7 +152,7 @@ def slim_iteratively(model, prune_rate: float, loaders, recipe: dict = RECIPE, s
         removed, model = target, result.model
         if first is None:
             first = evaluate(model, loaders[1])[1]
-        history = _finetune_model(model, loaders, 1, recipe, seed + step, progress=False)
+        history = _finetune_model(model, loaders, 1, recipe, seed + step, progress)
     return result, first, history.final_test_accuracy
 
 
@@ -161,20 +162,26 @@ def _train(s: float, seed: int) -> dict:
     torch.set_num_threads(1)  # the order of float sums, hence the numbers, depend on it
     loaders = course_loaders()
     model, history = train_baseline(s, loaders, progress=False, seed=seed)
-    before = []
-    for scores, normalize in SCORES.items():
-        for rate in RATES:
-            result = prune.slim(model, rate, normalize=normalize)
-            cost = models.cost(result.cfg)
-            before.append([scores, rate, cost.params, cost.macs, evaluate(result.model, loaders[1])[1]])
     return {
         "s": s,
         "seed": seed,
         "accuracy": history.final_test_accuracy,
         "gammas": prune.batchnorm_scales(model).tolist(),
         "state": model.state_dict(),
-        "before": before,
+        "before": _slimmed_rows(model, loaders[1]),
     }
+
+
+def _slimmed_rows(model, test_loader) -> list[list]:
+    """[scores, rate, params, MACs, test accuracy] of `model` slimmed at every rate with every
+    score, before any fine-tuning."""
+    rows = []
+    for scores, normalize in SCORES.items():
+        for rate in RATES:
+            result = prune.slim(model, rate, normalize=normalize)
+            cost = models.cost(result.cfg)
+            rows.append([scores, rate, cost.params, cost.macs, evaluate(result.model, test_loader)[1]])
+    return rows
 
 
 def _finetune(training: str, schedule: str, rate: float, trained: dict) -> list:
@@ -183,9 +190,7 @@ def _finetune(training: str, schedule: str, rate: float, trained: dict) -> list:
     model = course_spec().build()
     model.load_state_dict(trained["state"])
     slimming = slim_and_finetune if schedule == "one-shot" else slim_iteratively
-    result, before, after = slimming(
-        model, rate, course_loaders(), seed=trained["seed"], **PROGRESS[schedule]
-    )
+    result, before, after = slimming(model, rate, course_loaders(), progress=False, seed=trained["seed"])
     cost = models.cost(result.cfg)
     return [
         training,
@@ -222,13 +227,7 @@ def write_evaluations(checkpoint_path=PRUNING_CHECKPOINT) -> None:
     for rate in RATES:
         zeroed = prune.magnitude_prune(model, rate)
         rows.append(("zeroed", "", rate, full.params, full.macs, evaluate(zeroed, test_loader)[1]))
-    for scores, normalize in SCORES.items():
-        for rate in RATES:
-            result = prune.slim(model, rate, normalize=normalize)
-            cost = models.cost(result.cfg)
-            rows.append(
-                ("slimmed", scores, rate, cost.params, cost.macs, evaluate(result.model, test_loader)[1])
-            )
+    rows += [("slimmed", *row) for row in _slimmed_rows(model, test_loader)]
     with open(EVALUATIONS, "w", newline="") as handle:
         handle.write(
             f"# {checkpoint_path.name} evaluated on the {recipe.get('dataset', 'digits')} test set, no fine-tuning\n"

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lwcnn import paths
 from lwcnn.data import DATASETS, dataset_loaders
 from lwcnn.models import SmallMBConvNet, SmallMobileNet
-from lwcnn.paths import DATA_DIR, PRUNING_CHECKPOINT, PRUNING_DIR
+from lwcnn.paths import DATA_DIR, PRUNING_CHECKPOINT, PRUNING_DIR, read_recorded_csv
 from lwcnn.train import History, set_seed, train
 
 DEFAULT_RUNS = DATA_DIR / "digits_runs.csv"
@@ -205,7 +204,7 @@ def load_pruning_runs(folder: str | Path = PRUNING_DIR) -> list[Run]:
     folder = Path(folder)
     read = {}
     for name in ("before_finetuning.csv", "sweep.csv"):
-        rows, _ = paths.read_recorded_csv(folder / name, "benchmarks/pruning_sweep.py", 25)
+        rows, _ = read_recorded_csv(folder / name, "benchmarks/pruning_sweep.py", 25)
         read[name] = rows
     runs = []
     for row in read["before_finetuning.csv"]:
