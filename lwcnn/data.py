@@ -318,7 +318,21 @@ def _distorted_arrays(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     )
 
 
-def distorted_digits_tensors(seed: int = 0, channels: int = 1, normalize: bool = True) -> DigitsSplit:
+def _resized(images: torch.Tensor, image_size: int | None) -> torch.Tensor:
+    """(N, 1, 32, 32) images in [0, 1] bilinear-resized to `image_size` (antialiased when shrinking),
+    in float64 so that the float32 result is the same on every machine."""
+    if image_size is None or image_size == images.shape[-1]:
+        return images
+    shrink = image_size < images.shape[-1]
+    resized = F.interpolate(
+        images.double(), size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=shrink
+    )
+    return resized.clamp_(0.0, 1.0).float()
+
+
+def distorted_digits_tensors(
+    seed: int = 0, channels: int = 1, normalize: bool = True, image_size: int | None = None
+) -> DigitsSplit:
     """The harder task: digits at 32x32, turned, zoomed, slanted, moved, noisy, sometimes half
     wiped out (`DISTORTION`), with few training digits.
 
@@ -326,17 +340,23 @@ def distorted_digits_tensors(seed: int = 0, channels: int = 1, normalize: bool =
     training images are `DISTORTED_TRAIN_COPIES` copies of `DISTORTED_TRAIN_PER_CLASS` training
     digits per class, the test images `DISTORTED_TEST_COPIES` copies of every test digit, so no
     test digit is ever trained on and one test image weighs under 0.05 points. Made in about a
-    second from scikit-learn's digits, the same on every machine for a seed.
+    second from scikit-learn's digits, the same on every machine for a seed. `image_size` resizes
+    the 32x32 images (bilinear, antialiased when shrinking): the same pictures at another
+    resolution, for lesson 11's resolution scaling.
 
         >>> split = distorted_digits_tensors()
         >>> split.train_images.shape, split.test_images.shape
         (torch.Size([2400, 1, 32, 32]), torch.Size([2160, 1, 32, 32]))
+        >>> distorted_digits_tensors(image_size=24).test_images.shape
+        torch.Size([2160, 1, 24, 24])
     """
     _check_seed(seed)
     _check_channels(channels)
+    _check_image_size(image_size)
     train_pixels, train_labels, test_pixels, test_labels = _distorted_arrays(seed)
-    train_images = torch.from_numpy(train_pixels).unsqueeze(1).float() / 255
-    test_images = torch.from_numpy(test_pixels).unsqueeze(1).float() / 255
+    train_images = _resized(torch.from_numpy(train_pixels).unsqueeze(1).double() / 255, image_size)
+    test_images = _resized(torch.from_numpy(test_pixels).unsqueeze(1).double() / 255, image_size)
+    train_images, test_images = train_images.float(), test_images.float()
     return _split(
         train_images,
         torch.from_numpy(train_labels),
@@ -348,12 +368,16 @@ def distorted_digits_tensors(seed: int = 0, channels: int = 1, normalize: bool =
 
 
 def distorted_digits_loaders(
-    batch_size: int = 64, seed: int = 0, channels: int = 1, normalize: bool = True
+    batch_size: int = 64,
+    seed: int = 0,
+    channels: int = 1,
+    normalize: bool = True,
+    image_size: int | None = None,
 ) -> tuple[DataLoader, DataLoader]:
     """Train and test loaders over `distorted_digits_tensors` (same arguments), shuffled and
     ordered as `digits_loaders` does."""
     _check_positive_int("batch_size", batch_size)
-    return _split_loaders(distorted_digits_tensors(seed, channels, normalize), batch_size, seed)
+    return _split_loaders(distorted_digits_tensors(seed, channels, normalize, image_size), batch_size, seed)
 
 
 DATASETS = ("digits", "distorted")  # the offline tasks `dataset_loaders` makes

@@ -362,3 +362,19 @@ def test_dataset_loaders_give_both_tasks_at_32x32():
         images, _ = next(iter(train_loader))
         assert images.shape == (16, 1, 32, 32)
         assert len(test_loader.dataset) >= 360
+
+
+@pytest.mark.parametrize("image_size", [12, 24, 36])
+def test_distorted_digits_resize_to_any_side_and_keep_the_pictures(image_size):
+    native = data.distorted_digits_tensors(normalize=False)
+    resized = data.distorted_digits_tensors(normalize=False, image_size=image_size)
+    assert resized.train_images.shape == (2400, 1, image_size, image_size)
+    assert torch.equal(resized.test_labels, native.test_labels)
+    assert 0.0 <= resized.train_images.min() and resized.train_images.max() <= 1.0
+    # the same pictures: each one's mean brightness is kept to within a few percent of the range
+    assert (resized.test_images.mean((1, 2, 3)) - native.test_images.mean((1, 2, 3))).abs().max() < 0.03
+    assert torch.equal(
+        data.distorted_digits_tensors(normalize=False, image_size=32).test_images, native.test_images
+    )
+    with pytest.raises(ValueError, match="image_size"):
+        data.distorted_digits_tensors(image_size=0)
