@@ -1,22 +1,23 @@
-"""Train the scaled digits networks of lesson 11: scaling curves, compound grid, TinyNet.
+"""Train the scaled networks of lesson 11 on distorted digits: scaling curves, compound grid, TinyNet.
 
-    .venv/bin/python benchmarks/scaling_build.py            # about 15 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/scaling_build.py            # about 35 minutes on 2 CPU cores
 
-Every network is `lwcnn.scaling.scaled_spec(digits_base(), (d, w, r))`, trained on digits with
-`RECIPE` once per seed of `SEEDS` (`HELD_OUT_SEEDS` for the head-to-head), in `--jobs` processes of one thread. The experiments:
+Every network is `lwcnn.scaling.scaled_spec(digits_base(), (d, w, r))`, trained on the distorted
+digits (resized to the network's input side) by `lwcnn.scaling.train_scaled`, with its recipe,
+once per seed of `SEEDS`, in `--jobs` processes of one thread. The experiments:
 
 * base, and single-dimension curves: width, depth or resolution alone (EfficientNet, Fig. 3);
 * grid: every (alpha, beta, gamma) of `compound_grid(GRID_STEP, GRID_TOLERANCE)` at phi = 1;
 * tinynet: `TINYNET_SAMPLES` samples at each budget of `TINYNET_BUDGETS` (r, d uniform; w solved
   on the rounded network's real FLOPs, kept within `REAL_TOLERANCE` of the budget);
 * at each budget of `HELD_OUT_BUDGETS`: TinyNet's GP recommendation (GPs fitted on the `TOP` best
-  samples per budget) and inverse compound scaling (B0's alpha, beta, gamma), both matched to the
-  budget on the real network.
+  samples per budget, ranked by their mean accuracy over the seeds) and inverse compound scaling
+  (B0's alpha, beta, gamma), both matched to the budget on the real network.
 
-Writes `data/scaling_digits.csv`: a header of `#` lines (command, machine, recipe, time), then
+Writes `data/scaling_distorted.csv`: a header of `#` lines (command, machine, recipe, time), then
 one row per network of an experiment (its multipliers, image size, params, MACs, one test
 accuracy per seed). Identical networks (rounding makes some multipliers equal) train once.
-Interrupted runs resume from `data/scaling_digits.partial.csv` (delete it to start over).
+Interrupted runs resume from `data/scaling_distorted.partial.csv` (delete it to start over).
 """
 
 from __future__ import annotations
@@ -32,18 +33,14 @@ import time
 import torch
 from tqdm.auto import tqdm
 
-from lwcnn import latency, models
+from lwcnn import latency, models, paths
 from lwcnn import scaling as S
-from lwcnn.data import digits_loaders
-from lwcnn.train import set_seed, train
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-OUT = ROOT / "data" / "scaling_digits.csv"
+OUT = paths.SCALING_TABLE
 PARTIAL = OUT.with_suffix(".partial.csv")
-RECIPE = {"epochs": 3, "optimizer": "adam", "lr": 0.01, "batch_size": 64}
-SEEDS = (0,)  # per network of the exploration (curves, grid, TinyNet samples)
-HELD_OUT_SEEDS = (0, 1, 2)  # per network of the head-to-head at the held-out budgets
-ALL_SEEDS = sorted({*SEEDS, *HELD_OUT_SEEDS})
+RECIPE = S.TRAINING_RECIPE
+SEEDS = (0, 1, 2)  # every network trains once per seed (its weights, its split, its distortions)
 CURVES = {
     "width": (0.5, 0.75, 1.25, 1.5),
     "depth": (0.5, 1.5, 2.0, 2.5),
@@ -67,20 +64,8 @@ def _train(job: tuple[str, tuple[float, float, float], int]) -> list:
     """Train one network with one seed on one thread: [key, seed, accuracy, seconds]."""
     key, multipliers, seed = job
     torch.set_num_threads(1)  # the order of float sums, hence the numbers, depend on it
-    spec = S.scaled_spec(S.digits_base(), multipliers)
-    set_seed(seed)
-    model = spec.build()
-    loaders = digits_loaders(batch_size=RECIPE["batch_size"], image_size=spec.resolution, seed=seed)
     start = time.perf_counter()
-    history = train(
-        model,
-        loaders,
-        epochs=RECIPE["epochs"],
-        lr=RECIPE["lr"],
-        optimizer=RECIPE["optimizer"],
-        seed=seed,
-        progress=False,
-    )
+    history = S.train_scaled(multipliers, seed=seed, progress=False)
     return [key, seed, f"{history.final_test_accuracy:.6f}", f"{time.perf_counter() - start:.2f}"]
 
 
@@ -91,16 +76,12 @@ def _read_partial() -> dict[tuple[str, int], list]:
         return {(row[0], int(row[1])): row for row in csv.reader(handle)}
 
 
-def _seeds(experiment: str) -> tuple[int, ...]:
-    return HELD_OUT_SEEDS if experiment in ("tinynet_gp", "inverse_compound") else SEEDS
-
-
 def _run(pool, networks: list[tuple[str, float, S.Multipliers]], done: dict, bar) -> None:
     """Train every (network, seed) not yet in `done`, appending to the partial file."""
     jobs, seen = [], set()
-    for experiment, _, multipliers in networks:
+    for _, _, multipliers in networks:
         key = network_key(multipliers)
-        for seed in _seeds(experiment):
+        for seed in SEEDS:
             if (key, seed) not in done and (key, seed) not in seen:
                 seen.add((key, seed))
                 jobs.append((key, tuple(multipliers), seed))
@@ -180,16 +161,16 @@ def main() -> int:
         _run(pool, networks, done, bar)
         networks += held_out_networks(networks, done)
         _run(pool, networks, done, bar)
-    trained = {(network_key(m), seed) for experiment, _, m in networks for seed in _seeds(experiment)}
+    trained = {(network_key(m), seed) for _, _, m in networks for seed in SEEDS}
     train_seconds = sum(float(done[job][3]) for job in trained)
 
     with open(OUT, "w", newline="") as handle:
         handle.write(
-            "# lwcnn scaling experiments: scaled versions of lwcnn.scaling.digits_base() trained on digits\n"
+            "# lwcnn scaling experiments: scaled versions of lwcnn.scaling.digits_base() trained on "
+            "distorted digits (lwcnn.data.distorted_digits_loaders at each network's input side)\n"
             "# made by: .venv/bin/python benchmarks/scaling_build.py\n"
             f"# machine: {latency.device_name()}; torch {torch.__version__}; Python {platform.python_version()}\n"
-            f"# training: {RECIPE}, seeds {SEEDS} ({HELD_OUT_SEEDS} for tinynet_gp and inverse_compound; "
-            "an empty accuracy: not trained with that seed), one thread per training; "
+            f"# training: {RECIPE}, seeds {SEEDS}, one thread per training; "
             f"{len(trained)} trainings, {train_seconds:.0f} s in all, in {args.jobs} processes: about "
             f"{train_seconds / args.jobs / 60:.0f} minutes of build time\n"
             f"# curves {CURVES}; grid step {GRID_STEP}, tolerance {GRID_TOLERANCE}; TinyNet budgets "
@@ -207,7 +188,7 @@ def main() -> int:
                 "image_size",
                 "params",
                 "macs",
-                *(f"accuracy_seed{seed}" for seed in ALL_SEEDS),
+                *(f"accuracy_seed{seed}" for seed in SEEDS),
             ]
         )
         for experiment, budget, m in networks:
@@ -224,7 +205,7 @@ def main() -> int:
                     spec.resolution,
                     cost.params,
                     cost.macs,
-                    *(done[(key, seed)][2] if seed in _seeds(experiment) else "" for seed in ALL_SEEDS),
+                    *(done[(key, seed)][2] for seed in SEEDS),
                 ]
             )
     print(

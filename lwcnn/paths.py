@@ -15,7 +15,7 @@ LATENCY_DIR = DATA_DIR / "latency"  # recorded lesson tables (<device>.csv), loo
 TABLE_SUFFIX = ".lut.csv"  # a lookup table; `<slug>.csv` beside it is the lessons' recorded table
 NASBENCH_TABLE = DATA_DIR / "nasbench_digits.csv"  # benchmarks/nasbench_build.py
 NASBENCH_HELDOUT_TABLE = DATA_DIR / "nasbench_digits_heldout.csv"  # the same, --space heldout
-SCALING_TABLE = DATA_DIR / "scaling_digits.csv"  # benchmarks/scaling_build.py
+SCALING_TABLE = DATA_DIR / "scaling_distorted.csv"  # benchmarks/scaling_build.py
 PRUNING_DIR = DATA_DIR / "pruning"  # lesson 08's sweeps and model: benchmarks/pruning_sweep.py
 PRUNING_CHECKPOINT = PRUNING_DIR / "mobilenet_v3_small_digits_sparse.pth"  # sparsity-trained, seed 0
 
@@ -26,7 +26,7 @@ def read_recorded_csv(path: str | Path, script: str, minutes: int) -> tuple[list
     A missing file raises FileNotFoundError saying how to rebuild it: run `script`, which takes
     about `minutes`.
 
-        >>> rows, seeds = read_recorded_csv(SCALING_TABLE, "benchmarks/scaling_build.py", 15)
+        >>> rows, seeds = read_recorded_csv(SCALING_TABLE, "benchmarks/scaling_build.py", 40)
     """
     path = Path(path)
     if not path.exists():

@@ -29,8 +29,8 @@ pixels to integers. `real_flops_factor` measures what the rounding does to `d w^
     -1.0624
 
 The course's digits network (`digits_base`) is a three-row EfficientNet for 24x24 inputs; the
-scaled versions of it were trained in `benchmarks/scaling_build.py`, whose table `load_table`
-reads.
+scaled versions of it were trained on the distorted digits (`train_scaled`, three seeds each) in
+`benchmarks/scaling_build.py`, whose table `load_table` reads.
 """
 
 from __future__ import annotations
@@ -356,6 +356,30 @@ def digits_base(resolution: int = DIGITS_RESOLUTION) -> EfficientNet:
     return EfficientNet(resolution=resolution, num_classes=10, in_channels=1, table=DIGITS_TABLE)
 
 
+# How `benchmarks/scaling_build.py` trained every scaled network (cosine-decayed learning rate).
+TRAINING_RECIPE = {"epochs": 5, "optimizer": "adam", "lr": 0.01, "batch_size": 64}
+
+
+def train_scaled(multipliers: Multipliers | Sequence[float], seed: int = 0, progress: bool = True):
+    """Train `scaled_spec(digits_base(), multipliers)` on the distorted digits at its input side
+    (`lwcnn.data.distorted_digits_loaders(image_size=...)`) with `TRAINING_RECIPE` and `seed`, as
+    the table's networks were trained; returns the `lwcnn.train.History`. On one CPU thread this
+    gives the table's numbers for that seed (on other thread counts, nearby ones).
+    """
+    from lwcnn.data import distorted_digits_loaders  # imported here: only training needs them
+    from lwcnn.train import set_seed, train
+
+    spec = scaled_spec(digits_base(), multipliers)
+    set_seed(seed)
+    model = spec.build()
+    recipe = TRAINING_RECIPE
+    loaders = distorted_digits_loaders(batch_size=recipe["batch_size"], seed=seed, image_size=spec.resolution)
+    return train(
+        model, loaders, epochs=recipe["epochs"], lr=recipe["lr"], optimizer=recipe["optimizer"], seed=seed,
+        progress=progress,
+    )  # fmt: skip
+
+
 def scaled_resolution(base_resolution: int, multiplier: float) -> int:
     """The input side `round(r * base)` (halves up), at least 1: pixels are whole."""
     multiplier = _check_positive("resolution multiplier", multiplier)
@@ -480,7 +504,7 @@ DEFAULT_TABLE = paths.SCALING_TABLE
 
 
 class ScalingRow(NamedTuple):
-    """One trained scaled network of `data/scaling_digits.csv`.
+    """One trained scaled network of `data/scaling_distorted.csv`.
 
     `experiment`: "base", a single-dimension curve ("width", "depth", "resolution"), "grid"
     (phi = 1 with the triple as multipliers), "tinynet" (a sample at `budget`), "tinynet_gp"
@@ -502,10 +526,31 @@ class ScalingRow(NamedTuple):
         """The mean test accuracy over the training seeds."""
         return sum(self.accuracies) / len(self.accuracies)
 
+    @property
+    def name(self) -> str:
+        """What the lesson calls this network, e.g. "width x1.5", "grid 1.0, 1.0, 1.4" (alpha,
+        beta, gamma), "TinyNet GP, c = 0.3", "inverse compound, c = 0.3".
+
+        >>> ScalingRow("depth", 1.8, Multipliers(2.0, 1.0, 1.0), 24, 0, 0, (0.8,)).name
+        'depth x2'
+        """
+        d, w, r = self.multipliers
+        if self.experiment in ("width", "depth", "resolution"):
+            return f"{self.experiment} x{getattr(self.multipliers, self.experiment):g}"
+        if self.experiment == "grid":
+            return f"grid {d:.1f}, {w:.1f}, {r:.1f}"
+        if self.experiment == "tinynet":
+            return f"TinyNet sample, c = {self.budget:g}, d {d:.2f} w {w:.2f} r {r:.2f}"
+        if self.experiment == "tinynet_gp":
+            return f"TinyNet GP, c = {self.budget:g}"
+        if self.experiment == "inverse_compound":
+            return f"inverse compound, c = {self.budget:g}"
+        return self.experiment
+
 
 def load_table(path: str | Path = DEFAULT_TABLE) -> list[ScalingRow]:
     """The rows written by `benchmarks/scaling_build.py` (`#` lines skipped)."""
-    rows, seeds = paths.read_recorded_csv(path, "benchmarks/scaling_build.py", minutes=15)
+    rows, seeds = paths.read_recorded_csv(path, "benchmarks/scaling_build.py", minutes=40)
     return [
         ScalingRow(
             row["experiment"],
