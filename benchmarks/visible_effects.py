@@ -7,12 +7,13 @@ between the two variants over their seeds, the seeds' spread (the larger of the 
 ranges), and the verdict: "separated" when the gap is larger than the spread, the only case in
 which a lesson says that one beats the other.
 
-The claims come from `data/digits_runs.csv` (lesson 06) and `data/pruning/` (lesson 08).
+The claims come from `data/digits_runs.csv` (lesson 06), `data/pruning/` (lesson 08) and
+`data/scaling_distorted.csv` (lesson 11).
 
 Last line: `claims=<n> separated=<n> min_test_images=<n> accuracy_range=<lo>-<hi>`, over the
 experiments the claims come from (test images of their dataset; lowest and highest mean
 accuracy of a trained network, in percent: every variant of a training experiment, the unpruned
-networks of the pruning sweeps).
+networks of the pruning sweeps, every scaled network of lesson 11).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def test_images(dataset: str) -> int:
 
 
 def main() -> None:
-    runs = experiments.load_runs() + experiments.load_pruning_runs()
+    runs = experiments.load_runs() + experiments.load_pruning_runs() + experiments.load_scaling_runs()
     names = list(dict.fromkeys(name for name, _, _ in experiments.CLAIMS))
     print(f"{'lesson':6s}  {'claim':92s} {'mean gap':>9s} {'spread':>7s}  verdict")
     gaps, means, images = [], [], []

@@ -158,12 +158,13 @@ def header(path: str | Path = DEFAULT_RUNS) -> str:
 
 def accuracies(runs: Iterable[Run], name: str) -> dict[str, list[float]]:
     """{variant: test accuracy of each recorded seed, in seed order} for one experiment, in the
-    experiment's order of variants (for lesson 08's `PRUNING` runs, in the runs' order)."""
+    experiment's order of variants (for lesson 08's `PRUNING` and lesson 11's `SCALING` runs, in
+    the runs' order)."""
     chosen = sorted((run for run in runs if run.experiment == name), key=lambda run: run.seed)
-    if name == PRUNING:
+    if name in RECORDED_BY:
         variants = list(dict.fromkeys(run.variant for run in chosen))
         if not variants:
-            raise ValueError(f"no recorded runs of {name!r}; re-run benchmarks/pruning_sweep.py")
+            raise ValueError(f"no recorded runs of {name!r}; re-run {RECORDED_BY[name]}")
     else:
         variants = list(_experiment(name).variants)
     found = {variant: [run.test_accuracy for run in chosen if run.variant == variant] for variant in variants}
@@ -224,6 +225,27 @@ def load_pruning_runs(folder: str | Path = PRUNING_DIR) -> list[Run]:
 
 def _pruning_run(variant: str, row: Mapping[str, str], column: str) -> Run:
     return Run(PRUNING, variant, int(row["seed"]), int(row["params"]), int(row["macs"]), float(row[column]))
+
+
+# --- lesson 11's recorded scaled networks, as runs ----------------------------------------------
+
+SCALING = "scaling"  # the experiment name of lesson 11's runs
+RECORDED_BY = {PRUNING: "benchmarks/pruning_sweep.py", SCALING: "benchmarks/scaling_build.py"}
+RANKED = {"grid winner": 0, "grid runner-up": 1}  # claim names resolved on the runs: see `claims`
+
+
+def load_scaling_runs(path: str | Path | None = None) -> list[Run]:
+    """Lesson 11's table (`lwcnn.scaling.load_table`) as `Run`s of experiment `SCALING`, one per
+    network and seed, named by `ScalingRow.name` (a network in two experiments, such as a TinyNet
+    sample that is also a curve's point, appears under each name)."""
+    from lwcnn import scaling  # scaling imports the model zoo; most users of this module do not need it
+
+    rows = scaling.load_table() if path is None else scaling.load_table(path)
+    return [
+        Run(SCALING, row.name, seed, row.params, row.macs, accuracy)
+        for row in rows
+        for seed, accuracy in enumerate(row.accuracies)
+    ]
 
 
 def describe(values: Iterable[float]) -> str:
@@ -319,6 +341,19 @@ CLAIMS: tuple[tuple[str, str, str], ...] = (
         )
         for rate in (0.4, 0.6)
     ),
+    # lesson 11: does each dimension alone pay from its smallest to its largest multiplier; is the
+    # grid search's winner ahead of its runner-up; TinyNet's recipe against inverse compound scaling
+    *(
+        (SCALING, f"{dimension} x{largest:g}", f"{dimension} x{smallest:g}")
+        for dimension, smallest, largest in (
+            ("width", 0.5, 1.5),
+            ("depth", 0.5, 2.5),
+            ("resolution", 0.5, 1.5),
+        )
+    ),
+    *((SCALING, f"{dimension} x1.5", "base") for dimension in ("width", "depth", "resolution")),
+    (SCALING, "grid winner", "grid runner-up"),
+    *((SCALING, f"TinyNet GP, c = {c:g}", f"inverse compound, c = {c:g}") for c in (0.3, 0.4, 0.6, 0.7)),
 )
 
 
@@ -331,6 +366,8 @@ class Source(NamedTuple):
 
 def source(name: str) -> Source:
     """The lesson and dataset of experiment `name` (one of `EXPERIMENTS`, or `PRUNING`)."""
+    if name == SCALING:
+        return Source("11", "distorted")
     if name == PRUNING:
         from lwcnn import prune  # the recipe the sweeps trained with is in the shipped model's metadata
 
@@ -340,7 +377,30 @@ def source(name: str) -> Source:
     return Source(experiment.lesson, experiment.dataset)
 
 
+def resolve(accuracy: Mapping[str, Sequence[float]], variant: str) -> str:
+    """`variant`, or for a `RANKED` name the grid candidate of `accuracy` it stands for: "grid
+    winner" is the "grid ..." variant with the highest mean accuracy, "grid runner-up" the next.
+
+    >>> resolve({"grid 1.0, 1.0, 1.4": [0.8, 0.9], "grid 1.2, 1.0, 1.3": [0.7, 0.9]}, "grid runner-up")
+    'grid 1.2, 1.0, 1.3'
+    """
+    if variant not in RANKED:
+        return variant
+    grid = sorted(
+        (name for name in accuracy if name.startswith("grid ")),
+        key=lambda name: -statistics.fmean(accuracy[name]),
+    )
+    if len(grid) <= RANKED[variant]:
+        raise ValueError(f"{variant!r} needs at least {RANKED[variant] + 1} grid candidates, got {len(grid)}")
+    return grid[RANKED[variant]]
+
+
 def claims(runs: Iterable[Run], name: str) -> list[Gap]:
-    """The `Gap` of each of experiment `name`'s `CLAIMS`, on the recorded `runs`."""
+    """The `Gap` of each of experiment `name`'s `CLAIMS`, on the recorded `runs` (a "grid winner"
+    or "grid runner-up" resolved to the candidate it is, by `resolve`)."""
     accuracy = accuracies(list(runs), name)
-    return [gap(accuracy, first, second) for experiment, first, second in CLAIMS if experiment == name]
+    return [
+        gap(accuracy, resolve(accuracy, first), resolve(accuracy, second))
+        for experiment, first, second in CLAIMS
+        if experiment == name
+    ]

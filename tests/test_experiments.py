@@ -133,3 +133,23 @@ def test_a_pruning_variant_names_its_stage_and_refuses_others(tmp_path):
         experiments.load_pruning_runs(tmp_path)
     with pytest.raises(ValueError, match="no recorded runs of 'pruning'"):
         experiments.accuracies([], experiments.PRUNING)
+
+
+def test_lesson_11s_table_reads_as_runs_with_every_claims_variant_over_the_same_seeds():
+    runs = experiments.load_scaling_runs()
+    accuracy = experiments.accuracies(runs, experiments.SCALING)
+    seeds = {tuple(sorted(run.seed for run in runs if run.variant == variant)) for variant in accuracy}
+    assert len(seeds) == 1 and len(next(iter(seeds))) >= 3  # every network over the same 3+ seeds
+    for name, first, second in experiments.CLAIMS:
+        if name == experiments.SCALING:
+            assert {first, second} <= set(accuracy) | set(experiments.RANKED)
+    assert experiments.source(experiments.SCALING) == ("11", "distorted")
+
+
+def test_the_grid_claim_names_the_winner_and_the_runner_up():
+    accuracy = {"grid 1.0, 1.0, 1.4": [0.8, 0.9], "grid 1.2, 1.0, 1.3": [0.7, 0.95], "width x2": [0.99, 0.99]}
+    assert experiments.resolve(accuracy, "grid winner") == "grid 1.0, 1.0, 1.4"  # mean 0.85 against 0.825
+    assert experiments.resolve(accuracy, "grid runner-up") == "grid 1.2, 1.0, 1.3"
+    assert experiments.resolve(accuracy, "width x2") == "width x2"
+    with pytest.raises(ValueError, match="'grid runner-up' needs at least 2 grid candidates, got 1"):
+        experiments.resolve({"grid 1.0, 1.0, 1.4": [0.8]}, "grid runner-up")
