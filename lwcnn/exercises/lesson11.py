@@ -11,8 +11,9 @@ inputs:
 - `best_per_budget(rows, top)`: TinyNet's step 2, the best few samples at each budget, which the
   Gaussian processes are fitted on (`lwcnn.scaling.best_per_budget`).
 
-Questions: `q_phi` (inverse compound scaling's phi for a budget of 0.3) and `q_table7` (what
-EfficientNet's Table 7 shows).
+Questions: `q_phi` (inverse compound scaling's phi for a budget of 0.3), `q_table7` (what
+EfficientNet's Table 7 shows) and `q_separated` (how many of section 5's gaps exceed the seeds'
+spread, on the shipped table).
 """
 
 from __future__ import annotations
@@ -174,6 +175,15 @@ def _table7_answer() -> str:
     return "b"
 
 
+def _separated_budgets() -> int:
+    """At how many held-out budgets TinyNet's recommendation and inverse compound scaling are
+    further apart than the seeds' spread (either way), on the shipped table."""
+    from lwcnn import experiments
+
+    found = experiments.claims(experiments.load_scaling_runs(), experiments.SCALING)
+    return sum(claim.separated for claim in found if claim.first.startswith("TinyNet GP"))
+
+
 QUESTIONS = {
     "q_phi": Question(
         "phi of inverse compound scaling for a FLOPs budget of 0.3 with B0's alpha, beta, gamma",
@@ -185,6 +195,11 @@ QUESTIONS = {
         "what EfficientNet's Table 7 shows",
         _table7_answer,
         hint="compare the gaps: between the three single dimensions, and from the best of them to compound",
+    ),
+    "q_separated": Question(
+        "at how many held-out budgets one method beats the other by more than the seeds' spread",
+        _separated_budgets,
+        hint="a gap counts when its size (either sign) is larger than the spread printed beside it",
     ),
 }
 
