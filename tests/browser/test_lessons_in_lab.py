@@ -363,6 +363,9 @@ def _check_widget(page, lesson: Lesson, screenshots: Path, times: list[dict]) ->
     shown, _ = _wait_for_text(page, box, text)
     assert _same_display(shown, text), f"before any move the page shows:\n{shown}\nlwcnn says:\n{text}"
     _assert_figure_shown(box, f"{lesson.notebook} after Run All")
+    # Scrolling the widget into view makes JupyterLab render the cells around it (it draws only
+    # the cells in view); a learner moves a slider after the page has settled, not during that.
+    page.wait_for_timeout(1_000)
     moved = []
     for name, control in mirror.controls.items():
         before, value_before = _shown_text(box), control.value
