@@ -650,3 +650,17 @@ def test_slimming_widget_says_it_is_evaluating_and_remembers_settings(monkeypatc
     rate.value = 0.6
     assert len(evaluated) == 2  # the first render (0.2) and 0.6; going back and forth evaluates nothing
     assert widgets.slimming_widget(model, prune_rate=0.2).status is None  # no loader: nothing to wait for
+
+
+def test_slimming_accuracy_is_the_same_in_larger_batches():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lwcnn.train import evaluate
+    from lwcnn.widgets.lesson08 import EVALUATION_BATCH, _accuracy
+
+    torch.manual_seed(0)
+    model = _slimming_model().eval()
+    images, labels = torch.randn(300, 1, 32, 32), torch.randint(0, 10, (300,))
+    small = DataLoader(TensorDataset(images, labels), batch_size=7)
+    assert EVALUATION_BATCH > 7
+    assert _accuracy(model, small) == evaluate(model, small)[1]

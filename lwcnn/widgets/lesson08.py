@@ -51,9 +51,18 @@ def _slim(model, prune_rate: float, normalize: str | None) -> tuple[dict, object
     return summary, result.model
 
 
+EVALUATION_BATCH = 256  # the slider evaluates in batches this large: the same accuracy, sooner
+
+
 def _accuracy(slimmed, test_loader) -> float:
+    """Test accuracy of `slimmed` on `test_loader`; a DataLoader with smaller batches is read in
+    batches of `EVALUATION_BATCH` (on 2 cores: 0.9 s instead of 1.3 s for 2160 images at 32)."""
+    from torch.utils.data import DataLoader
+
     from lwcnn.train import evaluate
 
+    if isinstance(test_loader, DataLoader) and (test_loader.batch_size or 0) < EVALUATION_BATCH:
+        test_loader = DataLoader(test_loader.dataset, batch_size=EVALUATION_BATCH)
     return evaluate(slimmed, test_loader)[1]
 
 
