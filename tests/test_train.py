@@ -327,3 +327,73 @@ def test_recalibrate_batchnorm_sets_the_statistics_of_the_models_own_inputs():
     assert torch.allclose(model[1].running_var, per_batch_var.mean(dim=0), atol=1e-5)
     with pytest.raises(ValueError, match="empty"):
         recalibrate_batchnorm(model, [])
+
+
+# --- inference_copy: BatchNorm folded into the conv before it ---------------------------------
+
+
+def _randomised_norms(model: nn.Module, seed: int) -> nn.Module:
+    """`model` in eval mode with BatchNorm statistics and affine terms far from the defaults."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d | nn.BatchNorm1d):
+                n = module.num_features
+                module.running_mean.copy_(torch.randn(n, generator=generator))
+                module.running_var.copy_(torch.rand(n, generator=generator) * 4 + 0.05)
+                if module.affine:
+                    module.weight.copy_(torch.randn(n, generator=generator))
+                    module.bias.copy_(torch.randn(n, generator=generator))
+    return model.eval()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    in_channels=st.integers(1, 12),
+    out_factor=st.integers(1, 3),
+    kernel_size=st.sampled_from([1, 3, 5]),
+    stride=st.sampled_from([1, 2]),
+    depthwise=st.booleans(),
+    bias=st.booleans(),
+    activation=st.sampled_from(["relu", "hswish", "identity"]),
+    seed=st.integers(0, 10_000),
+)
+def test_inference_copy_folds_every_conv_batchnorm_pair_and_keeps_the_function(
+    in_channels, out_factor, kernel_size, stride, depthwise, bias, activation, seed
+):
+    from lwcnn.blocks import ConvBNAct
+    from lwcnn.train import inference_copy
+
+    out_channels = in_channels * out_factor
+    groups = in_channels if depthwise else 1
+    block = ConvBNAct(
+        in_channels, out_channels, kernel_size, stride, groups=groups, bias=bias, activation=activation
+    )
+    torch.manual_seed(seed)
+    model = _randomised_norms(
+        nn.Sequential(block.build(), nn.Conv2d(out_channels, 2, 1)), seed
+    )  # no BN after
+    images = torch.randn(3, in_channels, 9, 9, generator=torch.Generator().manual_seed(seed))
+    folded = inference_copy(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == 1  # `model` untouched
+    with torch.no_grad():
+        expected, got = model(images), folded(images)
+    assert torch.allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_inference_copy_of_a_network_has_its_logits_and_folds_only_what_follows_a_conv():
+    from lwcnn import models
+    from lwcnn.train import inference_copy
+
+    torch.manual_seed(0)
+    spec = models.spec("mobilenet_v3_small", small_input=True, num_classes=10, in_channels=1)
+    model = _randomised_norms(spec.build(), 0)
+    folded = inference_copy(model)
+    left = [m for m in folded.modules() if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d)]
+    kept = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]  # the classifier's: no conv
+    assert len(left) == len(kept)
+    assert not folded.training and model.training is False
+    images = torch.randn(4, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(folded(images), model(images), rtol=1e-4, atol=1e-4)
