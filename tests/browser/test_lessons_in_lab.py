@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 RUN_TIMEOUT_MS = 420_000  # one lesson, all cells (the slowest takes about a minute alone on 2 cores)
 UPDATE_TIMEOUT_MS = 60_000  # one control moved -> its output redrawn
+FOCUS_SETTLE_MS = 300  # from taking a slider's handle to pressing a key, as a learner would
 BUSY_TEXT = "evaluating"  # what a network widget's status label says while it computes
 
 
@@ -233,9 +234,9 @@ def _shown_text(box) -> str:
     return "\n".join(nodes.all_inner_texts())
 
 
-def _press(page, box, control: W.Widget, key: str, value_to_pick=None) -> float:
-    """Move `control` with `key` (or pick `value_to_pick` from a drop-down); return
-    `time.perf_counter()` just before the key press (the start of the move's timing)."""
+def _press(page, box, control: W.Widget, key: str, value_to_pick=None) -> None:
+    """Move `control` with `key` (or pick `value_to_pick` from a drop-down), with the page
+    recording the move (`_watch`) from the key press on."""
     item = box.locator(".widget-inline-hbox, .widget-slider, .widget-dropdown, .widget-checkbox").filter(
         has=page.locator(".widget-label", has_text=re.compile(f"^{re.escape(control.description)}$"))
     )
@@ -247,16 +248,20 @@ def _press(page, box, control: W.Widget, key: str, value_to_pick=None) -> float:
         target = item.first.locator(".noUi-handle")
     if key == "select":  # a drop-down is chosen, not dragged: pick the option by its label
         label = next(text for text, value in control._options_full if value == value_to_pick)
-        target.wait_for()
-        pressed = time.perf_counter()
+        target.focus()
+        page.wait_for_timeout(FOCUS_SETTLE_MS)
+        _watch(page, box)
         target.select_option(label=label)
-        return pressed
+        return
     target.focus()
-    pressed = time.perf_counter()
+    # A learner takes the handle (which makes its cell JupyterLab's active cell, a re-render of
+    # the notebook's toolbar and cell state) and then presses a key, a moment later: the timing
+    # starts at the key press, not while the page still handles the focus.
+    page.wait_for_timeout(FOCUS_SETTLE_MS)
+    _watch(page, box)
     page.keyboard.press(key)
     if isinstance(control, (W.IntSlider, W.FloatSlider)):
         page.keyboard.press("Tab")  # leave the handle: continuous_update=False sliders send on change
-    return pressed
 
 
 # The widget's printed text, and whether its status label says BUSY_TEXT, read in the page.
@@ -265,6 +270,50 @@ _READ_BOX = """box => ({
         .map(node => node.innerText).join("\\n"),
     busy: [...box.querySelectorAll(".widget-label")].some(label => label.textContent.includes(BUSY)),
 })""".replace("BUSY", json.dumps(BUSY_TEXT))
+
+
+# The page's own record of a move, in its clock (`performance.now()`): when the learner's key
+# press or choice happened (the event's timeStamp) and, every animation frame, the widget's text
+# whenever it changed, with the frame's time, and whether the status label said BUSY_TEXT. The
+# time a move took is read from it: Playwright's round trips between this process and the page
+# (tens of milliseconds each on 2 cores) are the harness's, not the learner's, and stay out.
+_WATCH = """box => {
+    const read = READ_BOX;
+    const watch = {pressed: null, log: [], busy: false};
+    window.__lwcnnWatch = watch;
+    for (const type of ["keydown", "input", "change"]) {
+        document.addEventListener(type, event => {
+            if (window.__lwcnnWatch === watch && watch.pressed === null) watch.pressed = event.timeStamp;
+        }, {capture: true, once: true});
+    }
+    let last = read(box).text;
+    const frame = time => {
+        if (window.__lwcnnWatch !== watch) return;
+        const now = read(box);
+        watch.busy = watch.busy || now.busy;
+        if (now.text !== last) {
+            watch.log.push([now.text, time]);
+            last = now.text;
+        }
+        requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
+}""".replace("READ_BOX", _READ_BOX)
+
+
+def _watch(page, box) -> None:
+    """Start the page's record of the next move of `box`'s widget (`_WATCH`)."""
+    page.evaluate(_WATCH, box.element_handle())
+
+
+def _page_seconds(page, *expected: str) -> tuple[float, bool]:
+    """From the page's record (`_WATCH`): seconds from the key press to the first frame showing
+    one of `expected`, and whether the status label said BUSY_TEXT meanwhile."""
+    watch = page.evaluate("() => window.__lwcnnWatch")
+    assert watch["pressed"] is not None, "the page saw no key press or choice for this move"
+    shown = [time for text, time in watch["log"] if any(_same_display(text, e) for e in expected)]
+    assert shown, f"the page's record never shows the expected text; it saw: {[t for t, _ in watch['log']]}"
+    return (shown[0] - watch["pressed"]) / 1000, watch["busy"]
 
 
 def _wait_for_text(page, box, *expected: str, watch_busy: bool = False) -> tuple[str, bool]:
@@ -353,7 +402,8 @@ def test_every_lesson_with_a_widget_is_covered():
 def _check_widget(page, lesson: Lesson, screenshots: Path, times: list[dict]) -> list[str]:
     """Move every control of the lesson's widget once, checking the page each time; say what moved.
 
-    Each move's time, from the key press to the page showing the new text, goes to `times`.
+    Each move's time, from the key press to the first frame showing the new text, as the page's
+    own clock records it (`_page_seconds`), goes to `times`.
     """
     built = {}
     text = _rendered(lambda: built.setdefault("widget", lesson.make()))
@@ -374,9 +424,8 @@ def _check_widget(page, lesson: Lesson, screenshots: Path, times: list[dict]) ->
             value: _rendered(lambda control=control, value=value: setattr(control, "value", value))
             for value in values
         }
-        pressed = _press(page, box, control, key, values[0])
+        _press(page, box, control, key, values[0])
         shown, busy_seen = _wait_for_text(page, box, *expected.values(), watch_busy=lesson.kind == "network")
-        answered = time.perf_counter()
         matched = [value for value, text in expected.items() if _same_display(shown, text)]
         assert matched, (
             f"{lesson.notebook}: after {key} on {control.description!r} the page shows:\n{shown}\n"
@@ -389,6 +438,7 @@ def _check_widget(page, lesson: Lesson, screenshots: Path, times: list[dict]) ->
             moved.append(f"{control.description!r} -> {control.value!r} (snapped back)")
             continue
         assert shown != before, f"{lesson.notebook}: {control.description!r} did not change the display"
+        seconds, busy_in_page = _page_seconds(page, expected[matched[0]])
         _assert_figure_shown(box, f"{lesson.notebook} after {key} on {control.description!r}")
         times.append(
             {
@@ -396,8 +446,8 @@ def _check_widget(page, lesson: Lesson, screenshots: Path, times: list[dict]) ->
                 "widget": lesson.call.split("(")[0],
                 "lesson": lesson.notebook[:2],
                 "kind": lesson.kind,
-                "seconds": round(answered - pressed, 3),
-                "busy_shown": busy_seen if lesson.kind == "network" else "",
+                "seconds": round(seconds, 3),
+                "busy_shown": (busy_seen or busy_in_page) if lesson.kind == "network" else "",
             }
         )
         moved.append(f"{control.description!r} -> {control.value!r}")
