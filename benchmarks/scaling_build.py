@@ -53,13 +53,6 @@ TOP = 4  # best samples per budget that the GPs are fitted on
 HELD_OUT_BUDGETS = (0.3, 0.4, 0.6, 0.7)
 
 
-def network_key(multipliers: S.Multipliers) -> str:
-    """The scaled network's layout: image size, then each stage's output widths (equal keys, equal networks)."""
-    spec = S.scaled_spec(S.digits_base(), multipliers)
-    stages = "/".join("-".join(str(layer.out_channels) for layer in stage.layers) for stage in spec.stages())
-    return f"{spec.resolution}:{stages}"
-
-
 def _train(job: tuple[str, tuple[float, float, float], int]) -> list:
     """Train one network with one seed on one thread: [key, seed, accuracy, seconds]."""
     key, multipliers, seed = job
@@ -80,7 +73,7 @@ def _run(pool, networks: list[tuple[str, float, S.Multipliers]], done: dict, bar
     """Train every (network, seed) not yet in `done`, appending to the partial file."""
     jobs, seen = [], set()
     for _, _, multipliers in networks:
-        key = network_key(multipliers)
+        key = S.network_key(multipliers)
         for seed in SEEDS:
             if (key, seed) not in done and (key, seed) not in seen:
                 seen.add((key, seed))
@@ -97,7 +90,7 @@ def _run(pool, networks: list[tuple[str, float, S.Multipliers]], done: dict, bar
 
 
 def _accuracy(done: dict, multipliers: S.Multipliers) -> float:
-    key = network_key(multipliers)
+    key = S.network_key(multipliers)
     return sum(float(done[(key, seed)][2]) for seed in SEEDS) / len(SEEDS)
 
 
@@ -161,7 +154,7 @@ def main() -> int:
         _run(pool, networks, done, bar)
         networks += held_out_networks(networks, done)
         _run(pool, networks, done, bar)
-    trained = {(network_key(m), seed) for _, _, m in networks for seed in SEEDS}
+    trained = {(S.network_key(m), seed) for _, _, m in networks for seed in SEEDS}
     train_seconds = sum(float(done[job][3]) for job in trained)
 
     with open(OUT, "w", newline="") as handle:
@@ -194,7 +187,7 @@ def main() -> int:
         for experiment, budget, m in networks:
             spec = S.scaled_spec(S.digits_base(), m)
             cost = models.cost(spec)
-            key = network_key(m)
+            key = S.network_key(m)
             writer.writerow(
                 [
                     experiment,

@@ -406,6 +406,19 @@ def scaled_spec(base: EfficientNet, multipliers: Sequence[float]) -> EfficientNe
     )
 
 
+def network_key(multipliers: Sequence[float], base: EfficientNet | None = None) -> str:
+    """The network `multipliers` build from `base` (default `digits_base()`), as a key: the image
+    size, then each stage's layer widths. Equal keys, equal networks: multipliers that round to
+    the same depths, widths and size give the same key.
+
+    >>> network_key((1.0, 1.0, 1.0)) == network_key((1.0, 1.02, 1.0))  # widths round to 8s
+    True
+    """
+    spec = scaled_spec(digits_base() if base is None else base, multipliers)
+    stages = "/".join("-".join(str(layer.out_channels) for layer in stage.layers) for stage in spec.stages())
+    return f"{spec.resolution}:{stages}"
+
+
 def _multipliers(multipliers: Sequence[float]) -> Multipliers:
     try:
         d, w, r = multipliers

@@ -323,3 +323,16 @@ def test_train_scaled_trains_the_scaled_network_at_its_own_input_side(monkeypatc
     history = S.train_scaled((0.5, 0.5, 0.5), seed=0, progress=False)
     assert seen[0].resolution == 12 and len(history.rows) == 1
     assert 0.2 < history.final_test_accuracy <= 1.0  # it learns something in one epoch (chance is 0.1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    first=st.tuples(*[st.sampled_from([0.5, 0.8, 1.0, 1.02, 1.1, 1.2, 1.5])] * 3),
+    second=st.tuples(*[st.sampled_from([0.5, 0.8, 1.0, 1.02, 1.1, 1.2, 1.5])] * 3),
+)
+def test_network_key_is_equal_exactly_when_the_scaled_networks_are(first, second):
+    base = S.digits_base()
+    a, b = S.scaled_spec(base, first), S.scaled_spec(base, second)
+    same_network = (a.resolution, a.stages()) == (b.resolution, b.stages())
+    assert (S.network_key(first) == S.network_key(second)) == same_network
+    assert S.network_key(first, base) == S.network_key(first)
