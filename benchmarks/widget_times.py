@@ -5,7 +5,8 @@
     python benchmarks/widget_times.py --csv-only   # report the CSV of the last run, run nothing
 
 The browser suite (`tests/browser`, Playwright and Debian's Chromium) moves every control of
-every lesson's widget and writes each move's time to `build/browser/widget_times.csv`; this
+every lesson's widget and writes each move's time, from the key event to the first frame
+showing the new text as the page's own clock records it, to `build/browser/widget_times.csv`; this
 prints that table. Targets on a 2-core CPU: a control that only recomputes costs answers within
 0.3 s, one whose render evaluates a network ("network") within 2 s, showing that it is working
 meanwhile (the `busy_shown` column). Last line:
