@@ -1,0 +1,31 @@
+"""Quantization, from the formula up: how a float tensor becomes 2- to 8-bit integer codes.
+
+- `affine`: uniform affine quantization (scale and zero point from a range, symmetric or
+  asymmetric, per tensor or per channel; quantize, dequantize, fake-quantize; SQNR).
+"""
+
+from lwcnn.quant.affine import (
+    BITS,
+    EPS,
+    Scheme,
+    dequantize,
+    fake_quantize,
+    qparams,
+    qparams_from_range,
+    quantize,
+    sqnr_db,
+    tensor_range,
+)
+
+__all__ = [
+    "BITS",
+    "EPS",
+    "Scheme",
+    "dequantize",
+    "fake_quantize",
+    "qparams",
+    "qparams_from_range",
+    "quantize",
+    "sqnr_db",
+    "tensor_range",
+]

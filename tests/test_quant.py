@@ -1,0 +1,177 @@
+"""lwcnn.quant against PyTorch's own quantization, bit for bit: the MinMax and per-channel
+MinMax observers' scales and zero points, `quantize_per_tensor` / `quantize_per_channel` codes
+and their dequantized values, and the `fake_quantize_per_*_affine` kernels; plus the ~6 dB per
+bit of a signal that fills the grid, and the errors a bad argument raises."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lwcnn import quant
+from lwcnn.quant import Scheme
+
+# torch 2.14 warns that its quantized tensors are deprecated; they are the reference here
+pytestmark = pytest.mark.filterwarnings("ignore:.*quantized tensor creation functions:UserWarning")
+
+
+@st.composite
+def tensors(draw, min_dims: int = 1, max_dims: int = 4):
+    """A float32 tensor with a random shape, spread and offset (all-positive and all-negative too)."""
+    shape = draw(st.lists(st.integers(1, 6), min_size=min_dims, max_size=max_dims))
+    seed = draw(st.integers(0, 2**31 - 1))
+    spread = draw(st.sampled_from([1e-3, 0.05, 1.0, 30.0]))
+    offset = draw(st.sampled_from([0.0, 0.5, -0.5, 3.0, -3.0]))
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=generator) * spread + offset * spread
+
+
+schemes = st.builds(
+    Scheme,
+    bits=st.integers(2, 8),
+    symmetric=st.booleans(),
+    signed=st.none(),
+)
+
+
+def _torch_dtype(scheme: Scheme) -> torch.dtype:
+    return torch.qint8 if scheme.signed else torch.quint8
+
+
+def _torch_qscheme(scheme: Scheme) -> torch.qscheme:
+    if scheme.axis is None:
+        return torch.per_tensor_symmetric if scheme.symmetric else torch.per_tensor_affine
+    return torch.per_channel_symmetric if scheme.symmetric else torch.per_channel_affine
+
+
+def _observer(scheme: Scheme):
+    from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver
+
+    options = {
+        "dtype": _torch_dtype(scheme),
+        "qscheme": _torch_qscheme(scheme),
+        "quant_min": scheme.quant_min,
+        "quant_max": scheme.quant_max,
+    }
+    if scheme.axis is None:
+        return MinMaxObserver(**options)
+    return PerChannelMinMaxObserver(ch_axis=scheme.axis, **options)
+
+
+@settings(max_examples=150, deadline=None)
+@given(x=tensors(), scheme=schemes)
+def test_per_tensor_qparams_are_the_minmax_observers(x, scheme):
+    observer = _observer(scheme)
+    observer(x)
+    torch_scale, torch_zero_point = observer.calculate_qparams()
+    scale, zero_point = quant.qparams(x, scheme)
+    assert scale.dtype == torch.float32
+    assert float(scale) == float(torch_scale)  # bit for bit
+    assert int(zero_point) == int(torch_zero_point)
+
+
+@settings(max_examples=150, deadline=None)
+@given(x=tensors(min_dims=2), scheme=schemes, axis_seed=st.integers(0, 100))
+def test_per_channel_qparams_are_the_per_channel_observers(x, scheme, axis_seed):
+    axis = axis_seed % x.dim()
+    scheme = Scheme(scheme.bits, scheme.symmetric, axis)
+    observer = _observer(scheme)
+    observer(x)
+    torch_scale, torch_zero_point = observer.calculate_qparams()
+    scale, zero_point = quant.qparams(x, scheme)
+    assert scale.tolist() == torch_scale.tolist()
+    assert zero_point.tolist() == torch_zero_point.tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(x=tensors(), symmetric=st.booleans())
+def test_8_bit_codes_and_values_are_torch_quantize_per_tensor(x, symmetric):
+    scheme = Scheme(8, symmetric)
+    scale, zero_point = quant.qparams(x, scheme)
+    theirs = torch.quantize_per_tensor(x, float(scale), int(zero_point), _torch_dtype(scheme))
+    codes = quant.quantize(x, scale, zero_point, scheme)
+    assert torch.equal(codes, theirs.int_repr().to(torch.int64))
+    assert torch.equal(quant.dequantize(codes, scale, zero_point, scheme), theirs.dequantize())
+
+
+@settings(max_examples=150, deadline=None)
+@given(x=tensors(min_dims=2), symmetric=st.booleans(), axis_seed=st.integers(0, 100))
+def test_8_bit_codes_and_values_are_torch_quantize_per_channel(x, symmetric, axis_seed):
+    scheme = Scheme(8, symmetric, axis_seed % x.dim())
+    scale, zero_point = quant.qparams(x, scheme)
+    theirs = torch.quantize_per_channel(x, scale.double(), zero_point, scheme.axis, _torch_dtype(scheme))
+    codes = quant.quantize(x, scale, zero_point, scheme)
+    assert torch.equal(codes, theirs.int_repr().to(torch.int64))
+    assert torch.equal(quant.dequantize(codes, scale, zero_point, scheme), theirs.dequantize())
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=tensors(), scheme=schemes, shift=st.sampled_from([1.0, 0.5, 2.0]))
+def test_fake_quantize_per_tensor_is_torchs_at_every_width(x, scheme, shift):
+    scale, zero_point = quant.qparams(x, scheme)
+    scale = scale * shift  # also a grid narrower or wider than the range: codes clamp
+    theirs = torch.fake_quantize_per_tensor_affine(
+        x, float(scale), int(zero_point), scheme.quant_min, scheme.quant_max
+    )
+    assert torch.equal(quant.fake_quantize(x, scheme, scale, zero_point), theirs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=tensors(min_dims=2), scheme=schemes, axis_seed=st.integers(0, 100))
+def test_fake_quantize_per_channel_is_torchs_at_every_width(x, scheme, axis_seed):
+    scheme = Scheme(scheme.bits, scheme.symmetric, axis_seed % x.dim())
+    scale, zero_point = quant.qparams(x, scheme)
+    theirs = torch.fake_quantize_per_channel_affine(
+        x, scale, zero_point.to(torch.int32), scheme.axis, scheme.quant_min, scheme.quant_max
+    )
+    assert torch.equal(quant.fake_quantize(x, scheme), theirs)
+
+
+def test_a_negative_axis_counts_from_the_end():
+    x = torch.randn(3, 4, 5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(quant.qparams(x, Scheme(axis=-1))[0], quant.qparams(x, Scheme(axis=2))[0])
+
+
+@pytest.mark.parametrize("bits", list(quant.BITS))
+def test_a_signal_filling_the_grid_gains_about_6_db_per_bit(bits):
+    # x uniform on [-1, 1] (variance 1/3), a symmetric grid of step 2 / (2^b - 1): the rounding
+    # error is uniform over a step (variance step^2 / 12), so SQNR = 20 log10(2^b - 1) ~ 6.02 b dB
+    x = torch.rand(200_000, generator=torch.Generator().manual_seed(bits)) * 2 - 1
+    got = quant.sqnr_db(x, quant.fake_quantize(x, Scheme(bits, symmetric=True)))
+    assert got == pytest.approx(20 * math.log10(2**bits - 1), abs=0.3)
+
+
+def test_the_docstring_example_codes_by_hand():
+    x = torch.tensor([-1.0, 0.0, 0.5, 2.0])
+    scale, zero_point = quant.qparams(x, Scheme(8))
+    assert float(scale) == pytest.approx(3 / 255) and int(zero_point) == round(1 / (3 / 255))
+    assert quant.quantize(x, scale, zero_point, Scheme(8)).tolist() == [0, 85, 127, 255]
+    assert quant.sqnr_db(x, x) == math.inf
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "words"),
+    [
+        (lambda: Scheme(bits=1), ValueError, "bits must be an int from 2 to 8"),
+        (lambda: Scheme(bits=9), ValueError, "bits must be an int from 2 to 8"),
+        (lambda: Scheme(bits=8.0), ValueError, "bits"),
+        (lambda: Scheme(symmetric=True, signed=False), ValueError, "symmetric scheme is signed"),
+        (lambda: Scheme(axis="0"), TypeError, "axis"),
+        (lambda: quant.qparams(torch.ones(2, 3), Scheme(axis=2)), ValueError, "axis=2 does not exist"),
+        (lambda: quant.qparams(torch.ones(0), Scheme()), ValueError, "empty"),
+        (lambda: quant.qparams([1.0, 2.0], Scheme()), TypeError, "torch.Tensor"),
+        (lambda: quant.quantize(torch.ones(3), 0.0, 0, Scheme()), ValueError, "scale must be positive"),
+        (lambda: quant.quantize(torch.ones(3), 0.1, 300, Scheme()), ValueError, "zero_point must lie in"),
+        (lambda: quant.quantize(torch.ones(2, 3), [0.1, 0.1], 0, Scheme(axis=1)), ValueError, "3 indices"),
+        (lambda: quant.fake_quantize(torch.ones(3), Scheme(), scale=0.1), ValueError, "both scale"),
+        (lambda: quant.qparams_from_range(1.0, -1.0, Scheme()), ValueError, "min_val <= max_val"),
+        (lambda: quant.sqnr_db(torch.ones(3), torch.ones(2)), ValueError, "one shape"),
+    ],
+)
+def test_bad_arguments_say_what_is_allowed(make, error, words):
+    with pytest.raises(error, match=words):
+        make()
