@@ -16,7 +16,6 @@ regularisers such as network slimming's L1 penalty on batch-norm scales
 
 from __future__ import annotations
 
-import copy
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -153,32 +152,19 @@ def evaluate(model: nn.Module, loader: Iterable, device: str | torch.device = "c
     return total_loss / count, correct / count
 
 
-@torch.no_grad()
 def inference_copy(model: nn.Module) -> nn.Module:
     """A copy of `model` in eval mode that evaluates sooner: the same function, to float rounding.
 
-    Every `BatchNorm2d` that directly follows a `Conv2d` in an `nn.Sequential` (where the order
-    of the children is the order they run in) is folded into that conv, as a deployed network
-    does: `W' = W * gamma / sqrt(var + eps)`, `b' = (b - mean) * gamma / sqrt(var + eps) + beta`
-    (torch's `fuse_conv_bn_eval`), and the BatchNorm becomes an `nn.Identity`. The weights are
-    stored channels-last, the layout oneDNN's CPU kernels run fastest in. `model` is unchanged.
+    Every BatchNorm that follows a conv is folded into it, as a deployed network does
+    (`lwcnn.quant.fold_network`), and the weights are stored channels-last, the layout oneDNN's
+    CPU kernels run fastest in. `model` is unchanged.
 
     On 2 cores with one thread, lesson 08's slimmed network reads its 2160 test images in about
     0.9 s instead of 1.6 s; the logits differ from `model`'s in the last float bits only.
     """
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    from lwcnn.quant import fold_network
 
-    folded = copy.deepcopy(model).eval()
-    for module in folded.modules():
-        if not isinstance(module, nn.Sequential):
-            continue
-        names = list(module._modules)
-        for first, second in zip(names, names[1:], strict=False):
-            conv, norm = module._modules[first], module._modules[second]
-            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d) and norm.track_running_stats:
-                module._modules[first] = fuse_conv_bn_eval(conv, norm)
-                module._modules[second] = nn.Identity()
-    return folded.to(memory_format=torch.channels_last)
+    return fold_network(model).to(memory_format=torch.channels_last)
 
 
 @torch.no_grad()

@@ -11,6 +11,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import nn
 
 from lwcnn import quant
 from lwcnn.quant import Scheme
@@ -173,5 +174,92 @@ def test_the_docstring_example_codes_by_hand():
     ],
 )
 def test_bad_arguments_say_what_is_allowed(make, error, words):
+    with pytest.raises(error, match=words):
+        make()
+
+
+# --- BatchNorm folding ---------------------------------------------------------------------------
+
+
+@st.composite
+def conv_norm_pairs(draw):
+    """A conv (any groups, depthwise included) and a BatchNorm with statistics far from the defaults."""
+    groups = draw(st.integers(1, 4))
+    in_channels = groups * draw(st.integers(1, 3))
+    out_channels = groups * draw(st.integers(1, 3))
+    if draw(st.booleans()):  # depthwise
+        groups = in_channels = out_channels = draw(st.integers(1, 8))
+    conv = nn.Conv2d(
+        in_channels,
+        out_channels,
+        draw(st.sampled_from([1, 3, 5])),
+        stride=draw(st.sampled_from([1, 2])),
+        padding=draw(st.integers(0, 2)),
+        groups=groups,
+        bias=draw(st.booleans()),
+    )
+    norm = nn.BatchNorm2d(out_channels, eps=draw(st.sampled_from([1e-5, 1e-3])), affine=draw(st.booleans()))
+    seed = draw(st.integers(0, 2**31 - 1))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for tensor in conv.parameters():
+            tensor.copy_(torch.randn(tensor.shape, generator=generator))
+        norm.running_mean.copy_(torch.randn(out_channels, generator=generator))
+        norm.running_var.copy_(torch.rand(out_channels, generator=generator) * 3 + 0.01)
+        if norm.affine:
+            norm.weight.copy_(torch.randn(out_channels, generator=generator))
+            norm.bias.copy_(torch.randn(out_channels, generator=generator))
+    images = torch.randn(2, in_channels, 9, 9, generator=generator)
+    return conv.eval(), norm.eval(), images
+
+
+@settings(max_examples=100, deadline=None)
+@given(pair=conv_norm_pairs())
+def test_a_folded_conv_computes_the_conv_then_the_batchnorm(pair):
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    conv, norm, images = pair
+    folded = quant.fold_batchnorm(conv, norm)
+    with torch.no_grad():
+        expected = norm(conv(images))
+        assert torch.allclose(folded(images), expected, rtol=1e-5, atol=1e-4)
+        theirs = fuse_conv_bn_eval(conv, norm)  # torch's own fold, in float32
+        assert torch.allclose(folded.weight, theirs.weight, rtol=1e-5, atol=1e-6)
+        assert torch.allclose(folded.bias, theirs.bias, rtol=1e-5, atol=1e-5)
+    assert folded.groups == conv.groups and folded.stride == conv.stride and folded.padding == conv.padding
+
+
+def test_fold_network_folds_each_pair_in_a_sequential_and_nothing_else():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.BatchNorm2d(4), nn.Conv2d(4, 2, 1)
+    ).eval()
+    with torch.no_grad():
+        for norm in (model[1], model[3]):
+            norm.running_mean.uniform_(-1, 1)
+            norm.running_var.uniform_(0.5, 2)
+    folded = quant.fold_network(model)
+    assert [type(m).__name__ for m in folded] == ["Conv2d", "Identity", "ReLU", "BatchNorm2d", "Conv2d"]
+    assert isinstance(model[1], nn.BatchNorm2d)  # the original keeps its BatchNorm
+    images = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(folded(images), model(images), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "words"),
+    [
+        (lambda: quant.fold_batchnorm(nn.Linear(2, 2), nn.BatchNorm2d(2)), TypeError, "nn.Conv2d"),
+        (lambda: quant.fold_batchnorm(nn.Conv2d(2, 2, 1), nn.BatchNorm1d(2)), TypeError, "nn.BatchNorm2d"),
+        (lambda: quant.fold_batchnorm(nn.Conv2d(2, 3, 1), nn.BatchNorm2d(2)), ValueError, "not a pair"),
+        (
+            lambda: quant.fold_batchnorm(nn.Conv2d(2, 2, 1), nn.BatchNorm2d(2, track_running_stats=False)),
+            ValueError,
+            "running statistics",
+        ),
+        (lambda: quant.fold_network("model"), TypeError, "nn.Module"),
+    ],
+)
+def test_folding_bad_arguments_say_what_is_allowed(make, error, words):
     with pytest.raises(error, match=words):
         make()

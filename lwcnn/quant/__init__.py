@@ -2,6 +2,7 @@
 
 - `affine`: uniform affine quantization (scale and zero point from a range, symmetric or
   asymmetric, per tensor or per channel; quantize, dequantize, fake-quantize; SQNR).
+- `fold`: BatchNorm folded into the conv before it (`fold_batchnorm`, `fold_network`).
 """
 
 from lwcnn.quant.affine import (
@@ -16,6 +17,7 @@ from lwcnn.quant.affine import (
     sqnr_db,
     tensor_range,
 )
+from lwcnn.quant.fold import fold_batchnorm, fold_network
 
 __all__ = [
     "BITS",
@@ -23,6 +25,8 @@ __all__ = [
     "Scheme",
     "dequantize",
     "fake_quantize",
+    "fold_batchnorm",
+    "fold_network",
     "qparams",
     "qparams_from_range",
     "quantize",
