@@ -263,3 +263,104 @@ def test_fold_network_folds_each_pair_in_a_sequential_and_nothing_else():
 def test_folding_bad_arguments_say_what_is_allowed(make, error, words):
     with pytest.raises(error, match=words):
         make()
+
+
+# --- Deep Compression: weight sharing and Huffman coding -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("distribution", "bits"), [("uniform", 2), ("uniform", 3), ("uniform", 5), ("normal", 2), ("normal", 3)]
+)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_weight_sharing_is_scikit_learns_kmeans_from_the_same_linear_start(distribution, bits, seed):
+    from sklearn.cluster import KMeans
+
+    generator = torch.Generator().manual_seed(seed)
+    draw = torch.rand if distribution == "uniform" else torch.randn
+    weights = draw(64, 4, 4, generator=generator) * 0.1
+    book = quant.share_weights(weights, bits)
+    # scikit-learn moves a centroid left with no weights elsewhere; here it keeps its place, so
+    # the two are compared where no cluster ever empties (spread data, few clusters)
+    assert bool((torch.bincount(book.indices.reshape(-1), minlength=2**bits) > 0).all())
+    values = weights.reshape(-1, 1).double().numpy()
+    start = torch.linspace(float(weights.min()), float(weights.max()), 2**bits, dtype=torch.float64)
+    theirs = KMeans(2**bits, init=start.reshape(-1, 1).numpy(), n_init=1, tol=0.0, max_iter=300).fit(values)
+    assert book.indices.reshape(-1).tolist() == theirs.labels_.tolist()
+    assert torch.allclose(book.centroids.double(), torch.from_numpy(theirs.cluster_centers_[:, 0]), atol=1e-7)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=tensors(), bits=st.integers(1, 6))
+def test_weight_sharing_ends_at_a_fixed_point_no_worse_than_its_start(x, bits):
+    book = quant.share_weights(x, bits)
+    values, indices, centroids = x.reshape(-1).double(), book.indices.reshape(-1), book.centroids.double()
+    assert book.indices.shape == x.shape and len(centroids) == 2**bits and book.bits == bits
+    assert book.iterations < quant.MAX_ITERATIONS
+    distances = (values[:, None] - centroids[None, :]).abs()
+    slack = 1e-6 * (1 + values.abs())  # the centroids are stored in float32
+    assert bool((distances.gather(1, indices[:, None])[:, 0] <= distances.min(dim=1).values + slack).all())
+    for index in indices.unique():  # each used centroid is the mean of its weights
+        mean = float(values[indices == index].mean())
+        assert float(centroids[index]) == pytest.approx(mean, rel=1e-6, abs=1e-9)
+    start = torch.linspace(float(values.min()), float(values.max()), 2**bits, dtype=torch.float64)
+    start_error = float((values[:, None] - start[None, :]).abs().min(dim=1).values.pow(2).sum())
+    assert (
+        float((book.weights().double().reshape(-1) - values).pow(2).sum()) <= start_error * (1 + 1e-6) + 1e-9
+    )
+    assert book.size_bits() == x.numel() * bits + 2**bits * 32
+
+
+def _reference_huffman_bits(counts: list[int]) -> int:
+    """An optimal prefix code's size, built another way: the sum of every merged pair's weight,
+    merging from a sorted list (no heap) until one tree is left."""
+    trees = sorted(count for count in counts if count > 0)
+    if len(trees) == 1:
+        return trees[0]
+    total = 0
+    while len(trees) > 1:
+        merged = trees.pop(0) + trees.pop(0)
+        total += merged
+        position = next((i for i, tree in enumerate(trees) if tree > merged), len(trees))
+        trees.insert(position, merged)
+    return total
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts=st.lists(st.integers(0, 1000), min_size=1, max_size=40).filter(any))
+def test_huffman_coding_is_optimal_and_within_a_bit_of_the_entropy(counts):
+    symbols = {f"s{i}": count for i, count in enumerate(counts)}
+    lengths = quant.huffman_lengths(symbols)
+    assert set(lengths) == {symbol for symbol, count in symbols.items() if count}
+    total = sum(symbols[symbol] * length for symbol, length in lengths.items())
+    assert total == _reference_huffman_bits(counts)
+    n = sum(counts)
+    entropy = -sum(c / n * math.log2(c / n) for c in counts if c)
+    assert entropy * n - 1e-9 <= total <= (entropy + 1) * n
+    if len(lengths) > 1:  # a complete prefix code: Kraft's sum is exactly 1
+        assert sum(2.0**-length for length in lengths.values()) == 1.0
+    stream = [symbol for symbol, count in symbols.items() for _ in range(count)]
+    assert quant.coded_bits(stream) == total
+
+
+def test_huffman_codes_a_codebooks_indices_in_fewer_bits_than_fixed_width():
+    weights = torch.randn(4096, generator=torch.Generator().manual_seed(0))  # bell-shaped: skewed use
+    book = quant.share_weights(weights, bits=5)
+    assert quant.coded_bits(book.indices) < book.indices.numel() * book.bits
+    assert quant.coded_bits(torch.zeros(10, dtype=torch.int64)) == 10  # one symbol: a bit each
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "words"),
+    [
+        (lambda: quant.share_weights(torch.ones(3), 0), ValueError, "bits must be an int from 1 to 8"),
+        (lambda: quant.share_weights(torch.ones(0), 2), ValueError, "empty"),
+        (lambda: quant.share_weights([1.0], 2), TypeError, "torch.Tensor"),
+        (lambda: quant.share_weights(torch.tensor([1.0, math.nan]), 2), ValueError, "finite"),
+        (lambda: quant.huffman_lengths({"a": -1}), ValueError, "non-negative int"),
+        (lambda: quant.huffman_lengths({"a": 0}), ValueError, "nothing to code"),
+        (lambda: quant.huffman_lengths([1, 2]), TypeError, "mapping"),
+    ],
+)
+def test_sharing_bad_arguments_say_what_is_allowed(make, error, words):
+    with pytest.raises(error, match=words):
+        make()
