@@ -23,7 +23,7 @@ from torch import nn
 def fold_batchnorm(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     """One conv computing `norm(conv(x))` with `norm` in eval mode (its running statistics).
 
-    A new `nn.Conv2d` with a bias, the same shape options as `conv`; the two are unchanged. The
+    A copy of `conv` with the folded weight and a bias; `conv` and `norm` are unchanged. The
     scale `s` is computed in float64, then the weights are stored in `conv`'s dtype.
     """
     if not isinstance(conv, nn.Conv2d):
@@ -44,22 +44,10 @@ def fold_batchnorm(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
         beta = norm.bias.double() if norm.bias is not None else torch.zeros_like(mean)
         bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(mean)
         scale = gamma / torch.sqrt(var + norm.eps)
-        folded = nn.Conv2d(
-            conv.in_channels,
-            conv.out_channels,
-            conv.kernel_size,
-            stride=conv.stride,
-            padding=conv.padding,
-            dilation=conv.dilation,
-            groups=conv.groups,
-            bias=True,
-            padding_mode=conv.padding_mode,
-            device=conv.weight.device,
-            dtype=conv.weight.dtype,
-        )
+        folded = copy.deepcopy(conv)  # the same shape options; its weight and bias replaced below
         folded.weight.copy_(conv.weight.double() * scale.reshape(-1, 1, 1, 1))
-        folded.bias.copy_(scale * (bias - mean) + beta)
-    return folded.train(conv.training)
+        folded.bias = nn.Parameter((scale * (bias - mean) + beta).to(conv.weight.dtype))
+    return folded
 
 
 def fold_network(model: nn.Module) -> nn.Module:
