@@ -46,7 +46,7 @@ def fold_batchnorm(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
         scale = gamma / torch.sqrt(var + norm.eps)
         folded = copy.deepcopy(conv)  # the same shape options; its weight and bias replaced below
         folded.weight.copy_(conv.weight.double() * scale.reshape(-1, 1, 1, 1))
-        folded.bias = nn.Parameter((scale * (bias - mean) + beta).to(conv.weight.dtype))
+        folded.bias = nn.Parameter((scale * (bias - mean) + beta).to(conv.weight.device, conv.weight.dtype))
     return folded
 
 
