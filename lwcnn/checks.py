@@ -126,3 +126,15 @@ def check_interval(
         interval = f"{'[' if low_closed else '('}{low}, {high}{']' if high_closed else ')'}"
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
     return value
+
+
+def check_int_in(name: str, value: Any, allowed: range) -> int:
+    """An int in `allowed` (a range: bit widths, counts with a ceiling); a ValueError otherwise,
+    a bool or a float included.
+
+    >>> check_int_in("bits", 4, range(2, 9))
+    4
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
+        raise ValueError(f"{name} must be an int from {allowed.start} to {allowed.stop - 1}, got {value!r}")
+    return value

@@ -159,8 +159,9 @@ def inference_copy(model: nn.Module) -> nn.Module:
     (`lwcnn.quant.fold_network`), and the weights are stored channels-last, the layout oneDNN's
     CPU kernels run fastest in. `model` is unchanged.
 
-    On 2 cores with one thread, lesson 08's slimmed network reads its 2160 test images in about
-    0.9 s instead of 1.6 s; the logits differ from `model`'s in the last float bits only.
+    On 2 cores with one thread, lesson 08's slimmed networks read their 2160 test images in a
+    median 1.2 s instead of 1.9 s (10 fresh settings); the logits differ from `model`'s in the
+    last float bits only.
     """
     from lwcnn.quant import fold_network
 

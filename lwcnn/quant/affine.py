@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import torch
 
+from lwcnn import checks
+
 BITS = range(2, 9)  # the widths a Scheme takes: 2 to 8 bits
 EPS = torch.finfo(torch.float32).eps  # the smallest scale (torch's observers' `eps`)
 
@@ -48,8 +50,7 @@ class Scheme:
     signed: bool | None = None  # None: signed exactly when symmetric
 
     def __post_init__(self) -> None:
-        if isinstance(self.bits, bool) or not isinstance(self.bits, int) or self.bits not in BITS:
-            raise ValueError(f"bits must be an int from {BITS.start} to {BITS.stop - 1}, got {self.bits!r}")
+        checks.check_int_in("bits", self.bits, BITS)
         if not isinstance(self.symmetric, bool):
             raise TypeError(f"symmetric must be True or False, got {self.symmetric!r}")
         if self.axis is not None and (isinstance(self.axis, bool) or not isinstance(self.axis, int)):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lwcnn import checks
 from lwcnn.quant.affine import BITS
 
 MAX_ITERATIONS = 300  # Lloyd's iterations before k-means stops, if assignments still move
@@ -66,8 +67,7 @@ def share_weights(weights: torch.Tensor, bits: int) -> Codebook:
         raise TypeError(f"weights must be a torch.Tensor, got {type(weights).__name__}")
     if weights.numel() == 0:
         raise ValueError("weights is empty: there is nothing to cluster")
-    if isinstance(bits, bool) or not isinstance(bits, int) or bits not in range(1, BITS.stop):
-        raise ValueError(f"bits must be an int from 1 to {BITS.stop - 1}, got {bits!r}")
+    checks.check_int_in("bits", bits, range(1, BITS.stop))
     values = weights.detach().reshape(-1).to(torch.float64)
     if not bool(torch.isfinite(values).all()):
         raise ValueError("weights must be finite")

@@ -105,8 +105,9 @@ def say(text: str) -> None:
 
     In a kernel it then pauses `SETTLE_S`. Otherwise the figure's drawing takes the CPU at
     once, and on a laptop with two cores the Jupyter server and the browser wait for it before
-    they show the numbers. The browser suite measured a cost widget's numbers reaching the page
-    about 0.07-0.1 s sooner with the pause (lesson 04: 0.35/0.21/0.21 s -> 0.27/0.14/0.10 s).
+    they show the numbers. The browser suite, when it still timed moves from Python (Playwright's
+    round trips included), measured lesson 04's numbers 0.07-0.1 s sooner with the pause
+    (0.35/0.21/0.21 s -> 0.27/0.14/0.10 s); its page-clock timing has not re-measured it.
     """
     print(text)
     sys.stdout.flush()

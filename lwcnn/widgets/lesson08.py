@@ -57,8 +57,7 @@ EVALUATION_BATCH = 256  # the slider evaluates in batches this large: the same a
 def _accuracy(slimmed, test_loader) -> float:
     """Test accuracy of `slimmed` on `test_loader`, read as a deployed network runs: BatchNorms
     folded into their convs (`lwcnn.train.inference_copy`, the same function to float rounding),
-    and in batches of `EVALUATION_BATCH` when a DataLoader's are smaller. On 2 cores with one
-    thread: about 1 s instead of 1.6-2 s for 2160 images at 32x32."""
+    and in batches of `EVALUATION_BATCH` when a DataLoader's are smaller."""
     from torch.utils.data import DataLoader
 
     from lwcnn.train import evaluate, inference_copy
