@@ -316,37 +316,33 @@ def _page_seconds(page, *expected: str) -> tuple[float, bool]:
     return (shown[0] - watch["pressed"]) / 1000, watch["busy"]
 
 
-def _wait_for_text(page, box, *expected: str, watch_busy: bool = False) -> tuple[str, bool]:
-    """The page's text once it shows one of `expected` (or after UPDATE_TIMEOUT_MS), and whether
-    the widget's status label said BUSY_TEXT meanwhile (if `watch_busy`).
+def _wait_for_text(page, box, *expected: str) -> str:
+    """The page's text once it shows one of `expected` (or after UPDATE_TIMEOUT_MS).
 
-    The page itself watches for a change (every animation frame), so the moment the new text
-    appears is known to a frame, not to a polling interval.
+    The page itself watches for a change (every animation frame); how long the move took, and
+    whether the status label said BUSY_TEXT meanwhile, are read from its record (`_page_seconds`).
     """
     element = box.element_handle()
     deadline = time.perf_counter() + UPDATE_TIMEOUT_MS / 1000
-    seen = page.evaluate(f"box => {{ window.__lwcnnBusySeen = false; return ({_READ_BOX})(box); }}", element)
-    busy_seen = seen["busy"]
-    while not any(_same_display(seen["text"], text) for text in expected):
+    seen = page.evaluate(f"box => ({_READ_BOX})(box).text", element)
+    while not any(_same_display(seen, text) for text in expected):
         left_ms = (deadline - time.perf_counter()) * 1000
         if left_ms <= 0:
             break
         try:
             changed = page.wait_for_function(
-                f"""([box, old, busySeen]) => {{
-                    const now = ({_READ_BOX})(box);
-                    if (now.busy) window.__lwcnnBusySeen = true;
-                    return now.text !== old && {{...now, busy: busySeen || !!window.__lwcnnBusySeen}};
+                f"""([box, old]) => {{
+                    const now = ({_READ_BOX})(box).text;
+                    return now !== old && now;
                 }}""",
-                arg=[element, seen["text"], busy_seen],
+                arg=[element, seen],
                 polling="raf",
                 timeout=left_ms,
             )
         except PlaywrightTimeout:
             break
         seen = changed.json_value()
-        busy_seen = busy_seen or seen["busy"]
-    return seen["text"], busy_seen and watch_busy
+    return seen
 
 
 def _assert_figure_shown(box, what: str) -> None:
@@ -410,7 +406,7 @@ def _check_widget(page, lesson: Lesson, screenshots: Path, times: list[dict]) ->
     mirror = built["widget"]
     box = _widget_box(page, next(iter(mirror.controls.values())).description)
     box.scroll_into_view_if_needed()
-    shown, _ = _wait_for_text(page, box, text)
+    shown = _wait_for_text(page, box, text)
     assert _same_display(shown, text), f"before any move the page shows:\n{shown}\nlwcnn says:\n{text}"
     _assert_figure_shown(box, f"{lesson.notebook} after Run All")
     # Scrolling the widget into view makes JupyterLab render the cells around it (it draws only
@@ -425,7 +421,7 @@ def _check_widget(page, lesson: Lesson, screenshots: Path, times: list[dict]) ->
             for value in values
         }
         _press(page, box, control, key, values[0])
-        shown, busy_seen = _wait_for_text(page, box, *expected.values(), watch_busy=lesson.kind == "network")
+        shown = _wait_for_text(page, box, *expected.values())
         matched = [value for value, text in expected.items() if _same_display(shown, text)]
         assert matched, (
             f"{lesson.notebook}: after {key} on {control.description!r} the page shows:\n{shown}\n"
@@ -438,7 +434,7 @@ def _check_widget(page, lesson: Lesson, screenshots: Path, times: list[dict]) ->
             moved.append(f"{control.description!r} -> {control.value!r} (snapped back)")
             continue
         assert shown != before, f"{lesson.notebook}: {control.description!r} did not change the display"
-        seconds, busy_in_page = _page_seconds(page, expected[matched[0]])
+        seconds, busy_seen = _page_seconds(page, expected[matched[0]])
         _assert_figure_shown(box, f"{lesson.notebook} after {key} on {control.description!r}")
         times.append(
             {
@@ -447,7 +443,7 @@ def _check_widget(page, lesson: Lesson, screenshots: Path, times: list[dict]) ->
                 "lesson": lesson.notebook[:2],
                 "kind": lesson.kind,
                 "seconds": round(seconds, 3),
-                "busy_shown": (busy_seen or busy_in_page) if lesson.kind == "network" else "",
+                "busy_shown": busy_seen if lesson.kind == "network" else "",
             }
         )
         moved.append(f"{control.description!r} -> {control.value!r}")
