@@ -5,6 +5,8 @@
 - `fold`: BatchNorm folded into the conv before it (`fold_batchnorm`, `fold_network`).
 - `sharing`: Deep Compression's weight sharing (k-means codebooks, `share_weights`) and Huffman
   coding of the indices (`huffman_lengths`, `coded_bits`).
+- `size`: a network's bytes with its weights at 32/16 bits, as 2-8 bit codes with their scales
+  (`model_size`), or shared through codebooks and Huffman-coded (`share_network`, `shared_size`).
 """
 
 from lwcnn.quant.affine import (
@@ -21,6 +23,7 @@ from lwcnn.quant.affine import (
 )
 from lwcnn.quant.fold import fold_batchnorm, fold_network
 from lwcnn.quant.sharing import MAX_ITERATIONS, Codebook, coded_bits, huffman_lengths, share_weights
+from lwcnn.quant.size import ModelSize, model_size, share_network, shared_size
 
 __all__ = [
     "BITS",
@@ -34,10 +37,14 @@ __all__ = [
     "fold_batchnorm",
     "fold_network",
     "huffman_lengths",
+    "ModelSize",
+    "model_size",
     "qparams",
     "qparams_from_range",
     "quantize",
+    "share_network",
     "share_weights",
+    "shared_size",
     "sqnr_db",
     "tensor_range",
 ]
