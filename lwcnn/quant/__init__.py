@@ -7,6 +7,8 @@
   coding of the indices (`huffman_lengths`, `coded_bits`).
 - `size`: a network's bytes with its weights at 32/16 bits, as 2-8 bit codes with their scales
   (`model_size`), or shared through codebooks and Huffman-coded (`share_network`, `shared_size`).
+- `runtime`: real int8 inference on ONNX Runtime (`export_onnx`, `quantize_onnx`: static
+  quantization with calibration; `OnnxModel` runs a file as a module; `int8_weights` reads its codes).
 """
 
 from lwcnn.quant.affine import (
@@ -22,6 +24,7 @@ from lwcnn.quant.affine import (
     tensor_range,
 )
 from lwcnn.quant.fold import fold_batchnorm, fold_network
+from lwcnn.quant.runtime import OnnxModel, export_onnx, int8_weights, quantize_onnx
 from lwcnn.quant.sharing import MAX_ITERATIONS, Codebook, coded_bits, huffman_lengths, share_weights
 from lwcnn.quant.size import ModelSize, model_size, share_network, shared_size
 
@@ -31,6 +34,10 @@ __all__ = [
     "MAX_ITERATIONS",
     "coded_bits",
     "EPS",
+    "OnnxModel",
+    "export_onnx",
+    "int8_weights",
+    "quantize_onnx",
     "Scheme",
     "dequantize",
     "fake_quantize",
