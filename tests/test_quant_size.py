@@ -4,6 +4,7 @@ for weight sharing, and the entropy bound for its Huffman coding."""
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 
@@ -16,14 +17,15 @@ from torch import nn
 
 from lwcnn import models, prune
 from lwcnn.quant import fold_network
-from lwcnn.quant.size import (
+from lwcnn.quant.sharing import (
     CENTROID_BITS,
     HUFFMAN_LENGTH_BITS,
-    ModelSize,
-    model_size,
     share_network,
     shared_size,
+    tie_to_codebooks,
+    untie,
 )
+from lwcnn.quant.size import ModelSize, model_size
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*quantized tensor creation functions:UserWarning")
 
@@ -207,6 +209,39 @@ def test_linear_layers_can_share_at_their_own_width(small_trained_like):
     assert size.weight_bits == rest * 32 + sum(b.indices.numel() * b.bits for b in partial.values())
 
 
+def test_tied_centroids_take_the_summed_gradient_of_their_weights_and_untie_keeps_the_indices(
+    small_trained_like,
+):
+    shared, books = share_network(small_trained_like, 3)
+    plain = copy.deepcopy(shared)
+    tie_to_codebooks(shared, books)
+    assert sum(p.numel() for p in shared.parameters() if p.dim() == 1 and p.numel() == 8) >= len(books)
+    x = torch.rand(4, 3, 32, 32)
+    shared.eval(), plain.eval()
+    assert torch.equal(shared(x), plain(x))  # tying changes nothing until training
+    shared(x).square().sum().backward()
+    plain(x).square().sum().backward()
+    for path, book in books.items():
+        owner = path.rpartition(".")[0]
+        centroids = shared.get_submodule(owner).parametrizations.weight.original
+        expected = torch.zeros(8, dtype=torch.float64).index_add_(
+            0, book.indices.reshape(-1), plain.get_submodule(owner).weight.grad.reshape(-1).double()
+        )
+        assert torch.allclose(centroids.grad.double(), expected, rtol=1e-4, atol=1e-6), path
+    with torch.no_grad():
+        for module in shared.modules():
+            if hasattr(module, "parametrizations"):
+                module.parametrizations.weight.original.add_(0.01)
+    tuned = untie(shared)
+    assert set(tuned) == set(books)
+    assert not any(hasattr(m, "parametrizations") for m in shared.modules())
+    for path, book in tuned.items():
+        weight = shared.get_submodule(path.rpartition(".")[0]).weight
+        assert torch.equal(book.indices, books[path].indices)
+        assert torch.equal(weight, book.weights())
+        assert torch.allclose(book.centroids, books[path].centroids + 0.01)
+
+
 @pytest.mark.parametrize(
     ("call", "error", "words"),
     [
@@ -222,6 +257,8 @@ def test_linear_layers_can_share_at_their_own_width(small_trained_like):
         (lambda: shared_size(nn.Linear(2, 2), {}, huffman=None), TypeError, "huffman"),
         (lambda: shared_size(nn.Linear(2, 2), {"nothere.weight": None}), ValueError, "nothere.weight"),
         (lambda: ModelSize(1, 0, 32, 0, 0).ratio_to(3), TypeError, "ModelSize"),
+        (lambda: tie_to_codebooks("net", {}), TypeError, "model must be"),
+        (lambda: tie_to_codebooks(nn.Linear(2, 2), {"other.weight": None}), ValueError, "other.weight"),
     ],
 )
 def test_bad_arguments_say_what_is_allowed(call, error, words):

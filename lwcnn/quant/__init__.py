@@ -3,10 +3,11 @@
 - `affine`: uniform affine quantization (scale and zero point from a range, symmetric or
   asymmetric, per tensor or per channel; quantize, dequantize, fake-quantize; SQNR).
 - `fold`: BatchNorm folded into the conv before it (`fold_batchnorm`, `fold_network`).
-- `sharing`: Deep Compression's weight sharing (k-means codebooks, `share_weights`) and Huffman
-  coding of the indices (`huffman_lengths`, `coded_bits`).
-- `size`: a network's bytes with its weights at 32/16 bits, as 2-8 bit codes with their scales
-  (`model_size`), or shared through codebooks and Huffman-coded (`share_network`, `shared_size`).
+- `sharing`: Deep Compression's weight sharing (k-means codebooks, `share_weights`; a whole
+  network, `share_network`; centroid fine-tuning, `tie_to_codebooks` / `untie`) and Huffman
+  coding of the indices (`huffman_lengths`, `coded_bits`), sized by `shared_size`.
+- `size`: a network's bytes with its weights at 32/16 bits or as 2-8 bit codes with their scales
+  (`model_size`).
 - `runtime`: real int8 inference on ONNX Runtime (`export_onnx`, `quantize_onnx`: static
   quantization with calibration; `OnnxModel` runs a file as a module; `int8_weights` reads its codes).
 """
@@ -25,8 +26,18 @@ from lwcnn.quant.affine import (
 )
 from lwcnn.quant.fold import fold_batchnorm, fold_network
 from lwcnn.quant.runtime import OnnxModel, export_onnx, int8_weights, quantize_onnx
-from lwcnn.quant.sharing import MAX_ITERATIONS, Codebook, coded_bits, huffman_lengths, share_weights
-from lwcnn.quant.size import ModelSize, model_size, share_network, shared_size
+from lwcnn.quant.sharing import (
+    MAX_ITERATIONS,
+    Codebook,
+    coded_bits,
+    huffman_lengths,
+    share_network,
+    share_weights,
+    shared_size,
+    tie_to_codebooks,
+    untie,
+)
+from lwcnn.quant.size import ModelSize, model_size
 
 __all__ = [
     "BITS",
@@ -54,4 +65,6 @@ __all__ = [
     "shared_size",
     "sqnr_db",
     "tensor_range",
+    "tie_to_codebooks",
+    "untie",
 ]

@@ -19,6 +19,7 @@ code length; `coded_bits` the exact size of a sequence so coded.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import itertools
 from collections import Counter
@@ -26,11 +27,16 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 import torch
+from torch import nn
+from torch.nn.utils import parametrize
 
 from lwcnn import checks
 from lwcnn.quant.affine import BITS
+from lwcnn.quant.size import OTHER_BITS, ModelSize, deployed_module, split_weights
 
 MAX_ITERATIONS = 300  # Lloyd's iterations before k-means stops, if assignments still move
+CENTROID_BITS = 32  # a codebook's centroids are float32
+HUFFMAN_LENGTH_BITS = 8  # one code length per codebook entry: a canonical code is rebuilt from them
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,7 @@ class Codebook:
 
     centroids: torch.Tensor
     indices: torch.Tensor
-    iterations: int  # Lloyd's iterations run until no assignment changed (or MAX_ITERATIONS)
+    iterations: int  # Lloyd's iterations run until no assignment changed (or MAX_ITERATIONS); 0 from `untie`
 
     @property
     def bits(self) -> int:
@@ -124,3 +130,110 @@ def coded_bits(symbols: Iterable[Hashable] | torch.Tensor) -> int:
     counts = Counter(symbols)
     lengths = huffman_lengths(counts)
     return sum(counts[symbol] * length for symbol, length in lengths.items())
+
+
+# --- a whole network ----------------------------------------------------------------------------
+
+
+def share_network(
+    model: nn.Module, bits: int, *, linear_bits: int | None = None, fold: bool = True
+) -> tuple[nn.Module, dict[str, Codebook]]:
+    """Deep Compression's weight sharing over a whole network: a copy of `model` (BatchNorms
+    folded first when `fold`) whose every Conv2d and Linear weight is replaced by its k-means
+    codebook's centroids (`share_weights`, k = 2^bits; `linear_bits` for the Linear layers,
+    default `bits`: the paper used 8 bits for convs and 5 for fully-connected layers), and the
+    codebooks by weight path, for `shared_size`."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    shared = deployed_module(model, fold=True) if fold else copy.deepcopy(model)
+    codebooks = {}
+    with torch.no_grad():
+        for path, weight in split_weights(shared)[0].items():
+            owner = shared.get_submodule(path.rpartition(".")[0])
+            width = bits if linear_bits is None or not isinstance(owner, nn.Linear) else linear_bits
+            codebooks[path] = share_weights(weight, width)
+            weight.copy_(codebooks[path].weights().to(weight.dtype))
+    return shared, codebooks
+
+
+def shared_size(model: nn.Module, codebooks: Mapping[str, Codebook], *, huffman: bool = True) -> ModelSize:
+    """The size of `model` (as `share_network` returned it) stored as its `codebooks`: per layer,
+    n indices of log2(k) bits, or Huffman-coded with their own frequencies (`huffman`), plus k
+    float32 centroids and, with Huffman, k code lengths. A weight without a codebook counts at
+    32 bits."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if not isinstance(huffman, bool):
+        raise TypeError(f"huffman must be True or False, got {huffman!r}")
+    weights, others = split_weights(model)
+    unknown = sorted(set(codebooks) - set(weights))
+    if unknown:
+        raise ValueError(f"codebooks name weights the model does not have: {', '.join(unknown[:3])}")
+    weight_bits = table_bits = 0
+    for path, tensor in weights.items():
+        book = codebooks.get(path)
+        if book is None:
+            weight_bits += tensor.numel() * 32
+            continue
+        if not isinstance(book, Codebook) or book.indices.shape != tensor.shape:
+            raise ValueError(f"codebooks[{path!r}] is not a Codebook of a {tuple(tensor.shape)} weight")
+        k = len(book.centroids)
+        weight_bits += coded_bits(book.indices) if huffman else book.indices.numel() * book.bits
+        table_bits += k * CENTROID_BITS + (k * HUFFMAN_LENGTH_BITS if huffman else 0)
+    count = sum(tensor.numel() for tensor in weights.values())
+    return ModelSize(count, others, weight_bits, table_bits, others * OTHER_BITS)
+
+
+class _TiedToCodebook(nn.Module):
+    """The parametrization `weight = centroids[indices]`: the layer's trainable tensor is its k
+    centroids, and each weight reads the centroid its fixed index names."""
+
+    def __init__(self, book: Codebook):
+        super().__init__()
+        self.register_buffer("indices", book.indices.clone())
+        self._centroids = book.centroids.clone()  # what `right_inverse` gives when tying
+
+    def forward(self, centroids: torch.Tensor) -> torch.Tensor:
+        return centroids[self.indices]
+
+    def right_inverse(self, weight: torch.Tensor) -> torch.Tensor:
+        return self._centroids.to(weight.device, weight.dtype)
+
+
+def tie_to_codebooks(model: nn.Module, codebooks: Mapping[str, Codebook]) -> nn.Module:
+    """Tie, in place, each weight of `model` that `codebooks` names to its codebook, for Deep
+    Compression's centroid fine-tuning (Sec. 3.3): the weight becomes `centroids[indices]` of a
+    trainable `centroids` tensor, so any training loop (`lwcnn.train.train`) moves each centroid
+    by the sum of its weights' gradients while the indices stay. `untie` ends it. Returns `model`."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    weights = split_weights(model)[0]
+    for path, book in codebooks.items():
+        if path not in weights:
+            raise ValueError(f"codebooks name a weight the model does not have: {path}")
+        if not isinstance(book, Codebook) or book.indices.shape != weights[path].shape:
+            raise ValueError(
+                f"codebooks[{path!r}] is not a Codebook of a {tuple(weights[path].shape)} weight"
+            )
+    for path, book in codebooks.items():
+        owner, _, name = path.rpartition(".")
+        parametrize.register_parametrization(
+            model.get_submodule(owner), name, _TiedToCodebook(book), unsafe=True
+        )
+    return model
+
+
+def untie(model: nn.Module) -> dict[str, Codebook]:
+    """End `tie_to_codebooks`, in place: each tied weight becomes a plain weight holding its
+    centroids again. Returns the codebooks with their (fine-tuned) centroids, by weight path."""
+    books = {}
+    for path, module in list(model.named_modules()):
+        if not parametrize.is_parametrized(module, "weight"):
+            continue
+        tied = module.parametrizations.weight
+        if not isinstance(tied[0], _TiedToCodebook):
+            continue
+        centroids = tied.original.detach().to(torch.float32).clone()
+        books[f"{path}.weight" if path else "weight"] = Codebook(centroids, tied[0].indices.clone(), 0)
+        parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+    return books
