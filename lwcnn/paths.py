@@ -18,6 +18,8 @@ NASBENCH_HELDOUT_TABLE = DATA_DIR / "nasbench_digits_heldout.csv"  # the same, -
 SCALING_TABLE = DATA_DIR / "scaling_distorted.csv"  # benchmarks/scaling_build.py
 PRUNING_DIR = DATA_DIR / "pruning"  # lesson 08's sweeps and model: benchmarks/pruning_sweep.py
 PRUNING_CHECKPOINT = PRUNING_DIR / "mobilenet_v3_small_digits_sparse.pth"  # sparsity-trained, seed 0
+QUANTIZATION_DIR = DATA_DIR / "quantization"  # lesson 12's trained network: benchmarks/quantization.py
+QUANTIZATION_CHECKPOINT = QUANTIZATION_DIR / "mobilenet_v2_x0.5_distorted.pth"
 
 
 def read_recorded_csv(path: str | Path, script: str, minutes: int) -> tuple[list[dict[str, str]], list[str]]:

@@ -114,3 +114,19 @@ def test_file_sizes_are_the_counted_bytes_plus_the_graph(exported):
 def test_bad_arguments_say_what_is_allowed(tmp_path, call, error, words):
     with pytest.raises(error, match=words):
         call(tmp_path)
+
+
+def test_the_shipped_mobilenet_v2_loads_safely_as_its_spec():
+    from lwcnn import prune
+    from lwcnn.paths import DATA_DIR
+
+    checkpoint = prune.load_pruned(
+        DATA_DIR / "quantization" / "mobilenet_v2_x0.5_distorted.pth"
+    )  # weights_only
+    expected = models.spec(
+        "mobilenet_v2", width_multiplier=0.5, small_input=True, in_channels=1, num_classes=10
+    )
+    assert checkpoint.cfg == expected
+    assert checkpoint.metadata["recipe"]["width_multiplier"] == 0.5
+    assert model_size(checkpoint.model) == model_size(expected)
+    assert 0.9 < checkpoint.metadata["test_accuracy"] <= 1.0

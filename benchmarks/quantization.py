@@ -1,0 +1,245 @@
+"""Lesson 12's figures: fp32 against int8 on ONNX Runtime, side by side in one run.
+
+    .venv/bin/python benchmarks/quantization.py            # about 10 minutes (plus about 12 to
+                                                            # train MobileNetV2 x1.0 the first time)
+    .venv/bin/python benchmarks/quantization.py --retrain  # train both MobileNetV2s again
+
+Networks, 32x32 inputs, trained on the distorted digits (`lwcnn.data`, the task of lessons 06,
+08 and 11):
+
+- MobileNetV2 x1.0 and x0.5 (ReLU6), trained with `RECIPE` (x1.0 is the headline; x0.5 ships in
+  `data/quantization/`, x1.0 is kept in `build/quantization/`);
+- lesson 08's MobileNetV3-Small x0.5 (h-swish, SE), its shipped sparsity-trained checkpoint.
+
+Each is exported to ONNX with its BatchNorms folded (`lwcnn.quant.export_onnx`) and quantized
+statically by ONNX Runtime (`quantize_onnx`: `CALIBRATION_BATCHES` training batches fix the
+activation ranges). Reported per network: test accuracy (2160 images), the file's bytes and
+what `lwcnn.quant.model_size` counts for its tensors, and the latency at batch 1 and 32 on one
+thread (`lwcnn.latency.compare`: every file timed in turn, round after round; medians), for
+the float file and for int8 with per-channel 7-bit weights (the default). Accuracy is also given
+for per-tensor weights and for full-range (8-bit) per-channel weights, whose loss on x86 CPUs
+without VNNI is the reason for 7-bit ones.
+
+Deep Compression (Han, Mao and Dally 2016) on lesson 08's network: slimmed at `DC_RATE` and
+fine-tuned, then each weight shared through a k-means codebook of 2^b centroids at each of
+`DC_BITS`, the centroids fine-tuned, and the indices Huffman-coded; sizes from
+`lwcnn.quant.shared_size`, against the unpruned float network.
+
+Why ONNX Runtime and not PyTorch's x86 int8 backend: measured here on MobileNetV2 x1.0 at
+batch 32, PyTorch's int8 model took 82 ms against 139 ms for its best float path (folded,
+channels-last), while ONNX Runtime ran the float file in 111 ms and the int8 one in 62 ms; and
+PyTorch's eager-mode quantization (`torch.ao.quantization`) is deprecated from 2.13 on.
+
+The last line reads, for MobileNetV2 x1.0:
+`int8_size_ratio=<x> int8_acc_drop_points=<x> int8_speedup_b32=<x> deep_compression_ratio=<x> dc_acc_drop_points=<x>`
+where Deep Compression's figures are those of the smallest stage within 1 point of the unpruned
+network's accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from lwcnn import models, prune, quant
+from lwcnn.data import dataset_loaders
+from lwcnn.latency import compare, device_name
+from lwcnn.paths import DATA_DIR, PRUNING_CHECKPOINT, QUANTIZATION_CHECKPOINT
+from lwcnn.train import evaluate, set_seed, train
+
+# the MobileNetV2s, by width: x0.5 ships (lesson 12 quantizes it live); x1.0, the headline, is
+# trained into build/ when missing (about 12 minutes; its 9 MB file is not shipped)
+V2_CHECKPOINTS = {
+    1.0: DATA_DIR.parent / "build" / "quantization" / "mobilenet_v2_x1.0_distorted.pth",
+    0.5: QUANTIZATION_CHECKPOINT,
+}
+HEADLINE = "MobileNetV2 x1.0"
+RECIPE = {
+    "model": "mobilenet_v2",
+    "dataset": "distorted",
+    "optimizer": "sgd",
+    "scheduler": "onecycle",
+    "epochs": 8,
+    "lr": 0.1,
+    "batch_size": 32,
+    "seed": 0,
+}
+DC_RATE = 0.6  # Deep Compression's first stage: lesson 08's slimming at this rate, then its fine-tuning
+DC_BITS = (8, 5, 4, 3)  # k-means weight sharing at these widths, every conv and linear layer alike
+DC_EPOCHS, DC_LR = 3, 0.002  # centroid fine-tuning (SGD, cosine) after sharing
+CALIBRATION_BATCHES = 8  # of the training loader's 32 images: 256 images fix the activation ranges
+ROUNDS = {1: (15, 40), 32: (9, 4)}  # batch -> (rounds, calls a round)
+
+
+def course_spec(width: float, recipe: dict = RECIPE) -> models.NetworkSpec:
+    return models.spec(
+        recipe["model"], width_multiplier=width, small_input=True, in_channels=1, num_classes=10
+    )
+
+
+def train_v2(width: float, loaders) -> torch.nn.Module:
+    set_seed(RECIPE["seed"])
+    model = course_spec(width).build()
+    start = time.perf_counter()
+    history = train(
+        model,
+        loaders,
+        epochs=RECIPE["epochs"],
+        lr=RECIPE["lr"],
+        optimizer=RECIPE["optimizer"],
+        scheduler=RECIPE["scheduler"],
+        seed=RECIPE["seed"],
+    )
+    V2_CHECKPOINTS[width].parent.mkdir(parents=True, exist_ok=True)
+    prune.save_pruned(
+        V2_CHECKPOINTS[width],
+        model,
+        epoch=RECIPE["epochs"],
+        recipe={**RECIPE, "width_multiplier": width},
+        test_accuracy=history.final_test_accuracy,
+        made_by="benchmarks/quantization.py --retrain",
+        machine=f"{device_name()}, torch {torch.__version__}, one thread",
+        seconds=round(time.perf_counter() - start),
+    )
+    return model.eval()
+
+
+def measure(name: str, model: torch.nn.Module, loaders, folder: Path) -> dict:
+    """Accuracy, bytes and latency of `model`'s float and int8 files."""
+    train_loader, test_loader = loaders
+    calibration = [images for _, (images, _) in zip(range(CALIBRATION_BATCHES), train_loader, strict=False)]
+    fp32 = quant.export_onnx(model, folder / f"{name}.onnx", calibration[0])
+    files = {
+        "fp32": fp32,
+        "int8": quant.quantize_onnx(fp32, folder / f"{name}.int8.onnx", calibration),
+        "int8 per-tensor": quant.quantize_onnx(
+            fp32, folder / f"{name}.pt.onnx", calibration, per_channel=False, reduce_range=False
+        ),
+        "int8 8-bit weights": quant.quantize_onnx(
+            fp32, folder / f"{name}.full.onnx", calibration, reduce_range=False
+        ),
+    }
+    runtimes = {kind: quant.OnnxModel(path) for kind, path in files.items()}
+    row = {
+        "torch_accuracy": evaluate(model, test_loader)[1],
+        "accuracy": {kind: evaluate(runtime, test_loader)[1] for kind, runtime in runtimes.items()},
+        "bytes": {kind: os.path.getsize(path) for kind, path in files.items()},
+        "counted": {"fp32": quant.model_size(model).bytes, "int8": quant.model_size(model, 8).bytes},
+    }
+    timed = {kind: runtimes[kind] for kind in ("fp32", "int8")}
+    row["ms"] = {
+        batch: compare(timed, (batch, 1, 32, 32), rounds=rounds, calls=calls)
+        for batch, (rounds, calls) in ROUNDS.items()
+    }
+    return row
+
+
+def deep_compression(loaders) -> tuple[float, list[dict]]:
+    """Lesson 08's network through Deep Compression: slim at `DC_RATE` and fine-tune (lesson
+    08's recipe), then at each of `DC_BITS` share every weight through k-means, fine-tune the
+    centroids, Huffman-code the indices. Returns the unpruned accuracy and one row per stage,
+    sized against the unpruned float network (BatchNorms folded on both sides)."""
+    from pruning_sweep import slim_and_finetune
+
+    model = prune.load_pruned(PRUNING_CHECKPOINT).model.eval()
+    reference, accuracy = quant.model_size(model), evaluate(model, loaders[1])[1]
+    result, _, after = slim_and_finetune(model, DC_RATE, loaders, progress=False)
+    pruned = result.model.eval()
+    rows = [
+        {"stage": f"slimmed {DC_RATE:.0%}, fp32", "bytes": quant.model_size(pruned).bytes, "accuracy": after}
+    ]
+    for bits in DC_BITS:
+        shared, books = quant.share_network(pruned, bits)
+        quant.tie_to_codebooks(shared, books)
+        train(
+            shared,
+            loaders,
+            epochs=DC_EPOCHS,
+            lr=DC_LR,
+            optimizer="sgd",
+            scheduler="cosine",
+            seed=0,
+            progress=False,
+        )
+        books = quant.untie(shared)
+        accuracy_shared = evaluate(shared, loaders[1])[1]
+        for huffman in (False, True):
+            size = quant.shared_size(shared, books, huffman=huffman)
+            stage = f"+ {bits}-bit sharing" + (" + Huffman" if huffman else "")
+            rows.append({"stage": stage, "bytes": size.bytes, "accuracy": accuracy_shared})
+    for row in rows:
+        row["ratio"] = reference.bytes / row["bytes"]
+    rows.insert(0, {"stage": "unpruned, fp32", "bytes": reference.bytes, "accuracy": accuracy, "ratio": 1.0})
+    return accuracy, rows
+
+
+def report(name: str, row: dict) -> None:
+    acc, size, ms = row["accuracy"], row["bytes"], row["ms"]
+    print(f"\n{name}: test accuracy in PyTorch {row['torch_accuracy']:.4f}")
+    print(f"  {'file':<20}{'accuracy':>9}{'bytes':>11}{'counted':>10}{'ms b1':>8}{'ms b32':>8}")
+    for kind in acc:
+        counted = row["counted"].get(kind)
+        timing = [ms[batch].get(kind) for batch in ROUNDS]
+        cells = "".join(f"{t:8.2f}" if t is not None else f"{'':8}" for t in timing)
+        print(
+            f"  {kind:<20}{acc[kind]:9.4f}{size[kind]:11,}{'' if counted is None else f'{counted:,}':>10}{cells}"
+        )
+    print(
+        f"  int8 against fp32: {size['fp32'] / size['int8']:.2f}x smaller on disk "
+        f"({row['counted']['fp32'] / row['counted']['int8']:.2f}x counted), "
+        f"accuracy {100 * (acc['fp32'] - acc['int8']):+.2f} points lost, "
+        f"{ms[1]['fp32'] / ms[1]['int8']:.2f}x faster at batch 1, {ms[32]['fp32'] / ms[32]['int8']:.2f}x at batch 32"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--retrain", action="store_true", help="train the MobileNetV2 again")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    loaders = dataset_loaders(RECIPE["dataset"], batch_size=RECIPE["batch_size"], seed=RECIPE["seed"])
+    networks = {}
+    for width, path in V2_CHECKPOINTS.items():
+        trained = not args.retrain and path.exists()
+        networks[f"MobileNetV2 x{width}"] = (
+            prune.load_pruned(path).model.eval() if trained else train_v2(width, loaders)
+        )
+    networks["MobileNetV3-Small x0.5 (lesson 08)"] = prune.load_pruned(PRUNING_CHECKPOINT).model.eval()
+    print(
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, ONNX Runtime, one thread"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        rows = {
+            name: measure(f"net{index}", model, loaders, Path(folder))
+            for index, (name, model) in enumerate(networks.items())
+        }
+    for name, row in rows.items():
+        report(name, row)
+    start = time.perf_counter()
+    unpruned, stages = deep_compression(loaders)
+    print(f"\nDeep Compression of lesson 08's network ({time.perf_counter() - start:.0f} s):")
+    print(f"  {'stage':<34}{'bytes':>10}{'smaller':>9}{'accuracy':>10}")
+    for stage in stages:
+        print(f"  {stage['stage']:<34}{stage['bytes']:10,}{stage['ratio']:8.1f}x{stage['accuracy']:10.4f}")
+    within = [s for s in stages if 100 * (unpruned - s["accuracy"]) <= 1.0] or stages[:1]
+    best = max(within, key=lambda s: s["ratio"])
+    print(f"  the smallest within 1 point of the unpruned accuracy: {best['stage']}")
+    head = rows[HEADLINE]
+    print(
+        f"int8_size_ratio={head['bytes']['fp32'] / head['bytes']['int8']:.2f} "
+        f"int8_acc_drop_points={100 * (head['accuracy']['fp32'] - head['accuracy']['int8']):.2f} "
+        f"int8_speedup_b32={head['ms'][32]['fp32'] / head['ms'][32]['int8']:.2f} "
+        f"deep_compression_ratio={best['ratio']:.1f} dc_acc_drop_points={100 * (unpruned - best['accuracy']):.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
