@@ -39,19 +39,21 @@ network's accuracy.
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import onnxruntime
 import torch
 
 from lwcnn import models, prune, quant
 from lwcnn.data import dataset_loaders
 from lwcnn.latency import compare, device_name
-from lwcnn.paths import DATA_DIR, PRUNING_CHECKPOINT, QUANTIZATION_CHECKPOINT
+from lwcnn.paths import DATA_DIR, PRUNING_CHECKPOINT, QUANTIZATION_CHECKPOINT, QUANTIZATION_DIR
 from lwcnn.train import evaluate, set_seed, train
 
 # the MobileNetV2s, by width: x0.5 ships (lesson 12 quantizes it live); x1.0, the headline, is
@@ -61,6 +63,8 @@ V2_CHECKPOINTS = {
     0.5: QUANTIZATION_CHECKPOINT,
 }
 HEADLINE = "MobileNetV2 x1.0"
+RUNTIME_CSV = QUANTIZATION_DIR / "int8_runtime.csv"  # --save writes the tables here
+DEEP_COMPRESSION_CSV = QUANTIZATION_DIR / "deep_compression.csv"
 RECIPE = {
     "model": "mobilenet_v2",
     "dataset": "distorted",
@@ -105,7 +109,7 @@ def train_v2(width: float, loaders) -> torch.nn.Module:
         recipe={**RECIPE, "width_multiplier": width},
         test_accuracy=history.final_test_accuracy,
         made_by="benchmarks/quantization.py --retrain",
-        machine=f"{device_name()}, torch {torch.__version__}, one thread",
+        machine=f"{device_name()}, torch {torch.__version__}",
         seconds=round(time.perf_counter() - start),
     )
     return model.eval()
@@ -199,9 +203,44 @@ def report(name: str, row: dict) -> None:
     )
 
 
+def save(rows: dict, stages: list[dict], machine: str, seconds: float) -> None:
+    """The two tables as recordings lesson 12 reads, each with how and where it was made."""
+    header = (
+        f"# made by: .venv/bin/python benchmarks/quantization.py --save ({seconds / 60:.0f} minutes)\n"
+        f"# machine: {machine}; {datetime.date.today().isoformat()}\n"
+    )
+    with open(RUNTIME_CSV, "w", newline="") as handle:
+        handle.write(
+            "# fp32 and int8 ONNX files of each network, run by ONNX Runtime on the CPU; latency medians in ms\n"
+        )
+        handle.write(header)
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["network", "file", "test_accuracy", "bytes", "counted_bytes", "ms_batch1", "ms_batch32"]
+        )
+        for name, row in rows.items():
+            for kind, accuracy in row["accuracy"].items():
+                timing = [row["ms"][batch].get(kind, "") for batch in ROUNDS]
+                writer.writerow(
+                    [name, kind, accuracy, row["bytes"][kind], row["counted"].get(kind, ""), *timing]
+                )
+    with open(DEEP_COMPRESSION_CSV, "w", newline="") as handle:
+        handle.write(
+            "# Deep Compression of lesson 08's network; bytes from lwcnn.quant sizes, ratio against the unpruned fp32\n"
+        )
+        handle.write(header)
+        handle.write(f"# slim rate {DC_RATE}, centroid fine-tuning {DC_EPOCHS} epochs at lr {DC_LR}\n")
+        writer = csv.writer(handle)
+        writer.writerow(["stage", "bytes", "ratio", "test_accuracy"])
+        for stage in stages:
+            writer.writerow([stage["stage"], stage["bytes"], stage["ratio"], stage["accuracy"]])
+    print(f"wrote {RUNTIME_CSV} and {DEEP_COMPRESSION_CSV}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--retrain", action="store_true", help="train the MobileNetV2 again")
+    parser.add_argument("--retrain", action="store_true", help="train the MobileNetV2s again")
+    parser.add_argument("--save", action="store_true", help=f"write the tables into {RUNTIME_CSV.parent}")
     args = parser.parse_args()
     torch.set_num_threads(1)
     loaders = dataset_loaders(RECIPE["dataset"], batch_size=RECIPE["batch_size"], seed=RECIPE["seed"])
@@ -212,9 +251,9 @@ def main() -> int:
             prune.load_pruned(path).model.eval() if trained else train_v2(width, loaders)
         )
     networks["MobileNetV3-Small x0.5 (lesson 08)"] = prune.load_pruned(PRUNING_CHECKPOINT).model.eval()
-    print(
-        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, ONNX Runtime, one thread"
-    )
+    machine = f"{device_name()}; torch {torch.__version__}; ONNX Runtime {onnxruntime.__version__}"
+    print(machine)
+    began = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         rows = {
             name: measure(f"net{index}", model, loaders, Path(folder))
@@ -231,6 +270,8 @@ def main() -> int:
     within = [s for s in stages if 100 * (unpruned - s["accuracy"]) <= 1.0] or stages[:1]
     best = max(within, key=lambda s: s["ratio"])
     print(f"  the smallest within 1 point of the unpruned accuracy: {best['stage']}")
+    if args.save:
+        save(rows, stages, machine, time.perf_counter() - began)
     head = rows[HEADLINE]
     print(
         f"int8_size_ratio={head['bytes']['fp32'] / head['bytes']['int8']:.2f} "
