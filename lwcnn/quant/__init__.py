@@ -8,6 +8,7 @@
   coding of the indices (`huffman_lengths`, `coded_bits`), sized by `shared_size`.
 - `size`: a network's bytes with its weights at 32/16 bits or as 2-8 bit codes with their scales
   (`model_size`).
+- `simulate`: a network's weights fake-quantized (`quantize_weights`, `weight_sqnr_db`).
 - `runtime`: real int8 inference on ONNX Runtime (`export_onnx`, `quantize_onnx`: static
   quantization with calibration; `OnnxModel` runs a file as a module; `int8_weights` reads its codes).
 """
@@ -37,6 +38,7 @@ from lwcnn.quant.sharing import (
     tie_to_codebooks,
     untie,
 )
+from lwcnn.quant.simulate import quantize_weights, weight_scheme, weight_sqnr_db
 from lwcnn.quant.size import ModelSize, model_size
 
 __all__ = [
@@ -58,6 +60,9 @@ __all__ = [
     "ModelSize",
     "model_size",
     "qparams",
+    "quantize_weights",
+    "weight_scheme",
+    "weight_sqnr_db",
     "qparams_from_range",
     "quantize",
     "share_network",
