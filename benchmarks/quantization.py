@@ -20,6 +20,10 @@ the float file and for int8 with per-channel 7-bit weights (the default). Accura
 for per-tensor weights and for full-range (8-bit) per-channel weights, whose loss on x86 CPUs
 without VNNI is the reason for 7-bit ones.
 
+MobileNetV2 x0.5 is also evaluated with only its weights quantized (`lwcnn.quant.quantize_weights`,
+activations float) at 2-8 bits, per channel or per tensor, symmetric or affine: the accuracies
+lesson 12's bits slider shows.
+
 Deep Compression (Han, Mao and Dally 2016) on lesson 08's network: slimmed at `DC_RATE` and
 fine-tuned, then each weight shared through a k-means codebook of 2^b centroids at each of
 `DC_BITS`, the centroids fine-tuned, and the indices Huffman-coded; sizes from
@@ -63,6 +67,7 @@ V2_CHECKPOINTS = {
     0.5: QUANTIZATION_CHECKPOINT,
 }
 HEADLINE = "MobileNetV2 x1.0"
+LESSON_NETWORK = "MobileNetV2 x0.5"  # the one lesson 12 quantizes live
 RUNTIME_CSV = QUANTIZATION_DIR / "int8_runtime.csv"  # --save writes the tables here
 DEEP_COMPRESSION_CSV = QUANTIZATION_DIR / "deep_compression.csv"
 RECIPE = {
@@ -78,6 +83,8 @@ RECIPE = {
 DC_RATE = 0.6  # Deep Compression's first stage: lesson 08's slimming at this rate, then its fine-tuning
 DC_BITS = (8, 5, 4, 3)  # k-means weight sharing at these widths, every conv and linear layer alike
 DC_EPOCHS, DC_LR = 3, 0.002  # centroid fine-tuning (SGD, cosine) after sharing
+WEIGHT_BITS = tuple(range(2, 9))  # the weights-only grid of lesson 12's slider
+WEIGHT_GRID_CSV = QUANTIZATION_DIR / "weight_bits.csv"
 CALIBRATION_BATCHES = 8  # of the training loader's 32 images: 256 images fix the activation ranges
 ROUNDS = {1: (15, 40), 32: (9, 4)}  # batch -> (rounds, calls a round)
 
@@ -184,6 +191,23 @@ def deep_compression(loaders) -> tuple[float, list[dict]]:
     return accuracy, rows
 
 
+def weight_grid(model: torch.nn.Module, test_loader) -> list[dict]:
+    """The test accuracy of `model` with only its weights quantized (`lwcnn.quant.quantize_weights`,
+    activations float) at every scheme lesson 12's slider offers."""
+    from lwcnn.train import inference_copy
+
+    rows = []
+    for bits in WEIGHT_BITS:
+        for per_channel in (True, False):
+            for symmetric in (True, False):
+                quantized = quant.quantize_weights(model, bits, per_channel=per_channel, symmetric=symmetric)
+                accuracy = evaluate(inference_copy(quantized), test_loader)[1]
+                rows.append(
+                    {"bits": bits, "per_channel": per_channel, "symmetric": symmetric, "accuracy": accuracy}
+                )
+    return rows
+
+
 def report(name: str, row: dict) -> None:
     acc, size, ms = row["accuracy"], row["bytes"], row["ms"]
     print(f"\n{name}: test accuracy in PyTorch {row['torch_accuracy']:.4f}")
@@ -203,8 +227,8 @@ def report(name: str, row: dict) -> None:
     )
 
 
-def save(rows: dict, stages: list[dict], machine: str, seconds: float) -> None:
-    """The two tables as recordings lesson 12 reads, each with how and where it was made."""
+def save(rows: dict, stages: list[dict], grid: list[dict], machine: str, seconds: float) -> None:
+    """The three tables as recordings lesson 12 reads, each with how and where it was made."""
     header = (
         f"# made by: .venv/bin/python benchmarks/quantization.py --save ({seconds / 60:.0f} minutes)\n"
         f"# machine: {machine}; {datetime.date.today().isoformat()}\n"
@@ -234,7 +258,16 @@ def save(rows: dict, stages: list[dict], machine: str, seconds: float) -> None:
         writer.writerow(["stage", "bytes", "ratio", "test_accuracy"])
         for stage in stages:
             writer.writerow([stage["stage"], stage["bytes"], stage["ratio"], stage["accuracy"]])
-    print(f"wrote {RUNTIME_CSV} and {DEEP_COMPRESSION_CSV}")
+    with open(WEIGHT_GRID_CSV, "w", newline="") as handle:
+        handle.write(
+            f"# {LESSON_NETWORK} with only its weights quantized (lwcnn.quant.quantize_weights), activations float\n"
+        )
+        handle.write(header)
+        writer = csv.writer(handle)
+        writer.writerow(["bits", "per_channel", "symmetric", "test_accuracy"])
+        for row in grid:
+            writer.writerow([row["bits"], row["per_channel"], row["symmetric"], row["accuracy"]])
+    print(f"wrote {RUNTIME_CSV}, {DEEP_COMPRESSION_CSV} and {WEIGHT_GRID_CSV}")
 
 
 def main() -> int:
@@ -261,6 +294,14 @@ def main() -> int:
         }
     for name, row in rows.items():
         report(name, row)
+    grid = weight_grid(networks[LESSON_NETWORK], loaders[1])
+    print(f"\n{LESSON_NETWORK}, weights only quantized (activations float): test accuracy")
+    print(
+        f"  {'bits':>4}  {'per-channel sym':>16}{'per-channel affine':>19}{'per-tensor sym':>15}{'per-tensor affine':>18}"
+    )
+    for bits in WEIGHT_BITS:
+        cells = [r["accuracy"] for r in grid if r["bits"] == bits]
+        print(f"  {bits:>4}  {cells[0]:16.4f}{cells[1]:19.4f}{cells[2]:15.4f}{cells[3]:18.4f}")
     start = time.perf_counter()
     unpruned, stages = deep_compression(loaders)
     print(f"\nDeep Compression of lesson 08's network ({time.perf_counter() - start:.0f} s):")
@@ -271,7 +312,7 @@ def main() -> int:
     best = max(within, key=lambda s: s["ratio"])
     print(f"  the smallest within 1 point of the unpruned accuracy: {best['stage']}")
     if args.save:
-        save(rows, stages, machine, time.perf_counter() - began)
+        save(rows, stages, grid, machine, time.perf_counter() - began)
     head = rows[HEADLINE]
     print(
         f"int8_size_ratio={head['bytes']['fp32'] / head['bytes']['int8']:.2f} "
