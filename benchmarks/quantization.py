@@ -85,7 +85,7 @@ DC_BITS = (8, 5, 4, 3)  # k-means weight sharing at these widths, every conv and
 DC_EPOCHS, DC_LR = 3, 0.002  # centroid fine-tuning (SGD, cosine) after sharing
 WEIGHT_BITS = tuple(range(2, 9))  # the weights-only grid of lesson 12's slider
 WEIGHT_GRID_CSV = QUANTIZATION_DIR / "weight_bits.csv"
-CALIBRATION_BATCHES = 8  # of the training loader's 32 images: 256 images fix the activation ranges
+CALIBRATION_BATCHES = 8  # batches of 32 training images: 256 images fix the activation ranges
 ROUNDS = {1: (15, 40), 32: (9, 4)}  # batch -> (rounds, calls a round)
 
 
@@ -125,7 +125,13 @@ def train_v2(width: float, loaders) -> torch.nn.Module:
 def measure(name: str, model: torch.nn.Module, loaders, folder: Path) -> dict:
     """Accuracy, bytes and latency of `model`'s float and int8 files."""
     train_loader, test_loader = loaders
-    calibration = [images for _, (images, _) in zip(range(CALIBRATION_BATCHES), train_loader, strict=False)]
+    # a seeded draw of training images (the dataset is stored class by class), not the shuffling
+    # loader's next batches: the same calibration set however many epochs the loader has run
+    images = train_loader.dataset.tensors[0]
+    chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+    calibration = list(
+        images[chosen[: CALIBRATION_BATCHES * RECIPE["batch_size"]]].split(RECIPE["batch_size"])
+    )
     fp32 = quant.export_onnx(model, folder / f"{name}.onnx", calibration[0])
     files = {
         "fp32": fp32,
