@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/quantization.py            # about 10 minutes (plus about 12 to
                                                             # train MobileNetV2 x1.0 the first time)
     .venv/bin/python benchmarks/quantization.py --retrain  # train both MobileNetV2s again
+    .venv/bin/python benchmarks/quantization.py --pytorch  # PyTorch's own int8 in the same rounds
 
 Networks, 32x32 inputs, trained on the distorted digits (`lwcnn.data`, the task of lessons 06,
 08 and 11):
@@ -12,8 +13,8 @@ Networks, 32x32 inputs, trained on the distorted digits (`lwcnn.data`, the task 
 - lesson 08's MobileNetV3-Small x0.5 (h-swish, SE), its shipped sparsity-trained checkpoint.
 
 Each is exported to ONNX with its BatchNorms folded (`lwcnn.quant.export_onnx`) and quantized
-statically by ONNX Runtime (`quantize_onnx`: `CALIBRATION_BATCHES` training batches fix the
-activation ranges). Reported per network: test accuracy (2160 images), the file's bytes and
+statically by ONNX Runtime (`quantize_onnx`: `CALIBRATION_BATCHES` batches of 32 training
+images, a seeded draw, fix the activation ranges). Reported per network: test accuracy (2160 images), the file's bytes and
 what `lwcnn.quant.model_size` counts for its tensors, and the latency at batch 1 and 32 on one
 thread (`lwcnn.latency.compare`: every file timed in turn, round after round; medians), for
 the float file and for int8 with per-channel 7-bit weights (the default). Accuracy is also given
@@ -29,10 +30,12 @@ fine-tuned, then each weight shared through a k-means codebook of 2^b centroids 
 `DC_BITS`, the centroids fine-tuned, and the indices Huffman-coded; sizes from
 `lwcnn.quant.shared_size`, against the unpruned float network.
 
-Why ONNX Runtime and not PyTorch's x86 int8 backend: measured here on MobileNetV2 x1.0 at
-batch 32, PyTorch's int8 model took 82 ms against 139 ms for its best float path (folded,
-channels-last), while ONNX Runtime ran the float file in 111 ms and the int8 one in 62 ms; and
-PyTorch's eager-mode quantization (`torch.ao.quantization`) is deprecated from 2.13 on.
+Why ONNX Runtime and not PyTorch's x86 int8 backend: `--pytorch` adds PyTorch's best float path
+(BatchNorms folded, channels-last: `lwcnn.train.inference_copy`) and its x86 int8 backend (FX
+graph mode static quantization, calibrated on the same images) to the same timing rounds. On the
+2-core AMD EPYC this was written on, ONNX Runtime ran the float networks faster than PyTorch ran
+them, and its int8 files faster still; and PyTorch's eager and FX quantization
+(`torch.ao.quantization`) is deprecated from 2.13 on.
 
 The last line reads, for MobileNetV2 x1.0:
 `int8_size_ratio=<x> int8_acc_drop_points=<x> int8_speedup_b32=<x> deep_compression_ratio=<x> dc_acc_drop_points=<x>`
@@ -122,8 +125,29 @@ def train_v2(width: float, loaders) -> torch.nn.Module:
     return model.eval()
 
 
-def measure(name: str, model: torch.nn.Module, loaders, folder: Path) -> dict:
-    """Accuracy, bytes and latency of `model`'s float and int8 files."""
+def pytorch_int8(model: torch.nn.Module, calibration: list[torch.Tensor]) -> torch.nn.Module:
+    """`model` through PyTorch's x86 int8 backend (FX graph mode post-training static quantization,
+    its default x86 settings), calibrated on the same batches: the runtime ONNX Runtime was chosen over."""
+    import copy
+    import warnings
+
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    torch.backends.quantized.engine = "x86"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated from torch 2.13 on
+        mapping = get_default_qconfig_mapping("x86")
+        prepared = prepare_fx(copy.deepcopy(model).eval(), mapping, example_inputs=(calibration[0],))
+        with torch.no_grad():
+            for images in calibration:
+                prepared(images)
+        return convert_fx(prepared)
+
+
+def measure(name: str, model: torch.nn.Module, loaders, folder: Path, pytorch: bool = False) -> dict:
+    """Accuracy, bytes and latency of `model`'s float and int8 files (and, with `pytorch`, of
+    PyTorch's best float path and its x86 int8 backend, timed in the same rounds)."""
     train_loader, test_loader = loaders
     # a seeded draw of training images (the dataset is stored class by class), not the shuffling
     # loader's next batches: the same calibration set however many epochs the loader has run
@@ -151,6 +175,18 @@ def measure(name: str, model: torch.nn.Module, loaders, folder: Path) -> dict:
         "counted": {"fp32": quant.model_size(model).bytes, "int8": quant.model_size(model, 8).bytes},
     }
     timed = {kind: runtimes[kind] for kind in ("fp32", "int8")}
+    if pytorch:
+        from lwcnn.train import inference_copy
+
+        torch_runs = {
+            "PyTorch fp32": inference_copy(model),
+            "PyTorch x86 int8": pytorch_int8(model, calibration),
+        }
+        for kind, module in torch_runs.items():
+            row["accuracy"][kind] = evaluate(module, test_loader)[1]
+            torch.save(module.state_dict(), folder / f"{name}.{len(kind)}.pt")
+            row["bytes"][kind] = os.path.getsize(folder / f"{name}.{len(kind)}.pt")
+        timed.update(torch_runs)
     row["ms"] = {
         batch: compare(timed, (batch, 1, 32, 32), rounds=rounds, calls=calls)
         for batch, (rounds, calls) in ROUNDS.items()
@@ -279,6 +315,9 @@ def save(rows: dict, stages: list[dict], grid: list[dict], machine: str, seconds
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--retrain", action="store_true", help="train the MobileNetV2s again")
+    parser.add_argument(
+        "--pytorch", action="store_true", help="also time PyTorch's float path and its x86 int8 backend"
+    )
     parser.add_argument("--save", action="store_true", help=f"write the tables into {RUNTIME_CSV.parent}")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -295,7 +334,7 @@ def main() -> int:
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         rows = {
-            name: measure(f"net{index}", model, loaders, Path(folder))
+            name: measure(f"net{index}", model, loaders, Path(folder), pytorch=args.pytorch)
             for index, (name, model) in enumerate(networks.items())
         }
     for name, row in rows.items():
