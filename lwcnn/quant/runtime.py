@@ -14,10 +14,10 @@ The path a deployed lightweight network takes on a CPU:
 
 Why `reduce_range=True` by default: x86 CPUs without VNNI multiply uint8 activations by int8
 weights with VPMADDUBSW, which adds two products into an int16 that saturates when both
-factors are near full scale. Weights kept within [-64, 64] (7 bits) cannot saturate it; on
-lesson 08's network, full-range per-channel weights lost 17 points of accuracy on such a CPU
-and 7-bit ones 0.6. The same file then gives the same codes on every CPU (ARM and VNNI CPUs
-included, which need no such care).
+factors are near full scale. Weights kept within [-64, 64] (7 bits) cannot saturate it
+(`benchmarks/quantization.py` prints both on each network: on an AMD EPYC without VNNI,
+full-range weights cost lesson 08's network about 19 points and 7-bit ones under 1). The same
+file then holds the same codes for every CPU (ARM and VNNI CPUs included, which need no such care).
 """
 
 from __future__ import annotations
