@@ -19,7 +19,6 @@ code length; `coded_bits` the exact size of a sequence so coded.
 
 from __future__ import annotations
 
-import copy
 import heapq
 import itertools
 from collections import Counter
@@ -145,7 +144,7 @@ def share_network(
     codebooks by weight path, for `shared_size`."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    shared = deployed_module(model, fold=True) if fold else copy.deepcopy(model)
+    shared = deployed_module(model, fold=fold)
     codebooks = {}
     with torch.no_grad():
         for path, weight in split_weights(shared)[0].items():

@@ -17,8 +17,6 @@ runtime that also quantizes activations (`lwcnn.quant.runtime`) loses a little m
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 
@@ -43,7 +41,7 @@ def quantize_weights(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     scheme = weight_scheme(bits, per_channel=per_channel, symmetric=symmetric)
-    quantized = deployed_module(model, fold=True) if fold else copy.deepcopy(model)
+    quantized = deployed_module(model, fold=fold)
     with torch.no_grad():
         for weight in split_weights(quantized)[0].values():
             weight.copy_(fake_quantize(weight, scheme).to(weight.dtype))

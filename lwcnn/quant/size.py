@@ -20,6 +20,7 @@ the format needs; a runtime that stores each code in a byte uses more.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -66,22 +67,21 @@ class ModelSize:
 
 
 def deployed_module(network, *, fold: bool = True) -> nn.Module:
-    """`network` as a module whose tensors are counted: an `nn.Module` as it is, a zoo name or
-    any `lwcnn.models` spec (a pruned cfg too) built on the meta device; BatchNorms folded into
-    the conv before them when `fold`."""
+    """`network` as a module of its own to count or change: a copy of an `nn.Module`, or a zoo
+    name or any `lwcnn.models` spec (a pruned cfg too) built on the meta device; BatchNorms
+    folded into the conv before them when `fold` (`fold_network`, itself a copy)."""
     if not isinstance(fold, bool):
         raise TypeError(f"fold must be True or False, got {fold!r}")
     if isinstance(network, nn.Module):
-        module = network
-    else:
-        from lwcnn import models
+        return fold_network(network) if fold else copy.deepcopy(network)
+    from lwcnn import models
 
-        if not isinstance(network, str | models.NetworkSpec):
-            raise TypeError(
-                f"network must be an nn.Module, a zoo name or an lwcnn.models spec, got {type(network).__name__}"
-            )
-        with torch.device("meta"):
-            module = models.build(network)
+    if not isinstance(network, str | models.NetworkSpec):
+        raise TypeError(
+            f"network must be an nn.Module, a zoo name or an lwcnn.models spec, got {type(network).__name__}"
+        )
+    with torch.device("meta"):
+        module = models.build(network)
     return fold_network(module) if fold else module
 
 
