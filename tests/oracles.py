@@ -31,3 +31,23 @@ def counted_macs(module: nn.Module, x: torch.Tensor) -> tuple[int, torch.Tensor]
     flops = counter.get_total_flops()
     assert flops % 2 == 0
     return flops // 2, out
+
+
+def spread_batchnorms(
+    model: nn.Module,
+    *,
+    mean: tuple[float, float] | None,
+    var: tuple[float, float],
+    gamma: tuple[float, float],
+) -> nn.Module:
+    """Give every BatchNorm2d of `model` running statistics and scales drawn uniformly from these
+    ranges (mean skipped when None), as training leaves them, so that folding them matters. In
+    place, from torch's global generator; returns `model` in eval mode."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                if mean is not None:
+                    module.running_mean.uniform_(*mean)
+                module.running_var.uniform_(*var)
+                module.weight.uniform_(*gamma)
+    return model.eval()

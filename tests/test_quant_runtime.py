@@ -8,6 +8,7 @@ import os
 
 import pytest
 import torch
+from oracles import spread_batchnorms
 from torch import nn
 
 from lwcnn import models, quant
@@ -22,14 +23,7 @@ def exported(tmp_path_factory):
     quantized per channel (7-bit weights) and per tensor (full 8-bit weights)."""
     torch.manual_seed(0)
     spec = models.spec("mobilenet_v2", width_multiplier=0.35, small_input=True, num_classes=10, in_channels=1)
-    model = spec.build()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.2, 0.2)
-                module.running_var.uniform_(0.5, 2.0)
-                module.weight.uniform_(0.3, 1.5)
-    model.eval()
+    model = spread_batchnorms(spec.build(), mean=(-0.2, 0.2), var=(0.5, 2.0), gamma=(0.3, 1.5))
     folder = tmp_path_factory.mktemp("onnx")
     calibration = [torch.rand(8, 1, 32, 32) for _ in range(4)]
     fp32 = export_onnx(model, folder / "fp32.onnx", calibration[0])

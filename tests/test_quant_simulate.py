@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracles import spread_batchnorms
 from torch import nn
 from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver
 
@@ -19,12 +20,8 @@ def _network(seed: int) -> nn.Module:
     model = models.build(
         models.spec("mobilenet_v3_small", width_multiplier=0.25, small_input=True, num_classes=10)
     )
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_var.uniform_(0.01, 4.0)  # folded ranges that differ by orders of magnitude
-                module.weight.uniform_(0.1, 2.0)
-    return model.eval()
+    # folded ranges that differ by orders of magnitude
+    return spread_batchnorms(model, mean=None, var=(0.01, 4.0), gamma=(0.1, 2.0))
 
 
 def _torch_fake_quantized(

@@ -13,6 +13,7 @@ import torch
 import torchvision
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracles import spread_batchnorms
 from torch import nn
 
 from lwcnn import models, prune
@@ -162,13 +163,7 @@ def small_trained_like():
     model = models.build(
         models.spec("mobilenet_v3_small", width_multiplier=0.5, small_input=True, num_classes=10)
     )
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.5, 0.5)
-                module.running_var.uniform_(0.5, 2.0)
-                module.weight.uniform_(0.2, 1.5)
-    return model.eval()
+    return spread_batchnorms(model, mean=(-0.5, 0.5), var=(0.5, 2.0), gamma=(0.2, 1.5))
 
 
 @pytest.mark.parametrize("bits", [8, 5, 3])
