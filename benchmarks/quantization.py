@@ -61,7 +61,7 @@ from lwcnn import models, prune, quant
 from lwcnn.data import dataset_loaders
 from lwcnn.latency import compare, device_name
 from lwcnn.paths import DATA_DIR, PRUNING_CHECKPOINT, QUANTIZATION_CHECKPOINT, QUANTIZATION_DIR
-from lwcnn.train import evaluate, set_seed, train
+from lwcnn.train import evaluate, inference_copy, set_seed, train
 
 # the MobileNetV2s, by width: x0.5 ships (lesson 12 quantizes it live); x1.0, the headline, is
 # trained into build/ when missing (about 12 minutes; its 9 MB file is not shipped)
@@ -176,16 +176,15 @@ def measure(name: str, model: torch.nn.Module, loaders, folder: Path, pytorch: b
     }
     timed = {kind: runtimes[kind] for kind in ("fp32", "int8")}
     if pytorch:
-        from lwcnn.train import inference_copy
-
         torch_runs = {
             "PyTorch fp32": inference_copy(model),
             "PyTorch x86 int8": pytorch_int8(model, calibration),
         }
-        for kind, module in torch_runs.items():
+        for index, (kind, module) in enumerate(torch_runs.items()):
             row["accuracy"][kind] = evaluate(module, test_loader)[1]
-            torch.save(module.state_dict(), folder / f"{name}.{len(kind)}.pt")
-            row["bytes"][kind] = os.path.getsize(folder / f"{name}.{len(kind)}.pt")
+            path = folder / f"{name}.torch{index}.pt"
+            torch.save(module.state_dict(), path)
+            row["bytes"][kind] = os.path.getsize(path)
         timed.update(torch_runs)
     row["ms"] = {
         batch: compare(timed, (batch, 1, 32, 32), rounds=rounds, calls=calls)
@@ -236,8 +235,6 @@ def deep_compression(loaders) -> tuple[float, list[dict]]:
 def weight_grid(model: torch.nn.Module, test_loader) -> list[dict]:
     """The test accuracy of `model` with only its weights quantized (`lwcnn.quant.quantize_weights`,
     activations float) at every scheme lesson 12's slider offers."""
-    from lwcnn.train import inference_copy
-
     rows = []
     for bits in WEIGHT_BITS:
         for per_channel in (True, False):

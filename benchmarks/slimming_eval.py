@@ -22,8 +22,9 @@ import time
 
 import torch
 
-from lwcnn import experiments, prune
+from lwcnn import prune
 from lwcnn.data import dataset_loaders
+from lwcnn.paths import PRUNING_CHECKPOINT
 from lwcnn.train import evaluate, inference_copy
 from lwcnn.widgets.lesson08 import EVALUATION_BATCH
 
@@ -36,7 +37,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds over every batch size (default 5)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    checkpoint = prune.load_pruned(experiments.PRUNING_CHECKPOINT)
+    checkpoint = prune.load_pruned(PRUNING_CHECKPOINT)
     model, recipe = checkpoint.model.eval(), checkpoint.metadata["recipe"]
     dataset = dataset_loaders(recipe["dataset"], batch_size=recipe["batch_size"], seed=recipe["seed"])[
         1
