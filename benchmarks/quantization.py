@@ -125,6 +125,15 @@ def train_v2(width: float, loaders) -> torch.nn.Module:
     return model.eval()
 
 
+def calibration_batches(train_loader, images: int = CALIBRATION_BATCHES * RECIPE["batch_size"]) -> list:
+    """The first `images` of a seeded draw of training images, in batches of the recipe's size:
+    not the shuffling loader's next batches (the dataset is stored class by class), so the
+    calibration set is the same however many epochs the loader has run."""
+    pool = train_loader.dataset.tensors[0]
+    chosen = torch.randperm(len(pool), generator=torch.Generator().manual_seed(0))
+    return list(pool[chosen[:images]].split(RECIPE["batch_size"]))
+
+
 def pytorch_int8(model: torch.nn.Module, calibration: list[torch.Tensor]) -> torch.nn.Module:
     """`model` through PyTorch's x86 int8 backend (FX graph mode post-training static quantization,
     its default x86 settings), calibrated on the same batches: the runtime ONNX Runtime was chosen over."""
@@ -149,13 +158,7 @@ def measure(name: str, model: torch.nn.Module, loaders, folder: Path, pytorch: b
     """Accuracy, bytes and latency of `model`'s float and int8 files (and, with `pytorch`, of
     PyTorch's best float path and its x86 int8 backend, timed in the same rounds)."""
     train_loader, test_loader = loaders
-    # a seeded draw of training images (the dataset is stored class by class), not the shuffling
-    # loader's next batches: the same calibration set however many epochs the loader has run
-    images = train_loader.dataset.tensors[0]
-    chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
-    calibration = list(
-        images[chosen[: CALIBRATION_BATCHES * RECIPE["batch_size"]]].split(RECIPE["batch_size"])
-    )
+    calibration = calibration_batches(train_loader)
     fp32 = quant.export_onnx(model, folder / f"{name}.onnx", calibration[0])
     files = {
         "fp32": fp32,

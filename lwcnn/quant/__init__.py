@@ -9,6 +9,8 @@
 - `size`: a network's bytes with its weights at 32/16 bits or as 2-8 bit codes with their scales
   (`model_size`).
 - `simulate`: a network's weights fake-quantized (`quantize_weights`, `weight_sqnr_db`).
+- `qat`: weights *and* activations on a grid, simulated (`simulate_int`, `calibrate`: post-training
+  quantization; train the result for quantization-aware training).
 - `runtime`: real int8 inference on ONNX Runtime (`export_onnx`, `quantize_onnx`: static
   quantization with calibration; `OnnxModel` runs a file as a module; `int8_weights` reads its codes).
 """
@@ -26,6 +28,7 @@ from lwcnn.quant.affine import (
     tensor_range,
 )
 from lwcnn.quant.fold import fold_batchnorm, fold_network
+from lwcnn.quant.qat import calibrate, input_ranges, simulate_int
 from lwcnn.quant.runtime import OnnxModel, export_onnx, int8_weights, quantize_onnx
 from lwcnn.quant.sharing import (
     MAX_ITERATIONS,
@@ -43,6 +46,9 @@ from lwcnn.quant.size import ModelSize, model_size
 
 __all__ = [
     "BITS",
+    "calibrate",
+    "input_ranges",
+    "simulate_int",
     "Codebook",
     "MAX_ITERATIONS",
     "coded_bits",
