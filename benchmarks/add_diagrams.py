@@ -122,6 +122,14 @@ CELLS: dict[str, list[DiagramCell]] = {
             "lwcnn.draw(FusedMBConv(24, 48, expanded_channels=96, stride=2), input_size=56)",
         ),
     ],
+    "12_quantization": [
+        DiagramCell(
+            "quantized-mobilenet-v2",
+            'print(f"recorded test accuracy {checkpoint.metadata',
+            "# the network this lesson quantizes: every conv and linear layer here becomes an int8 layer\n"
+            "lwcnn.draw(checkpoint.cfg)",
+        ),
+    ],
 }
 
 

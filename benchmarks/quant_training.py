@@ -40,7 +40,7 @@ from lwcnn import prune, quant
 from lwcnn.data import dataset_loaders
 from lwcnn.latency import device_name
 from lwcnn.paths import DATA_DIR, QUANTIZATION_CHECKPOINT, QUANTIZATION_DIR
-from lwcnn.quant import qat
+from lwcnn.quant import qat, recorded
 from lwcnn.train import evaluate, set_seed, train
 
 ACTIVATION_MODULES = {"relu6": nn.ReLU6, "relu": nn.ReLU, "hswish": nn.Hardswish}
@@ -55,10 +55,10 @@ ACTIVATION_BITS = (8, 6, 5, 4)  # with 8-bit per-channel weights
 CALIBRATION_SIZES = (1, 4, 16, 64, 256, 1024)
 QAT_BITS = ((8, 8), (4, 8), (8, 4), (4, 4), (3, 3))  # (weight bits, activation bits)
 QAT_EPOCHS, QAT_LR = 2, 0.005
-ACTIVATIONS_CSV = QUANTIZATION_DIR / "activations.csv"
-RANGES_CSV = QUANTIZATION_DIR / "activation_ranges.csv"
-CALIBRATION_CSV = QUANTIZATION_DIR / "calibration.csv"
-QAT_CSV = QUANTIZATION_DIR / "qat.csv"
+ACTIVATIONS_CSV = recorded.path("activations")
+RANGES_CSV = recorded.path("activation_ranges")
+CALIBRATION_CSV = recorded.path("calibration")
+QAT_CSV = recorded.path("qat")
 
 
 def with_activation(model: nn.Module, name: str) -> nn.Module:

@@ -60,7 +60,8 @@ import torch
 from lwcnn import models, prune, quant
 from lwcnn.data import dataset_loaders
 from lwcnn.latency import compare, device_name
-from lwcnn.paths import DATA_DIR, PRUNING_CHECKPOINT, QUANTIZATION_CHECKPOINT, QUANTIZATION_DIR
+from lwcnn.paths import DATA_DIR, PRUNING_CHECKPOINT, QUANTIZATION_CHECKPOINT
+from lwcnn.quant import recorded
 from lwcnn.train import evaluate, inference_copy, set_seed, train
 
 # the MobileNetV2s, by width: x0.5 ships (lesson 12 quantizes it live); x1.0, the headline, is
@@ -71,8 +72,8 @@ V2_CHECKPOINTS = {
 }
 HEADLINE = "MobileNetV2 x1.0"
 LESSON_NETWORK = "MobileNetV2 x0.5"  # the one lesson 12 quantizes live
-RUNTIME_CSV = QUANTIZATION_DIR / "int8_runtime.csv"  # --save writes the tables here
-DEEP_COMPRESSION_CSV = QUANTIZATION_DIR / "deep_compression.csv"
+RUNTIME_CSV = recorded.path("int8_runtime")  # --save writes the tables here
+DEEP_COMPRESSION_CSV = recorded.path("deep_compression")
 RECIPE = {
     "model": "mobilenet_v2",
     "dataset": "distorted",
@@ -87,7 +88,7 @@ DC_RATE = 0.6  # Deep Compression's first stage: lesson 08's slimming at this ra
 DC_BITS = (8, 5, 4, 3)  # k-means weight sharing at these widths, every conv and linear layer alike
 DC_EPOCHS, DC_LR = 3, 0.002  # centroid fine-tuning (SGD, cosine) after sharing
 WEIGHT_BITS = tuple(range(2, 9))  # the weights-only grid of lesson 12's slider
-WEIGHT_GRID_CSV = QUANTIZATION_DIR / "weight_bits.csv"
+WEIGHT_GRID_CSV = recorded.path("weight_bits")
 CALIBRATION_BATCHES = 8  # batches of 32 training images: 256 images fix the activation ranges
 ROUNDS = {1: (15, 40), 32: (9, 4)}  # batch -> (rounds, calls a round)
 

@@ -19,6 +19,10 @@ Tables (the `table` column):
   'efficientnet'), at 224x224 for all, with params and MACs from `lwcnn.models.cost`.
 * `guidelines`: ShuffleNetV2's four guideline experiments (`lwcnn.guidelines`: G1 channel ratios,
   G2 groups, G3 fragments, G4 element-wise ops), each a set of networks of about equal MACs.
+* `precision` (CPU only): lesson 12's trained networks (MobileNetV2 x0.5 and lesson 08's
+  MobileNetV3-Small x0.5, 32x32) as float and int8 ONNX files run by ONNX Runtime
+  (`lwcnn.quant.export_onnx`, `quantize_onnx`, calibrated as `benchmarks/quantization.py` does),
+  at batch 1 and 32; MACs from `lwcnn.models.cost`, the same for both precisions.
 
 Each item is timed one call at a time for about `--round-ms` per round, in `--rounds` rounds
 with the items shuffled each round; median and IQR over all calls. About 1-2 minutes on a
@@ -33,6 +37,7 @@ import argparse
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +50,7 @@ from lwcnn import guidelines, lut, models
 from lwcnn.blocks import ConvBNAct, DepthwiseSeparable, HSigmoid, HSwish, InvertedResidual
 from lwcnn.counting import count_model
 
+TABLES = ("separable", "kernel", "activation", "se", "zoo", "guidelines", "precision")
 THREADS = 1
 ROUNDS = 7
 ROUND_MS = 100.0
@@ -159,6 +165,45 @@ def guideline_items(batch: int) -> list[Item]:
     return items
 
 
+PRECISION_BATCHES = (1, 32)
+
+
+def precision_items(folder) -> list[Item]:
+    """Lesson 12's networks as fp32 and int8 ONNX files (made in `folder`), at each batch."""
+    from pathlib import Path
+
+    from quantization import calibration_batches
+
+    from lwcnn import prune, quant
+    from lwcnn.data import dataset_loaders
+    from lwcnn.paths import PRUNING_CHECKPOINT, QUANTIZATION_CHECKPOINT
+
+    calibration = calibration_batches(dataset_loaders("distorted", batch_size=32, seed=0)[0])
+    items = []
+    for name, path in (
+        ("MobileNetV2 x0.5", QUANTIZATION_CHECKPOINT),
+        ("MobileNetV3-Small x0.5 (lesson 08)", PRUNING_CHECKPOINT),
+    ):
+        checkpoint = prune.load_pruned(path)
+        stem = Path(folder) / lut.device_slug(name)
+        fp32 = quant.export_onnx(checkpoint.model.eval(), stem.with_suffix(".onnx"), calibration[0])
+        files = {"fp32": fp32, "int8": quant.quantize_onnx(fp32, stem.with_suffix(".int8.onnx"), calibration)}
+        for batch in PRECISION_BATCHES:
+            params, macs = _cost(checkpoint.cfg, 32, batch)
+            for precision, file in files.items():
+                items.append(
+                    Item(
+                        "precision",
+                        f"{name} {precision}",
+                        lambda file=file: quant.OnnxModel(file),
+                        (batch, 1, 32, 32),
+                        params,
+                        macs,
+                    )
+                )
+    return items
+
+
 def _cost(spec, size: int, batch: int) -> tuple[int, int]:
     result = spec.cost(size)
     return result.params, result.macs * batch
@@ -205,9 +250,25 @@ def record(items: list[Item], device: str, rounds: int, round_ms: float, seed: i
     return rows
 
 
-def write(rows: list[dict], device: str, command: str, started: float) -> None:
+def write(rows: list[dict], device: str, command: str, started: float, tables: tuple[str, ...] = ()) -> None:
+    """The device's recording; with `tables`, only those tables' rows are replaced (added where
+    the file had none) and the rest of the file is kept, with a header line saying so."""
     path = lut.DATA_DIR / f"{lut.device_slug(device)}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
+    if tables and path.exists():
+        lines = path.read_text().splitlines()
+        kept_header = [line for line in lines if line.startswith("#")]
+        body = [line for line in lines if line and not line.startswith("#")]
+        kept = [line for line in body[1:] if line.split(",", 1)[0] not in tables]
+        note = (
+            f"# {'+'.join(tables)}: re-recorded {time.strftime('%Y-%m-%d')} by {command} "
+            f"({time.perf_counter() - started:.0f} s, torch {torch.__version__})"
+        )
+        kept_header = [line for line in kept_header if not line.startswith(f"# {'+'.join(tables)}:")]
+        new = [",".join(_csv_cell(row[column]) for column in lut.RECORDED_COLUMNS) for row in rows]
+        path.write_text("\n".join([*kept_header, note, body[0], *kept, *new]) + "\n")
+        print(f"updated {path}: {len(new)} rows of {', '.join(tables)}, {len(kept)} others kept")
+        return
     header = {
         "device": lut.device_label(device),
         "kind": device,
@@ -236,7 +297,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--round-ms", type=float, default=ROUND_MS)
     parser.add_argument("--device", choices=("all", *lut.DEVICES), default="all")
+    parser.add_argument(
+        "--tables",
+        default="",
+        help=f"comma-separated tables to re-record, keeping the rest of the file (of: {', '.join(TABLES)})",
+    )
     args = parser.parse_args(argv)
+    tables = tuple(t for t in args.tables.split(",") if t)
+    unknown = sorted(set(tables) - set(TABLES))
+    if unknown:
+        parser.error(f"--tables: unknown {', '.join(unknown)}; allowed: {', '.join(TABLES)}")
     command = "python benchmarks/record_latency.py" + ("" if not argv else " " + " ".join(argv))
     devices = [
         d for d in lut.DEVICES if args.device in ("all", d) and (d == "cpu" or torch.cuda.is_available())
@@ -246,12 +316,17 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for device in devices:
             started = time.perf_counter()
-            items = conv_items(1) + activation_items(1) + se_items(1) + zoo_items(1) + guideline_items(1)
-            if device == "cuda":  # the GPU's story changes with the batch (course brief: batch 1 vs 64)
-                items += conv_items(64)
-            print(f"{lut.device_label(device)}: {len(items)} items", flush=True)
-            rows = record(items, device, args.rounds, args.round_ms)
-            write(rows, device, command, started)
+            with tempfile.TemporaryDirectory() as folder:
+                items = conv_items(1) + activation_items(1) + se_items(1) + zoo_items(1) + guideline_items(1)
+                if device == "cuda":  # the GPU's story changes with the batch (course brief: batch 1 vs 64)
+                    items += conv_items(64)
+                elif not tables or "precision" in tables:  # ONNX Runtime's files run on the CPU
+                    items += precision_items(folder)
+                if tables:
+                    items = [item for item in items if item.table in tables]
+                print(f"{lut.device_label(device)}: {len(items)} items", flush=True)
+                rows = record(items, device, args.rounds, args.round_ms)
+            write(rows, device, command, started, tables)
     finally:
         torch.set_num_threads(previous_threads)
 

@@ -213,3 +213,35 @@ class PruningStudy(NamedTuple):
 PRUNING_STUDY = PruningStudy(
     93, 16, 5.8, 3.2, 1.6, 0.4, "the state_dict, the optimizer's state and the epoch, not the weights alone"
 )
+
+
+class Compressed(NamedTuple):
+    """A network's storage before and after a compression pipeline, as a paper reports it."""
+
+    network: str
+    before_mb: float
+    after_mb: float
+    ratio: int
+    source: str
+
+
+# Han, Mao and Dally, "Deep Compression" (ICLR 2016), abstract: pruning, trained quantization and
+# Huffman coding, no loss of ImageNet accuracy
+DEEP_COMPRESSION: tuple[Compressed, ...] = (
+    Compressed("AlexNet", 240, 6.9, 35, "Han et al. 2016, abstract"),
+    Compressed("VGG-16", 552, 11.3, 49, "Han et al. 2016, abstract"),
+)
+
+
+class Collapse(NamedTuple):
+    """Top-1 (%) of MobileNets in float and after 8-bit per-tensor (layer-wise) weight quantization."""
+
+    float_top1_low: float
+    float_top1_high: float
+    per_tensor_top1: float
+    source: str
+
+
+# Oh, Lee, Park, Walagaurav and Kwon 2020 (arXiv 2008.05767), abstract: "the MobileNet family"
+# on ImageNet after post-training 8-bit layer-wise weight quantization
+PER_TENSOR_MOBILENETS = Collapse(70.60, 71.87, 0.1, "Oh et al. 2020, abstract")

@@ -612,3 +612,31 @@ def gumbel_draws(summary: dict, ax=None):
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.figure.tight_layout()
     return ax
+
+
+def quant_grid(summary: dict, axes=None):
+    """Two histograms with the quantization grid over them (`widgets.quant_grid_summary`): the
+    whole layer with the grid of its widest channel, and its narrowest channel with its own grid."""
+    if axes is None:
+        _, axes = _subplots(1, 2, figsize=(9, 3.0))
+    panels = (
+        (summary["values"], summary["grid_widest"], f"the layer's {summary['weights']:,} weights"),
+        (
+            summary["narrowest_values"],
+            summary["grid_narrowest"],
+            f"channel {summary['narrowest_channel']} (narrowest)",
+        ),
+    )
+    for ax, (values, grid, title) in zip(axes, panels, strict=True):
+        low, high = min(values), max(values)
+        margin = 0.15 * (high - low or 1.0)
+        ax.hist(values, bins=60, range=(low - margin, high + margin), color="#1f77b4")
+        shown = [g for g in grid if low - margin <= g <= high + margin]
+        ax.vlines(shown, 0, 1, transform=ax.get_xaxis_transform(), color="#d62728", linewidth=0.6, alpha=0.7)
+        ax.set_title(f"{title}: {len(shown)} grid points in view", fontsize=9, loc="left")
+        ax.set_xlabel("weight (folded)")
+    axes[0].set_ylabel("count")
+    scheme = "per channel" if summary["per_channel"] else "per tensor"
+    axes[0].figure.suptitle(f"{summary['bits']}-bit grid ({scheme}) in red", fontsize=10, x=0.01, ha="left")
+    axes[0].figure.tight_layout()
+    return axes

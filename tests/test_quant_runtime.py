@@ -124,3 +124,19 @@ def test_the_shipped_mobilenet_v2_loads_safely_as_its_spec():
     assert checkpoint.metadata["recipe"]["width_multiplier"] == 0.5
     assert model_size(checkpoint.model) == model_size(expected)
     assert 0.9 < checkpoint.metadata["test_accuracy"] <= 1.0
+
+
+def test_runtime_ops_are_the_graph_onnx_runtime_runs(exported):
+    """The float file runs float convs; the int8 file of a ReLU6 network runs every conv as one
+    QLinearConv (dequantize, conv and quantize fused), leaving integer arithmetic only at a few
+    places (the input, the global pool), each a quantize and a dequantize."""
+    model, fp32, files, _ = exported
+    convs = sum(isinstance(m, nn.Conv2d) for m in model.modules())
+    float_ops = quant.runtime_ops(fp32)
+    assert "QLinearConv" not in float_ops and "QuantizeLinear" not in float_ops
+    int8_ops = quant.runtime_ops(files["per_channel"])
+    assert int8_ops.get("QLinearConv") == convs
+    assert "Conv" not in int8_ops and int8_ops.get("QuantizeLinear") == int8_ops.get("DequantizeLinear") <= 2
+    assert list(int8_ops.values()) == sorted(int8_ops.values(), reverse=True)
+    with pytest.raises(ValueError, match="path"):
+        quant.runtime_ops(fp32.parent / "absent.onnx")

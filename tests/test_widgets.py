@@ -664,3 +664,106 @@ def test_slimming_accuracy_is_the_same_in_larger_batches():
     small = DataLoader(TensorDataset(images, labels), batch_size=7)
     assert EVALUATION_BATCH > 7
     assert _accuracy(model, small) == evaluate(model, small)[1]
+
+
+# --- the quantization grid (lesson 12) -------------------------------------------------------------
+
+
+def _quant_network() -> nn.Module:
+    from oracles import spread_batchnorms
+
+    from lwcnn import quant
+
+    torch.manual_seed(0)
+    model = models.build(
+        models.spec("mobilenet_v2", width_multiplier=0.25, small_input=True, in_channels=1, num_classes=10)
+    )
+    return quant.fold_network(spread_batchnorms(model, mean=None, var=(0.001, 4.0), gamma=(0.1, 2.0)))
+
+
+@settings(max_examples=20, deadline=None)
+@given(bits=st.integers(-3, 12), per_channel=st.booleans(), symmetric=st.booleans(), which=st.integers(0, 3))
+def test_quant_grid_summary_is_torchs_fake_quantization_of_the_layer(bits, per_channel, symmetric, which):
+    folded = _quant_network()
+    layer = list(widgets.layer_choices(folded).values())[which]
+    s = widgets.quant_grid_summary(folded, layer, bits, per_channel, symmetric)
+    b = min(8, max(2, bits))
+    weight = dict(folded.named_modules())[layer].weight.detach()
+    low, high = -(2 ** (b - 1)), 2 ** (b - 1) - 1
+    if per_channel:
+        observer = torch.ao.quantization.PerChannelMinMaxObserver(
+            ch_axis=0,
+            dtype=torch.qint8,
+            qscheme=torch.per_channel_symmetric if symmetric else torch.per_channel_affine,
+            quant_min=low,
+            quant_max=high,
+        )
+    else:
+        observer = torch.ao.quantization.MinMaxObserver(
+            dtype=torch.qint8,
+            qscheme=torch.per_tensor_symmetric if symmetric else torch.per_tensor_affine,
+            quant_min=low,
+            quant_max=high,
+        )
+    observer(weight)
+    scale, zero_point = observer.calculate_qparams()
+    if per_channel:
+        expected = torch.fake_quantize_per_channel_affine(weight, scale, zero_point.int(), 0, low, high)
+    else:
+        expected = torch.fake_quantize_per_tensor_affine(weight, float(scale), int(zero_point), low, high)
+    assert s["bits"] == b and s["per_channel"] == per_channel and s["symmetric"] == symmetric
+    assert s["zero_share"] == float((expected == 0).float().mean())
+    noise = ((weight.double() - expected.double()) ** 2).sum()
+    assert s["sqnr_db"] == pytest.approx(10 * torch.log10((weight.double() ** 2).sum() / noise).item())
+    largest = weight.reshape(weight.shape[0], -1).abs().amax(dim=1)
+    assert s["narrowest_channel"] == int(largest.argmin())
+    assert s["range_ratio"] == pytest.approx(float(largest.max() / largest.min()), rel=1e-6)
+    assert s["narrowest_levels_used"] == int(torch.unique(expected[s["narrowest_channel"]]).numel())
+    assert len(s["grid_narrowest"]) == 2**b
+
+
+def test_layer_choices_find_the_widest_depthwise_layer_and_the_classifier():
+    folded = _quant_network()
+    choices = widgets.layer_choices(folded)
+    modules = dict(folded.named_modules())
+    depthwise = [p for p, m in modules.items() if isinstance(m, nn.Conv2d) and m.groups == m.out_channels > 1]
+
+    def spread(path):
+        largest = modules[path].weight.detach().reshape(modules[path].out_channels, -1).abs().amax(dim=1)
+        return float(largest.max() / largest.min())
+
+    labels = list(choices)
+    assert labels[0].startswith("depthwise") and choices[labels[0]] == max(depthwise, key=spread)
+    assert labels[-1].startswith("classifier") and isinstance(modules[choices[labels[-1]]], nn.Linear)
+    with pytest.raises(ValueError, match="layer"):
+        widgets.quant_grid_summary(folded, "features", 8)
+    with pytest.raises(ValueError, match="no Conv2d or Linear"):
+        widgets.layer_choices(nn.Sequential(nn.ReLU()))
+
+
+def test_quant_grid_summary_reads_the_recorded_accuracy_of_its_scheme():
+    from lwcnn import quant
+    from lwcnn.paths import QUANTIZATION_CHECKPOINT
+    from lwcnn.quant import recorded
+
+    folded = quant.fold_network(prune.load_pruned(QUANTIZATION_CHECKPOINT).model.eval())
+    layer = next(iter(widgets.layer_choices(folded).values()))
+    for row in recorded.load("weight_bits"):
+        s = widgets.quant_grid_summary(folded, layer, row["bits"], row["per_channel"], row["symmetric"])
+        assert s["accuracy"] == row["test_accuracy"]
+
+
+def test_quant_grid_widget_re_renders_on_every_control(capsys):
+    model = _quant_network()
+    widget = widgets.quant_grid_widget(model, bits=4)
+    controls = {c.description: c for box in widget.children[:2] for c in box.children}
+    layer = controls["layer"].value
+    capsys.readouterr()
+    for name, value, expected in (
+        ("bits", 6, (6, True, True)),
+        ("per channel", False, (6, False, True)),
+        ("symmetric", False, (6, False, False)),
+    ):
+        controls[name].value = value
+        out = capsys.readouterr().out
+        assert widgets.describe_quant_grid(widgets.quant_grid_summary(model, layer, *expected)) in out

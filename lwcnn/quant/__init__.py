@@ -12,7 +12,8 @@
 - `qat`: weights *and* activations on a grid, simulated (`simulate_int`, `calibrate`: post-training
   quantization; train the result for quantization-aware training).
 - `runtime`: real int8 inference on ONNX Runtime (`export_onnx`, `quantize_onnx`: static
-  quantization with calibration; `OnnxModel` runs a file as a module; `int8_weights` reads its codes).
+  quantization with calibration; `OnnxModel` runs a file as a module; `int8_weights` reads its codes; `runtime_ops` lists the
+  operators the runtime runs).
 """
 
 from lwcnn.quant.affine import (
@@ -29,7 +30,7 @@ from lwcnn.quant.affine import (
 )
 from lwcnn.quant.fold import fold_batchnorm, fold_network
 from lwcnn.quant.qat import calibrate, input_ranges, simulate_int
-from lwcnn.quant.runtime import OnnxModel, export_onnx, int8_weights, quantize_onnx
+from lwcnn.quant.runtime import OnnxModel, export_onnx, int8_weights, quantize_onnx, runtime_ops
 from lwcnn.quant.sharing import (
     MAX_ITERATIONS,
     Codebook,
@@ -57,6 +58,7 @@ __all__ = [
     "export_onnx",
     "int8_weights",
     "quantize_onnx",
+    "runtime_ops",
     "Scheme",
     "dequantize",
     "fake_quantize",

@@ -173,6 +173,30 @@ class OnnxModel(nn.Module):
         return torch.from_numpy(logits)
 
 
+def runtime_ops(path: str | os.PathLike) -> dict[str, int]:
+    """How many of each operator ONNX Runtime runs for the file at `path`, after its graph
+    optimizations (which fuse a QDQ file's DequantizeLinear -> Conv -> QuantizeLinear into one
+    QLinearConv): `{op type: count}`, most frequent first. An op that kept its float name in an
+    int8 file (HardSigmoid, Mul) runs in float between a DequantizeLinear and a QuantizeLinear.
+    The fusions available depend on the CPU, so the counts can differ between machines."""
+    import tempfile
+    from collections import Counter
+
+    import onnx
+    import onnxruntime as ort
+
+    path = _check_path("path", path)
+    if not path.is_file():
+        raise ValueError(f"path {path} is not a file: give an ONNX file (export_onnx, quantize_onnx)")
+    with tempfile.TemporaryDirectory() as folder:
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(Path(folder) / "optimized.onnx")
+        options.log_severity_level = 3
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        graph = onnx.load(options.optimized_model_filepath).graph
+    return dict(Counter(node.op_type for node in graph.node).most_common())
+
+
 def int8_weights(int8_path: str | os.PathLike) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """The quantized weights a QDQ file holds: for each int8 weight, (codes, scale, zero point)
     by the name of its float weight, read from the file's DequantizeLinear nodes."""

@@ -5,7 +5,7 @@ them to valid ones and return numbers from `lwcnn.cost` and `lwcnn.models`; they
 tests check. The `*_widget` functions only wire ipywidgets controls to a summary and its plot
 (lessons 01 to 06 declare their sliders, text and figure for `summary_widget`).
 
-Each lesson's widget lives beside its lesson (`lesson01` ... `lesson11`, as in
+Each lesson's widget lives beside its lesson (`lesson01` ... `lesson12`, as in
 `lwcnn.exercises`); what they share (clamping, sliders, the live re-render, the describe
 texts' `format_lines`) is in `controls`.
 Every public name is here too:
@@ -60,8 +60,13 @@ from lwcnn.widgets.lesson11 import (
     tinynet_summary,
     tinynet_widget,
 )
+from lwcnn.widgets.lesson12 import describe_quant_grid, layer_choices, quant_grid_summary, quant_grid_widget
 
 __all__ = [
+    "describe_quant_grid",
+    "layer_choices",
+    "quant_grid_summary",
+    "quant_grid_widget",
     "BUSY_TEXT",
     "GUMBEL_TOY_LOGITS",
     "RENDER_LOCK",

@@ -50,6 +50,14 @@ def _slimming_widget() -> W.VBox:
     return widgets.slimming_widget(model, loaders[1], prune_rate=0.4, normalize=recipe["normalize"])
 
 
+def _quant_grid_widget() -> W.VBox:
+    from lwcnn import prune
+    from lwcnn.paths import QUANTIZATION_CHECKPOINT
+
+    model = prune.load_pruned(QUANTIZATION_CHECKPOINT).model.eval()
+    return widgets.quant_grid_widget(model, bits=4, per_channel=True, symmetric=True)
+
+
 def _reward_widget() -> W.VBox:
     from lwcnn import nas
 
@@ -124,6 +132,11 @@ LESSONS = [
     ),
     Lesson("11_scaling.ipynb", "compound_widget(phi=1.0)", lambda: widgets.compound_widget(phi=1.0)),
     Lesson("11_scaling.ipynb", "tinynet_widget(gp, samples, best, budget=0.5)", _tinynet_widget),
+    Lesson(
+        "12_quantization.ipynb",
+        "quant_grid_widget(model, bits=4, per_channel=True, symmetric=True)",
+        _quant_grid_widget,
+    ),
 ]
 
 
