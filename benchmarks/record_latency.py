@@ -185,7 +185,7 @@ def precision_items(folder) -> list[Item]:
         ("MobileNetV3-Small x0.5 (lesson 08)", PRUNING_CHECKPOINT),
     ):
         checkpoint = prune.load_pruned(path)
-        stem = Path(folder) / lut.device_slug(name)
+        stem = Path(folder) / lut.slugify(name)
         fp32 = quant.export_onnx(checkpoint.model.eval(), stem.with_suffix(".onnx"), calibration[0])
         files = {"fp32": fp32, "int8": quant.quantize_onnx(fp32, stem.with_suffix(".int8.onnx"), calibration)}
         for batch in PRECISION_BATCHES:
@@ -262,7 +262,8 @@ def write(rows: list[dict], device: str, command: str, started: float, tables: t
         kept = [line for line in body[1:] if line.split(",", 1)[0] not in tables]
         note = (
             f"# {'+'.join(tables)}: re-recorded {time.strftime('%Y-%m-%d')} by {command} "
-            f"({time.perf_counter() - started:.0f} s, torch {torch.__version__})"
+            f"({time.perf_counter() - started:.0f} s, torch {torch.__version__}, "
+            f"CPU capability {torch.backends.cpu.get_cpu_capability()})"
         )
         kept_header = [line for line in kept_header if not line.startswith(f"# {'+'.join(tables)}:")]
         new = [",".join(_csv_cell(row[column]) for column in lut.RECORDED_COLUMNS) for row in rows]

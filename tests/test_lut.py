@@ -341,6 +341,28 @@ def test_recorded_tables_load_with_the_expected_rows():
             recorded.select("nonsense")
 
 
+def test_the_cpu_recording_holds_lesson_12s_precisions_with_the_networks_macs():
+    """fp32 and int8 of each of lesson 12's networks at batch 1 and 32, the MACs those of the
+    network's spec (the same for both precisions), and a note saying when they were re-recorded."""
+    from lwcnn import models, prune
+    from lwcnn.paths import PRUNING_CHECKPOINT, QUANTIZATION_CHECKPOINT
+
+    (cpu,) = [table for table in lut.recorded_tables().values() if table.metadata["kind"] == "cpu"]
+    rows = {(r["item"], r["batch"]): r for r in cpu.select("precision")}
+    assert "precision" in cpu.metadata and "CPU capability" in cpu.metadata["precision"]
+    for name, path in (
+        ("MobileNetV2 x0.5", QUANTIZATION_CHECKPOINT),
+        ("MobileNetV3-Small x0.5 (lesson 08)", PRUNING_CHECKPOINT),
+    ):
+        cfg = prune.load_pruned(path).cfg
+        for batch in (1, 32):
+            for precision in ("fp32", "int8"):
+                row = rows[f"{name} {precision}", batch]
+                assert row["input_shape"] == "1x32x32"
+                assert (row["params"], row["macs"]) == (models.cost(cfg).params, batch * cfg.cost(32).macs)
+    assert len(rows) == 8
+
+
 def _benchmark_module(name: str):
     path = os.path.join(
         os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", f"{name}.py"
