@@ -33,7 +33,7 @@ from pathlib import Path
 
 import onnxruntime
 import torch
-from quantization import RECIPE, calibration_batches, course_spec
+from quantization import RECIPE, calibration_batches, fine_tune, train_v2
 from torch import nn
 
 from lwcnn import prune, quant
@@ -41,7 +41,7 @@ from lwcnn.data import dataset_loaders
 from lwcnn.latency import device_name
 from lwcnn.paths import DATA_DIR, QUANTIZATION_CHECKPOINT, QUANTIZATION_DIR
 from lwcnn.quant import qat, recorded
-from lwcnn.train import evaluate, set_seed, train
+from lwcnn.train import evaluate
 
 ACTIVATION_MODULES = {"relu6": nn.ReLU6, "relu": nn.ReLU, "hswish": nn.Hardswish}
 VARIANT_CHECKPOINTS = {
@@ -75,30 +75,14 @@ def variant(name: str, loaders) -> nn.Module:
     path = VARIANT_CHECKPOINTS[name]
     if path.exists():
         return with_activation(prune.load_pruned(path).model, name).eval()
-    set_seed(RECIPE["seed"])
-    model = with_activation(course_spec(0.5).build(), name)
-    start = time.perf_counter()
-    history = train(
-        model,
+    return train_v2(
+        0.5,
         loaders,
-        epochs=RECIPE["epochs"],
-        lr=RECIPE["lr"],
-        optimizer=RECIPE["optimizer"],
-        scheduler=RECIPE["scheduler"],
-        seed=RECIPE["seed"],
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    prune.save_pruned(
         path,
-        model,
-        epoch=RECIPE["epochs"],
-        recipe={**RECIPE, "width_multiplier": 0.5, "activation": name},
-        test_accuracy=history.final_test_accuracy,
+        transform=lambda model: with_activation(model, name),
+        recipe={"activation": name},
         made_by="benchmarks/quant_training.py",
-        machine=f"{device_name()}, torch {torch.__version__}",
-        seconds=round(time.perf_counter() - start),
     )
-    return model.eval()
 
 
 def simulated_accuracy(model, calibration, test_loader, weight_bits: int, activation_bits: int):
@@ -163,16 +147,7 @@ def ptq_and_qat(model, loaders) -> list[dict]:
     for weight_bits, activation_bits in QAT_BITS:
         simulated, ptq = simulated_accuracy(model, calibration, test_loader, weight_bits, activation_bits)
         start = time.perf_counter()
-        history = train(
-            simulated,
-            loaders,
-            epochs=QAT_EPOCHS,
-            lr=QAT_LR,
-            optimizer="sgd",
-            scheduler="cosine",
-            seed=0,
-            progress=False,
-        )
+        history = fine_tune(simulated, loaders, QAT_EPOCHS, QAT_LR)
         rows.append(
             {
                 "weight_bits": weight_bits,

@@ -99,9 +99,22 @@ def course_spec(width: float, recipe: dict = RECIPE) -> models.NetworkSpec:
     )
 
 
-def train_v2(width: float, loaders) -> torch.nn.Module:
+def train_v2(
+    width: float,
+    loaders,
+    path: Path | None = None,
+    *,
+    transform=None,
+    recipe: dict | None = None,
+    made_by: str = "benchmarks/quantization.py --retrain",
+) -> torch.nn.Module:
+    """MobileNetV2 at `width` trained with `RECIPE` and saved to `path` (default its entry of
+    `V2_CHECKPOINTS`); `transform` changes the built network first (another activation), and
+    `recipe` adds to what the checkpoint's metadata says of it."""
+    path = V2_CHECKPOINTS[width] if path is None else path
     set_seed(RECIPE["seed"])
     model = course_spec(width).build()
+    model = model if transform is None else transform(model)
     start = time.perf_counter()
     history = train(
         model,
@@ -112,18 +125,26 @@ def train_v2(width: float, loaders) -> torch.nn.Module:
         scheduler=RECIPE["scheduler"],
         seed=RECIPE["seed"],
     )
-    V2_CHECKPOINTS[width].parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     prune.save_pruned(
-        V2_CHECKPOINTS[width],
+        path,
         model,
         epoch=RECIPE["epochs"],
-        recipe={**RECIPE, "width_multiplier": width},
+        recipe={**RECIPE, "width_multiplier": width, **(recipe or {})},
         test_accuracy=history.final_test_accuracy,
-        made_by="benchmarks/quantization.py --retrain",
+        made_by=made_by,
         machine=f"{device_name()}, torch {torch.__version__}",
         seconds=round(time.perf_counter() - start),
     )
     return model.eval()
+
+
+def fine_tune(model: torch.nn.Module, loaders, epochs: int, lr: float):
+    """A short fine-tune of a trained (shared, or simulated-integer) network: SGD, cosine from
+    `lr`, seed 0; returns its history."""
+    return train(
+        model, loaders, epochs=epochs, lr=lr, optimizer="sgd", scheduler="cosine", seed=0, progress=False
+    )
 
 
 def calibration_batches(train_loader, images: int = CALIBRATION_BATCHES * RECIPE["batch_size"]) -> list:
@@ -214,16 +235,7 @@ def deep_compression(loaders) -> tuple[float, list[dict]]:
     for bits in DC_BITS:
         shared, books = quant.share_network(pruned, bits)
         quant.tie_to_codebooks(shared, books)
-        train(
-            shared,
-            loaders,
-            epochs=DC_EPOCHS,
-            lr=DC_LR,
-            optimizer="sgd",
-            scheduler="cosine",
-            seed=0,
-            progress=False,
-        )
+        fine_tune(shared, loaders, DC_EPOCHS, DC_LR)
         books = quant.untie(shared)
         accuracy_shared = evaluate(shared, loaders[1])[1]
         for huffman in (False, True):
