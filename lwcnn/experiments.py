@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 from lwcnn.data import DATASETS, dataset_loaders
 from lwcnn.models import SmallMBConvNet, SmallMobileNet
-from lwcnn.paths import DATA_DIR, PRUNING_CHECKPOINT, PRUNING_DIR, read_recorded_csv
+from lwcnn.paths import DATA_DIR, PRUNING_CHECKPOINT, PRUNING_DIR, read_recorded_csv, recorded_header
 from lwcnn.train import History, set_seed, train
 
 DEFAULT_RUNS = DATA_DIR / "digits_runs.csv"
@@ -152,8 +152,7 @@ def load_runs(path: str | Path = DEFAULT_RUNS) -> list[Run]:
 
 def header(path: str | Path = DEFAULT_RUNS) -> str:
     """The `#` lines on top of the recorded runs: the command, machine and time that made them."""
-    with Path(path).open() as handle:
-        return "".join(line for line in handle if line.startswith("#"))
+    return recorded_header(path)
 
 
 def accuracies(runs: Iterable[Run], name: str) -> dict[str, list[float]]:

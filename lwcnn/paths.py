@@ -40,3 +40,9 @@ def read_recorded_csv(path: str | Path, script: str, minutes: int) -> tuple[list
         rows = list(reader)
         seeds = [name for name in reader.fieldnames or () if name.startswith("accuracy_seed")]
     return rows, seeds
+
+
+def recorded_header(path: str | Path) -> str:
+    """The `#` lines on top of a recorded table: the command, machine and time that made it."""
+    with open(path) as handle:
+        return "".join(line for line in handle if line.startswith("#"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lwcnn.paths import QUANTIZATION_DIR, read_recorded_csv
+from lwcnn.paths import QUANTIZATION_DIR, read_recorded_csv, recorded_header
 
 # table -> (the script that writes it with --save, about how many minutes it takes)
 TABLES = {
@@ -53,15 +53,14 @@ def _value(text: str):
 
 def load(table: str) -> list[dict]:
     """The rows of a recorded table, each cell converted (`True`/`False`, numbers, None for empty)."""
-    script, minutes = TABLES[table] if table in TABLES else (None, 0)
-    rows, _ = read_recorded_csv(path(table), script, minutes)
+    file = path(table)  # checks the name
+    rows, _ = read_recorded_csv(file, *TABLES[table])
     return [{key: _value(value) for key, value in row.items()} for row in rows]
 
 
 def header(table: str) -> str:
     """The `#` lines on top of a recorded table: how, where and when it was made."""
-    with open(path(table)) as handle:
-        return "".join(line for line in handle if line.startswith("#"))
+    return recorded_header(path(table))
 
 
 def weight_bits_accuracy(bits: int, *, per_channel: bool, symmetric: bool) -> float:
