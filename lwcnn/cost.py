@@ -274,19 +274,30 @@ def batchnorm_params(channels: int, affine: bool = True) -> int:
     return _batchnorm_params(channels) if affine else 0
 
 
-def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+def make_divisible(
+    value: float, divisor: int = 8, min_value: int | None = None, round_limit: float = 0.9
+) -> int:
     """Round `value` to the nearest multiple of `divisor`, never more than 10% down.
 
-    The channel rounding of the MobileNets (torchvision's `_make_divisible`).
+    The channel rounding of the MobileNets (torchvision's `_make_divisible`). `round_limit` is the
+    share of `value` the result may not fall below (one `divisor` more when it would); 0 keeps
+    the nearest multiple, as EfficientNetV2-B0..B3 round their widths.
 
     >>> make_divisible(0.25 * 96), make_divisible(0.25 * 72), make_divisible(30, 8)
     (24, 24, 32)
+    >>> make_divisible(16 * 1.2), make_divisible(16 * 1.2, round_limit=0)
+    (24, 16)
     """
     check_int("divisor", divisor)
     if not value > 0:
         raise ValueError(f"value must be positive, got {value}")
     min_value = divisor if min_value is None else check_int("min_value", min_value)
-    return nearest_multiple(value, divisor, min_value)
+    if round_limit == 0.9:
+        return nearest_multiple(value, divisor, min_value)
+    if not 0 <= round_limit < 1:
+        raise ValueError(f"round_limit must be in [0, 1), got {round_limit}")
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < round_limit * value else rounded
 
 
 def se_channels(channels: int, ratio: float = 0.25, divisor: int | None = 8) -> int:

@@ -40,11 +40,19 @@ OTHER_CASES = [
     ("mnasnet_a1", {}, 64),
     ("efficientnet", {"width_multiplier": 0.5}, 64),
 ]
-SUPPORTED_NAMES = [
-    name
-    for name in models.MODEL_NAMES
-    if name.startswith(("mobilenet", "mnasnet", "efficientnet"))  # the families slim supports
-]
+
+
+def _declares_its_channels(name: str) -> bool:
+    """Whether every layer of the network declares its channel roles (all that slimming reads)."""
+    spec = models.spec(name)
+    layers = [*(layer for stage in spec.stages() for layer in stage.layers), *spec.classifier()]
+    try:
+        return all(layer.channel_roles() is not None for layer in layers)
+    except TypeError:  # a grouped (not depthwise) conv
+        return False
+
+
+SUPPORTED_NAMES = [name for name in models.MODEL_NAMES if _declares_its_channels(name)]
 
 
 def randomised(spec: models.NetworkSpec, seed: int, resolution: int = 32) -> nn.Module:

@@ -29,7 +29,22 @@ around the blocks), one file per family (`mobilenet_v1.py` ... `squeezenet.py`),
 course's training networks) and `zoo.py` (the networks by name).
 """
 
-from lwcnn.models.efficientnet import EFFICIENTNET_B0_TABLE, EFFICIENTNET_SCALING, EfficientNet
+from lwcnn.models.efficientnet import (
+    EFFICIENTNET_B0_TABLE,
+    EFFICIENTNET_SCALING,
+    TINYNET_SCALING,
+    EfficientNet,
+    TinyNet,
+    tinynet_resolution,
+)
+from lwcnn.models.efficientnet_v2 import (
+    EFFICIENTNET_V2_B0_TABLE,
+    EFFICIENTNET_V2_S_TABLE,
+    EFFICIENTNET_V2_VARIANTS,
+    EfficientNetV2,
+    EfficientNetV2Row,
+)
+from lwcnn.models.fbnet import FBNET_C_TABLE, FBNet, FBNetRow
 from lwcnn.models.ghostnet import GHOSTNET_TABLE, GhostNet, GhostRow
 from lwcnn.models.layers import (
     GLUE_LAYERS,
@@ -81,6 +96,7 @@ from lwcnn.models.squeezenet import MAXPOOL, SQUEEZENET_TABLES, FireRow, Squeeze
 from lwcnn.models.zoo import (
     MODEL_NAMES,
     NETWORK_SPECS,
+    TIMM_NAMES,
     TORCHVISION_NAMES,
     build,
     cost,
@@ -143,12 +159,24 @@ __all__ = [
     "EFFICIENTNET_B0_TABLE",
     "EFFICIENTNET_SCALING",
     "EfficientNet",
+    "TINYNET_SCALING",
+    "TinyNet",
+    "tinynet_resolution",
+    "EfficientNetV2Row",
+    "EFFICIENTNET_V2_S_TABLE",
+    "EFFICIENTNET_V2_B0_TABLE",
+    "EFFICIENTNET_V2_VARIANTS",
+    "EfficientNetV2",
+    "FBNetRow",
+    "FBNET_C_TABLE",
+    "FBNet",
     "FireRow",
     "MAXPOOL",
     "SQUEEZENET_TABLES",
     "SqueezeNet",
     "NETWORK_SPECS",
     "MODEL_NAMES",
+    "TIMM_NAMES",
     "TORCHVISION_NAMES",
     "options",
     "spec",

@@ -80,3 +80,47 @@ class EfficientNet(ScaledNetwork):
     def _make_classifier(self) -> list[Layer]:
         channels = 4 * self._width(self.table[-1].out_channels)
         return dropout_classifier(channels, self.dropout, self.num_classes)
+
+
+# TinyNet (Han et al. 2020): EfficientNet-B0 shrunk by the "tiny formula"; (r, w, d) of
+# TinyNet-A..E, the input side floor(224 r)
+TINYNET_SCALING: dict[str, tuple[float, float, float]] = {
+    "a": (0.86, 1.0, 1.2),
+    "b": (0.84, 0.75, 1.1),
+    "c": (0.825, 0.54, 0.85),
+    "d": (0.68, 0.54, 0.695),
+    "e": (0.475, 0.51, 0.6),
+}
+
+
+def tinynet_resolution(resolution_multiplier: float) -> int:
+    """The input side of a TinyNet: `floor(224 r)` (TinyNet-A: r = 0.86 -> 192)."""
+    return int(224 * resolution_multiplier)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TinyNet(EfficientNet):
+    """A TinyNet (Han et al. 2020, Sec. 3): EfficientNet-B0 with its resolution, width and depth
+    twisted by the "tiny formula", as the authors' code and timm's `tinynet_a..e` build it.
+
+    What differs from `EfficientNet` at the same multipliers: the stem stays 32 channels wide,
+    each stage keeps `max(1, round(n * d))` blocks (EfficientNet rounds up, which would add a
+    block to every stage), and the head conv keeps at least 1280 channels.
+    """
+
+    def _make_stages(self) -> list[StageLayers]:
+        stem = ConvBNAct(self.in_channels, self.stem_channels, 3, 2, activation="silu")
+        rows = tuple(
+            row._replace(repeats=max(1, round(row.repeats * self.depth_multiplier))) for row in self.table
+        )
+        stages, channels = repeated_rows(self, rows, self.stem_channels)
+        head = ConvBNAct(channels, self.head_channels, 1, activation="silu")
+        return [("stem", [stem]), *stages, ("head", [head])]
+
+    @property
+    def head_channels(self) -> int:
+        """The 1x1 head conv's width: 1280 scaled by the width multiplier, never fewer than 1280."""
+        return max(1280, C.make_divisible(1280 * self.width_multiplier, 8))
+
+    def _make_classifier(self) -> list[Layer]:
+        return dropout_classifier(self.head_channels, self.dropout, self.num_classes)

@@ -10,7 +10,15 @@ import torch
 from torch import nn
 
 from lwcnn.cost import Size
-from lwcnn.models.efficientnet import EFFICIENTNET_SCALING, EfficientNet
+from lwcnn.models.efficientnet import (
+    EFFICIENTNET_SCALING,
+    TINYNET_SCALING,
+    EfficientNet,
+    TinyNet,
+    tinynet_resolution,
+)
+from lwcnn.models.efficientnet_v2 import EFFICIENTNET_V2_VARIANTS, EfficientNetV2
+from lwcnn.models.fbnet import FBNet
 from lwcnn.models.ghostnet import GhostNet
 from lwcnn.models.mnasnet import MnasNet
 from lwcnn.models.mobilenet_v1 import MobileNetV1
@@ -29,6 +37,9 @@ NETWORK_SPECS = (
     GhostNet,
     EfficientNet,
     SqueezeNet,
+    EfficientNetV2,
+    TinyNet,
+    FBNet,
 )
 
 # name -> (spec class, fields the name fixes, defaults the name sets but options may change)
@@ -58,6 +69,19 @@ _PRESETS: dict[str, tuple[type[NetworkSpec], dict[str, Any], dict[str, Any]]] = 
         )
         for phi, (width, depth, resolution, dropout) in EFFICIENTNET_SCALING.items()
     },
+    **{
+        f"efficientnetv2_{variant}": (EfficientNetV2, {"variant": variant}, {})
+        for variant in EFFICIENTNET_V2_VARIANTS
+    },
+    **{
+        f"tinynet_{letter}": (
+            TinyNet,
+            {"width_multiplier": width, "depth_multiplier": depth},
+            {"resolution": tinynet_resolution(resolution)},
+        )
+        for letter, (resolution, width, depth) in TINYNET_SCALING.items()
+    },
+    "fbnet_c": (FBNet, {}, {}),
     "squeezenet1_0": (SqueezeNet, {"version": "1_0"}, {}),
     "squeezenet1_1": (SqueezeNet, {"version": "1_1"}, {}),
 }
@@ -76,6 +100,31 @@ TORCHVISION_NAMES: tuple[str, ...] = (
     "squeezenet1_0",
     "squeezenet1_1",
 )
+
+
+# the names timm also builds, with the same architecture: our name -> (timm's name, the options
+# timm's model is made with). timm builds the MobileNetV3s with BatchNorm eps 1e-5 where ours keep
+# torchvision's 1e-3; the EfficientNetV2-B models are timm's `tf_` ports, whose TensorFlow "same"
+# padding (one pixel more on the right and bottom at stride 2) becomes PyTorch's symmetric padding
+# with `pad_type=""`; MobileNetV1 is timm's with ReLU (timm's default is ReLU6, the paper's ReLU).
+TIMM_NAMES: dict[str, tuple[str, dict[str, Any]]] = {
+    "mobilenet_v1": ("mobilenetv1_100", {"act_layer": "relu"}),
+    "mobilenet_v2": ("mobilenetv2_100", {}),
+    "mobilenet_v3_large": ("mobilenetv3_large_100", {"bn_eps": 1e-3}),
+    "mobilenet_v3_small": ("mobilenetv3_small_100", {"bn_eps": 1e-3}),
+    "mnasnet0_5": ("mnasnet_050", {}),
+    "mnasnet1_0": ("mnasnet_100", {}),
+    "mnasnet_a1": ("semnasnet_100", {}),
+    **{f"efficientnet_b{phi}": (f"efficientnet_b{phi}", {}) for phi in range(4)},
+    "ghostnet_1_0": ("ghostnet_100", {}),
+    **{
+        f"efficientnetv2_b{phi}": (f"tf_efficientnetv2_b{phi}", {"pad_type": "", "bn_eps": 1e-5})
+        for phi in range(4)
+    },
+    "efficientnetv2_s": ("efficientnetv2_s", {}),
+    **{f"tinynet_{letter}": (f"tinynet_{letter}", {}) for letter in TINYNET_SCALING},
+    "fbnet_c": ("fbnetc_100", {}),
+}
 
 
 def _preset(name: Any) -> tuple[type[NetworkSpec], dict[str, Any], dict[str, Any]]:

@@ -118,7 +118,7 @@ def _plan_layer(nodes: _Nodes, path: str, spec: Any, roles: dict[str, int]) -> P
     if declared is None:
         raise TypeError(
             f"{path}: lwcnn.prune cannot prune through a {type(spec).__name__} layer; supported layers: "
-            f"{supported_layers()} (MobileNetV1/V2/V3, MnasNet, EfficientNet)"
+            f"{supported_layers()} (MobileNetV1/V2/V3, MnasNet, EfficientNet, TinyNet, FBNet-C)"
         )
     roles = dict(roles)
     widths = {role: getattr(spec, name) for name, role in declared.fields.items()}
