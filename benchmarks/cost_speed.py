@@ -1,8 +1,9 @@
 """How fast `lwcnn.models.cost` answers against `thop.profile`, on the same architectures.
 
-60 seeded random architectures: MobileNetV2, V3-Large and V3-Small in turn, each with a width
-multiplier drawn uniformly from [0.25, 1.5] (two decimals) and a resolution drawn from the
-multiples of 8 in [96, 256]; all 60 differ.
+60 seeded random architectures of seven families in turn: MobileNetV2, V3-Large and V3-Small,
+and the families lesson 13 adds, EfficientNetV2-B0, ShuffleNet V1 (g = 3), ESPNetv2 and FBNet-C;
+each with a width multiplier drawn uniformly from [0.25, 1.5] (two decimals) and a resolution
+drawn from the multiples of 8 in [96, 256]; all 60 differ.
 
 * lwcnn, cold: `models.cost(name, resolution, width_multiplier=w)` once per architecture, with
   every cache cleared before the pass. This is the headline: each architecture is new and is
@@ -34,7 +35,15 @@ import torch
 
 from lwcnn import models
 
-FAMILIES = ("mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")
+FAMILIES = (
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small",
+    "efficientnetv2_b0",
+    "shufflenet_v1_g3",
+    "espnetv2",
+    "fbnet_c",
+)
 ARCHITECTURES = 60
 SEED = 0
 REPEATS = 20

@@ -288,7 +288,8 @@ def make_divisible(
     >>> make_divisible(16 * 1.2), make_divisible(16 * 1.2, round_limit=0)
     (24, 16)
     """
-    check_int("divisor", divisor)
+    if type(divisor) is not int or divisor < 1:  # one test in the common case: every width comes here
+        check_int("divisor", divisor)
     if not value > 0:
         raise ValueError(f"value must be positive, got {value}")
     min_value = divisor if min_value is None else check_int("min_value", min_value)
@@ -345,6 +346,40 @@ def se_elementwise_ops(channels: int, feature_size: Size) -> int:
     """The other work of SE at a `Df x Df` map: `C*Df*Df` pooling adds + `C*Df*Df` rescales."""
     check_int("channels", channels)
     return 2 * channels * _area(feature_size, "feature_size")
+
+
+# --- attention over a feature map ---------------------------------------------------------------
+
+
+def self_attention_macs(channels: int, height: int, width: int) -> int:
+    """Multiply-adds of one self-attention layer over the `n = H*W` pixels of a C-channel map.
+
+    `4*n*C^2 + 2*n^2*C`: the four C x C projections (query, key, value, output) at every pixel,
+    then the scores `Q K^T` (n x n, C each) and the weighted sum `A V` (the same again) (Vaswani
+    et al. 2017). The `n^2` term is what GhostNetV2 (Sec. 3.2) avoids with DFC attention.
+
+    >>> self_attention_macs(72, 56, 56), dfc_attention_macs(72, 72, 56, 56)
+    (1481195520, 4628736)
+    """
+    check_int("channels", channels)
+    pixels = check_int("height", height) * check_int("width", width)
+    return 4 * pixels * channels * channels + 2 * pixels * pixels * channels
+
+
+def dfc_attention_macs(
+    in_channels: int, out_channels: int, height: int, width: int, fc_kernel_size: int = 5
+) -> int:
+    """Multiply-adds of GhostNetV2's DFC attention on an H x W map (Sec. 3.2-3.3, Fig. 4).
+
+    `h*w*(M*N + 2*K*N)` with `h = floor(H/2)`, `w = floor(W/2)`: on the map pooled 2x2, a 1x1 conv
+    M -> N, then the horizontal and vertical FCs as depthwise `1 x K` and `K x 1` convs. Linear in
+    the pixels, against self-attention's square (`self_attention_macs`); `lwcnn.blocks.DFCAttention`
+    is the layer (its `cost` agrees).
+    """
+    check_int("in_channels", in_channels)
+    check_int("out_channels", out_channels)
+    pooled = check_int("height", height, minimum=2) // 2 * (check_int("width", width, minimum=2) // 2)
+    return pooled * out_channels * (in_channels + 2 * check_int("fc_kernel_size", fc_kernel_size))
 
 
 # --- memory --------------------------------------------------------------------------------

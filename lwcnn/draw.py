@@ -186,29 +186,32 @@ def _shuffle_unit(spec: B.ShuffleNetV2Unit) -> Description:
     return Description(label, (f"Shuffle {k}{_stride(spec.stride)}", f"{how}+shuffle", f"->{n}"))
 
 
-@_describes(B.GhostModule)
-def _ghost_module(spec: B.GhostModule) -> Description:
+def _ghost_module_description(spec: B.GhostModule, gate: str, short: str) -> Description:
     act = "ReLU" if spec.relu else "linear"
     label = (
         f"Ghost module {spec.in_channels}->{spec.out_channels}{_stride(spec.stride)} "
-        f"({_kernel(spec.kernel_size)} conv + {_kernel(spec.dw_size)} dw ghosts), {act}"
+        f"({_kernel(spec.kernel_size)} conv + {_kernel(spec.dw_size)} dw ghosts), {act}{gate}"
     )
     return Description(
         label,
         (
-            f"Ghost {_kernel(spec.kernel_size)}{_stride(spec.stride)}",
+            f"{short} {_kernel(spec.kernel_size)}{_stride(spec.stride)}",
             f"ratio {spec.ratio} {act}",
             f"->{spec.out_channels}",
         ),
     )
 
 
-@_describes(B.GhostBottleneck)
-def _ghost_bottleneck(spec: B.GhostBottleneck) -> Description:
+@_describes(B.GhostModule)
+def _ghost_module(spec: B.GhostModule) -> Description:
+    return _ghost_module_description(spec, "", "Ghost")
+
+
+def _bottleneck_description(spec: B.GhostBottleneck, name: str, short: str) -> Description:
     k, se = _kernel(spec.kernel_size), "SE" if spec.squeeze_channels else ""
     skip = "+skip" if spec.use_identity else "+conv skip"
     label = _join(
-        f"Ghost bottleneck {k}{_stride(spec.stride)}",
+        f"{name} {k}{_stride(spec.stride)}",
         f"mid {spec.mid_channels}",
         se,
         skip,
@@ -217,11 +220,45 @@ def _ghost_bottleneck(spec: B.GhostBottleneck) -> Description:
     return Description(
         label,
         (
-            f"G-bneck {k}{_stride(spec.stride)}",
+            f"{short} {k}{_stride(spec.stride)}",
             _join(f"mid{spec.mid_channels}", se),
             f"{skip} ->{spec.out_channels}",
         ),
     )
+
+
+@_describes(B.GhostBottleneck)
+def _ghost_bottleneck(spec: B.GhostBottleneck) -> Description:
+    return _bottleneck_description(spec, "Ghost bottleneck", "G-bneck")
+
+
+@_describes(B.GhostBottleneckV2)
+def _ghost_bottleneck_v2(spec: B.GhostBottleneckV2) -> Description:
+    return _bottleneck_description(spec, "Ghost bottleneck + DFC", "G-bneck+DFC")
+
+
+@_describes(B.GhostModuleV2)
+def _ghost_module_v2(spec: B.GhostModuleV2) -> Description:
+    return _ghost_module_description(spec, ", x DFC gate", "Ghost+DFC")
+
+
+@_describes(B.DFCAttention)
+def _dfc_attention(spec: B.DFCAttention) -> Description:
+    k, reach = _kernel(spec.kernel_size), spec.fc_kernel_size
+    label = (
+        f"DFC attention {spec.in_channels}->{spec.out_channels}{_stride(spec.stride)} "
+        f"(2x2 pool, {k} conv, 1x{reach} + {reach}x1 dw FC, sigmoid, upsample)"
+    )
+    return Description(
+        label, (f"DFC {k}{_stride(spec.stride)}", f"FC 1x{reach}+{reach}x1", f"->{spec.out_channels}")
+    )
+
+
+@_describes(B.DecoupledFC)
+def _decoupled_fc(spec: B.DecoupledFC) -> Description:
+    height, width = spec.kernel_shape
+    label = f"{height}x{width} dw FC {spec.channels} ({spec.direction}), BN, linear"
+    return Description(label, (f"{spec.direction[0]}-FC {height}x{width}", "BN", f"->{spec.channels}"))
 
 
 @_describes(B.Fire)
@@ -241,6 +278,81 @@ def _esp(spec: B.ESPModule) -> Description:
     )
     return Description(
         label, (f"ESP K{spec.branches}{_stride(spec.stride)}", _join("PReLU", skip), f"->{spec.out_channels}")
+    )
+
+
+@_describes(B.ESPNetLevel)
+def _esp_level(spec: B.ESPNetLevel) -> Description:
+    image = " + image" if spec.image_channels else ""
+    label = (
+        f"ESPNet level: strided ESP + {spec.repeats} ESP K={spec.branches}, "
+        f"concat{image} {spec.in_channels}->{spec.out_channels}"
+    )
+    return Description(
+        label,
+        (f"ESP level K{spec.branches} s2", f"x{spec.repeats}+1 concat{image}", f"->{spec.out_channels}"),
+    )
+
+
+@_describes(B.ImageConcat)
+def _image_concat(spec: B.ImageConcat) -> Description:
+    label = f"concat pooled input image {spec.in_channels}+{spec.image_channels}, BN, PReLU"
+    return Description(label, ("concat image", "BN PReLU", f"->{spec.out_channels}"))
+
+
+@_describes(B.ImageTap)
+def _image_tap(spec: B.ImageTap) -> Description:
+    return Description(f"keep the input image ({spec.channels} ch)", ("image tap", "", f"->{spec.channels}"))
+
+
+@_describes(B.EESPUnit)
+def _eesp(spec: B.EESPUnit) -> Description:
+    skip = "+skip" if spec.use_residual else ""
+    image = "+image" if spec.image_channels else ""
+    rates = ",".join(map(str, spec.dilations))
+    label = _join(
+        f"EESP unit K={spec.branches}{_stride(spec.stride)} d={rates}",
+        skip,
+        image,
+        f"{spec.in_channels}->{spec.out_channels}",
+    )
+    return Description(
+        label,
+        (
+            f"EESP K{spec.branches}{_stride(spec.stride)}",
+            _join(f"d{rates}", skip, image),
+            f"->{spec.out_channels}",
+        ),
+    )
+
+
+@_describes(B.ShuffleNetV1Unit)
+def _shuffle_v1_unit(spec: B.ShuffleNetV1Unit) -> Description:
+    how = "add" if spec.use_residual else "concat"
+    plain = "" if spec.grouped_first else ", first 1x1 plain"
+    label = (
+        f"ShuffleNet unit g={spec.groups}{_stride(spec.stride)} {spec.in_channels}->{spec.out_channels} "
+        f"(bottleneck {spec.bottleneck}, {how}{plain})"
+    )
+    return Description(
+        label, (f"Shuffle g{spec.groups}{_stride(spec.stride)}", how, f"->{spec.out_channels}")
+    )
+
+
+@_describes(B.ChannelShuffle)
+def _channel_shuffle(spec: B.ChannelShuffle) -> Description:
+    return Description(
+        f"channel shuffle {spec.channels}, {spec.groups} groups",
+        ("shuffle", f"g{spec.groups}", f"->{spec.channels}"),
+    )
+
+
+@_describes(B.AvgPool)
+def _avg_pool(spec: B.AvgPool) -> Description:
+    k = _kernel(spec.kernel_size)
+    return Description(
+        f"{k} avg pool{_stride(spec.stride)} pad {spec.padding}",
+        (f"avgpool {k}{_stride(spec.stride)}", f"pad {spec.padding}", f"->{spec.channels}"),
     )
 
 
@@ -585,6 +697,31 @@ def _draw_block(spec: Any, input_size: tuple[int, int] | None, canvas: _Canvas) 
             bottom = _residual_bypass(canvas, -ROW_GAP / 2, bottom, _right_edge(canvas) + 16)
         canvas.arrow((0, bottom), (0, bottom + ROW_GAP / 2))
         _, bottom = canvas.op(0, bottom + ROW_GAP / 2, "BN, PReLU")
+    elif isinstance(spec, B.ShuffleNetV1Unit):
+        shortcut, main = spec.branches()
+        if spec.use_residual:
+            bottom, _ = flow.chain(main, 0, top, shape)
+            bottom = _residual_bypass(canvas, -ROW_GAP / 2, bottom, _right_edge(canvas) + 16)
+        else:
+            bottom, _ = flow.branches([(shortcut, shape), (main, shape)], top, "concat")
+        canvas.arrow((0, bottom), (0, bottom + ROW_GAP / 2))
+        _, bottom = canvas.op(0, bottom + ROW_GAP / 2, "ReLU")
+    elif isinstance(spec, B.EESPUnit):
+        bottom = _draw_eesp(spec, flow, canvas, top, shape)
+    elif isinstance(spec, B.ESPNetLevel):
+        strided, *rest = spec.layers()
+        bottom, strided_shape = flow.layer(strided, 0, top, shape)
+        fork = bottom + 4
+        flow.link(0, bottom, bottom + ROW_GAP, strided_shape)
+        bottom, _ = flow.chain(rest, 0, bottom + ROW_GAP, strided_shape)
+        join = bottom + ROW_GAP / 2
+        label = f"concat{' + image' if spec.image_channels else ''}, BN, PReLU"
+        half = _Canvas.text_size(label)[0] / 2 + PADDING
+        right = max(_right_edge(canvas), half) + 16
+        middle = join + (LINE_HEIGHT + PADDING) / 2
+        canvas.arrow((0, fork), (right, fork), (right, middle), (half, middle))
+        canvas.arrow((0, bottom), (0, join))
+        _, bottom = canvas.op(0, join, label)
     elif isinstance(spec, B.GhostBottleneck):
         main, side = spec.layers(), spec.shortcut_layers()
         if side:
@@ -592,6 +729,16 @@ def _draw_block(spec: Any, input_size: tuple[int, int] | None, canvas: _Canvas) 
         else:
             bottom, _ = flow.chain(main, 0, top, shape)
             bottom = _residual_bypass(canvas, -ROW_GAP / 2, bottom, _right_edge(canvas) + 16)
+    elif isinstance(spec, B.GhostModuleV2):
+        ghost, attention = spec.layers()
+        bottom, _ = flow.branches([([ghost], shape), ([attention], shape)], top, "multiply")
+    elif isinstance(spec, B.DFCAttention):
+        _, top = canvas.op(0, top, "2x2 avg pool")
+        pooled = None if shape is None else (shape[0], shape[1] // 2, shape[2] // 2)
+        flow.link(0, top, top + ROW_GAP, pooled)
+        bottom, _ = flow.chain(spec.layers(), 0, top + ROW_GAP, pooled)
+        canvas.arrow((0, bottom), (0, bottom + ROW_GAP / 2))
+        _, bottom = canvas.op(0, bottom + ROW_GAP / 2, "sigmoid, upsample (nearest)")
     elif hasattr(spec, "layers"):  # a run of layers, maybe with a shortcut
         bottom, _ = flow.chain(spec.layers(), 0, top, shape)
         if getattr(spec, "use_residual", False):
@@ -607,6 +754,64 @@ def _draw_block(spec: Any, input_size: tuple[int, int] | None, canvas: _Canvas) 
 
 def _right_edge(canvas: _Canvas) -> float:
     return max(left + width for left, _, width, *_ in canvas.boxes)
+
+
+def _box_width(specs: Iterable[Any]) -> float:
+    return max(_Canvas.text_size(describe(spec).label)[0] + 2 * PADDING for spec in specs)
+
+
+def _side_chain(
+    flow: _Flow,
+    canvas: _Canvas,
+    specs: list[Any],
+    shape: Shape | None,
+    source: float | None,
+    join: str,
+    above: float,
+) -> float:
+    """A chain of `specs` to the right of what is drawn, from the input line at `source` (or from
+    a note "input image" when None) into a new op `join` on the centre line under `above`;
+    returns the op's bottom."""
+    x = _right_edge(canvas) + COLUMN_GAP + _box_width(specs) / 2
+    if source is None:
+        canvas.note(x, -ROW_GAP - 6, "input image, pooled", align="center")
+        canvas.arrow((x, -ROW_GAP), (x, 0))
+    else:
+        canvas.arrow((0, source), (x, source), (x, 0))
+    bottom, _ = flow.chain(specs, x, 0, shape)
+    top = max(above, bottom) + ROW_GAP / 2
+    canvas.arrow((0, above), (0, top))
+    middle = top + (LINE_HEIGHT + PADDING) / 2
+    canvas.arrow((x, bottom), (x, middle), (_Canvas.text_size(join)[0] / 2 + PADDING, middle))
+    return canvas.op(0, top, join)[1]
+
+
+def _draw_eesp(spec: B.EESPUnit, flow: _Flow, canvas: _Canvas, top: float, shape: Shape | None) -> float:
+    """Reduce, the dilated branches side by side, the fusion, expand; then the residual, or the
+    pooled input concatenated (and the input image's shortcut added); PReLU."""
+    reduce, dilated, expand = spec.layers()
+    bottom, reduced = flow.layer(reduce, 0, top, shape)
+    canvas.arrow((0, bottom), (0, bottom + 6), head=False)
+    bottom, shapes = flow.branches(
+        [([conv], reduced) for conv in dilated], bottom + 6, "add hierarchically, concat"
+    )
+    canvas.arrow((0, bottom), (0, bottom + ROW_GAP / 2))
+    _, bottom = canvas.op(0, bottom + ROW_GAP / 2, "BN, PReLU")
+    fused = None if shape is None else (expand.in_channels, *shapes[0][1:])
+    flow.link(0, bottom, bottom + ROW_GAP, fused)
+    bottom, out = flow.layer(expand, 0, bottom + ROW_GAP, fused)
+    if spec.use_residual:
+        bottom = _residual_bypass(canvas, -ROW_GAP / 2, bottom, _right_edge(canvas) + 16)
+    shortcut, image = spec.shortcut_layers(), spec.image_layers()
+    if shortcut:
+        bottom = _side_chain(
+            flow, canvas, shortcut, shape, -ROW_GAP / 2, "concat: pooled input first", bottom
+        )
+    if image:
+        image_shape = None if out is None else (spec.image_channels, *out[1:])
+        bottom = _side_chain(flow, canvas, image, image_shape, None, "add the image", bottom)
+    canvas.arrow((0, bottom), (0, bottom + ROW_GAP / 2))
+    return canvas.op(0, bottom + ROW_GAP / 2, "PReLU")[1]
 
 
 # --- a network: one row per stage ------------------------------------------------------------------

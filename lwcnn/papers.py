@@ -74,6 +74,10 @@ PAPER_FIGURES: dict[str, PaperFigure] = {
     "shufflenet_v2_x1_5": PaperFigure(72.6, 299, 3.5, "ShuffleNetV2, Table 5 (error 27.4)"),
     "shufflenet_v2_x2_0": PaperFigure(74.9, 591, 7.4, "ShuffleNetV2, Table 5 (error 25.1)"),
     "ghostnet_1_0": PaperFigure(73.9, 141, 5.2, "GhostNet, Table 7"),
+    # GhostNetV2's ImageNet table (Sec. 4.1); 1.0x's 75.3% and 167 M are also in its abstract
+    "ghostnetv2_1_0": PaperFigure(75.3, 167, 6.1, "GhostNetV2, ImageNet table"),
+    "ghostnetv2_1_3": PaperFigure(76.9, 269, 8.9, "GhostNetV2, ImageNet table"),
+    "ghostnetv2_1_6": PaperFigure(77.8, 399, 12.3, "GhostNetV2, ImageNet table"),
     "efficientnet_b0": PaperFigure(77.1, 390, 5.3, "EfficientNet, Table 2"),
     "efficientnet_b1": PaperFigure(79.1, 700, 7.8, "EfficientNet, Table 2"),
     "efficientnet_b2": PaperFigure(80.1, 1000, 9.2, "EfficientNet, Table 2"),
@@ -95,6 +99,16 @@ PAPER_FIGURES: dict[str, PaperFigure] = {
     "tinynet_d": PaperFigure(67.0, 52, None, "TinyNet, authors' README"),
     "tinynet_e": PaperFigure(59.9, 24, None, "TinyNet, abstract"),
     "fbnet_c": PaperFigure(74.9, 375, 5.5, "FBNet, Table 2"),
+    # ShuffleNet 1x: Table 1's complexity (MFLOPs, which are multiply-adds) per g; Table 2's
+    # top-1 (100 - error, 1x); the paper gives no parameter counts
+    "shufflenet_v1_g1": PaperFigure(66.4, 143, None, "ShuffleNet, Table 1; Table 2 (error 33.6)"),
+    "shufflenet_v1_g2": PaperFigure(67.3, 140, None, "ShuffleNet, Table 1; Table 2 (error 32.7)"),
+    "shufflenet_v1_g3": PaperFigure(67.4, 137, None, "ShuffleNet, Table 1; Table 2 (error 32.6)"),
+    "shufflenet_v1_g4": PaperFigure(67.2, 133, None, "ShuffleNet, Table 1; Table 2 (error 32.8)"),
+    "shufflenet_v1_g8": PaperFigure(67.6, 137, None, "ShuffleNet, Table 1; Table 2 (error 32.4)"),
+    # ESPNetv2 s = 1: the authors' README (85.72 M FLOPs, which leave out the classifier's 1.02 M
+    # multiply-adds; 1.67 M params; 66.1%), the paper's ImageNet results rounded
+    "espnetv2": PaperFigure(66.1, 85.72, 1.67, "ESPNetv2, ImageNet results; authors' README"),
 }
 
 # --- headline figures the lessons quote, each with the paper's table or section ------------------
@@ -261,3 +275,27 @@ class Collapse(NamedTuple):
 # Oh, Lee, Park, Walagaurav and Kwon 2020 (arXiv 2008.05767), abstract: "the MobileNet family"
 # on ImageNet after post-training 8-bit layer-wise weight quantization
 PER_TENSOR_MOBILENETS = Collapse(70.60, 71.87, 0.1, "Oh et al. 2020, abstract")
+
+
+class FusedStages(NamedTuple):
+    """EfficientNet-B4 with Fused-MBConv in its first stages: size, accuracy and training speed."""
+
+    variant: str
+    params_m: float
+    flops_b: float
+    top1: float
+    tpu_images_per_s: int  # training throughput per TPUv3 core
+    v100_images_per_s: int  # per V100 GPU
+
+
+# Tan and Le 2021 (EfficientNetV2), Table 3: MBConv replaced by Fused-MBConv in stages 1-3, 1-5, 1-7
+EFFICIENTNET_V2_FUSED_STAGES: tuple[FusedStages, ...] = table(
+    FusedStages,
+    """
+    variant          params(M)  FLOPs(B)  top-1  TPU  V100
+    no-fused              19.3       4.5   82.8  262   155
+    fused-stage1-3        20.0       7.5   83.1  362   216
+    fused-stage1-5        43.4      21.3   83.1  327   223
+    fused-stage1-7       132.0      34.4   81.7  254   206
+""",
+)

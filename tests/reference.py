@@ -70,6 +70,23 @@ def reference_cost(spec, size: C.Size) -> B.BlockCost:
         return B.BlockCost(
             left.params + right.params, left.macs + right.macs, spec.out_channels, right.out_size
         )
+    if isinstance(spec, B.DecoupledFC):
+        c, kernel = spec.channels, spec.kernel_shape
+        padding = (kernel[0] // 2, kernel[1] // 2)
+        out_size = C.conv2d_output_size(checks.check_pair("input_size", size), kernel, padding=padding)
+        params = C.conv2d_params(c, c, kernel, groups=c) + C.batchnorm_params(c)
+        return B.BlockCost(params, C.conv2d_macs(c, c, kernel, out_size, groups=c), c, out_size)
+    if isinstance(spec, B.DFCAttention):
+        height, width = checks.check_pair("input_size", size)
+        if height < 2 or width < 2:  # torch's 2x2 pooling refuses a 1-pixel side
+            raise ValueError(f"DFC attention pools 2x2: it needs a map of at least 2x2, got {height}x{width}")
+        gate = sequence_cost(spec.layers(), spec.in_channels, C.conv2d_output_size((height, width), 2, 2))
+        out_size = C.conv2d_output_size((height, width), spec.kernel_size, spec.stride, "same")
+        return B.BlockCost(gate.params, gate.macs, spec.out_channels, out_size)
+    if isinstance(spec, B.GhostModuleV2):
+        ghost, attention = spec.layers()
+        made, gate = reference_cost(ghost, size), reference_cost(attention, size)
+        return B.BlockCost(made.params + gate.params, made.macs + gate.macs, spec.out_channels, made.out_size)
     if isinstance(spec, B.GhostModule):
         primary, cheap = spec.layers()
         intrinsic = reference_cost(primary, size)
@@ -101,6 +118,44 @@ def reference_cost(spec, size: C.Size) -> B.BlockCost:
             params, macs = params + step.params, macs + step.macs
         params += C.batchnorm_params(spec.out_channels) + B.activation_params("prelu", spec.out_channels)
         return B.BlockCost(params, macs, spec.out_channels, reduced.out_size)
+    if isinstance(spec, B.AvgPool):
+        window = (spec.kernel_size, spec.stride, spec.padding)
+        out_size = C.conv2d_output_size(checks.check_pair("input_size", size), *window)
+        return B.BlockCost(0, 0, spec.channels, out_size)
+    if isinstance(spec, (B.ChannelShuffle, B.ImageTap)):
+        return B.BlockCost(0, 0, spec.channels, checks.check_pair("input_size", size))
+    if isinstance(spec, B.ShuffleNetV1Unit):
+        shortcut, main = spec.branches()
+        branch = sequence_cost(main, spec.in_channels, size)
+        pooled = sequence_cost(shortcut, spec.in_channels, size)  # identity at stride 1
+        assert pooled.params == pooled.macs == 0 and pooled.out_size == branch.out_size
+        assert branch.out_channels + (pooled.out_channels if shortcut else 0) == spec.out_channels
+        return B.BlockCost(branch.params, branch.macs, spec.out_channels, branch.out_size)
+    if isinstance(spec, B.EESPUnit):
+        reduce, dilated, expand = spec.layers()
+        reduced = reference_cost(reduce, size)
+        params, macs = reduced.params, reduced.macs
+        for conv in dilated:  # side by side on the reduced map
+            step = reference_cost(conv, reduced.out_size)
+            params, macs = params + step.params, macs + step.macs
+        fused = step.out_size
+        params += C.batchnorm_params(expand.in_channels) + B.activation_params("prelu", expand.in_channels)
+        expanded = reference_cost(expand, fused)
+        params, macs = params + expanded.params, macs + expanded.macs
+        if spec.image_layers():  # on the input image, pooled to the output's size
+            image = sequence_cost(spec.image_layers(), spec.image_channels, fused)
+            params, macs = params + image.params, macs + image.macs
+        params += B.activation_params("prelu", spec.out_channels)
+        return B.BlockCost(params, macs, spec.out_channels, fused)
+    if isinstance(spec, B.ESPNetLevel):
+        body = sequence_cost(spec.layers(), spec.in_channels, size)
+        concat = 2 * spec.width + spec.image_channels
+        params = body.params + C.batchnorm_params(concat) + B.activation_params("prelu", concat)
+        return B.BlockCost(params, body.macs, concat, body.out_size)
+    if isinstance(spec, B.ImageConcat):
+        channels = spec.in_channels + spec.image_channels
+        params = C.batchnorm_params(channels) + B.activation_params("prelu", channels)
+        return B.BlockCost(params, 0, channels, checks.check_pair("input_size", size))
     if isinstance(spec, M.PlainConv):
         out_size = C.conv2d_output_size(
             checks.check_pair("input_size", size), spec.kernel_size, spec.stride, spec.padding

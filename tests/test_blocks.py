@@ -17,6 +17,7 @@ from reference import outcome, reference_cost
 from torch import nn
 
 from lwcnn import blocks as B
+from lwcnn import cost as C
 from lwcnn import models as M
 
 many = settings(max_examples=200, deadline=None)
@@ -210,35 +211,6 @@ def test_channel_shuffle_is_the_transpose_permutation(groups, per_group):
     )
 
 
-@many
-@given(
-    m=channels,
-    n=channels,
-    k=st.sampled_from([1, 3]),
-    ratio=st.integers(2, 4),
-    dw=st.sampled_from([1, 3, 5]),
-    stride=st.integers(1, 2),
-    relu=st.booleans(),
-    size=sizes,
-)
-def test_ghost_module(m, n, k, ratio, dw, stride, relu, size):
-    _per_image(B.GhostModule(m, n, k, ratio, dw, stride, relu), size)
-
-
-@many
-@given(
-    m=channels,
-    mid=channels,
-    n=channels,
-    k=st.sampled_from([3, 5]),
-    stride=st.integers(1, 2),
-    se=st.integers(0, 4),
-    size=sizes,
-)
-def test_ghost_bottleneck(m, mid, n, k, stride, se, size):
-    _per_image(B.GhostBottleneck(m, mid, n, k, stride, se), size)
-
-
 @settings(max_examples=50, deadline=None)
 @given(
     c=st.integers(1, 128),
@@ -255,6 +227,127 @@ def test_ghost_module_speedup_is_the_papers_ratio(c, n, s, k, d):
     assert Fraction(ordinary.macs, ghost.macs) == Fraction(
         out * c * k * k, n * c * k * k + (s - 1) * n * d * d
     )
+
+
+# GhostNetV2 (DFC attention): its 2x2 average pooling needs maps of at least 2x2; odd sides are
+# floored by the pooling and stretched back by the nearest upsampling
+dfc_sizes = st.tuples(st.integers(2, 13), st.integers(2, 13))
+
+
+@many
+@given(c=channels, k=odd_kernels, direction=st.sampled_from(B.DFC_DIRECTIONS), size=st.tuples(sizes, sizes))
+def test_decoupled_fc(c, k, direction, size):
+    _per_image(B.DecoupledFC(c, k, direction), size)
+
+
+@many
+@given(
+    m=channels,
+    n=channels,
+    k=st.sampled_from([1, 3]),
+    stride=st.integers(1, 2),
+    fc_k=st.sampled_from([1, 3, 5]),
+    size=dfc_sizes,
+)
+def test_dfc_attention(m, n, k, stride, fc_k, size):
+    _, gate = _per_image(B.DFCAttention(m, n, k, stride, fc_k), size)
+    assert ((gate >= 0) & (gate <= 1)).all()
+
+
+# GhostNet's blocks and GhostNetV2's (with the DFC gate, which pools 2x2: maps of 2x2 and more)
+GHOST_VERSIONS = [
+    (B.GhostModule, B.GhostBottleneck, sizes),
+    (B.GhostModuleV2, B.GhostBottleneckV2, dfc_sizes),
+]
+
+
+@pytest.mark.parametrize("module, _, size_strategy", GHOST_VERSIONS)
+@many
+@given(
+    data=st.data(),
+    m=channels,
+    n=channels,
+    k=st.sampled_from([1, 3]),
+    ratio=st.integers(2, 4),
+    dw=st.sampled_from([1, 3, 5]),
+    stride=st.integers(1, 2),
+    relu=st.booleans(),
+)
+def test_ghost_module(module, _, size_strategy, data, m, n, k, ratio, dw, stride, relu):
+    _per_image(module(m, n, k, ratio, dw, stride, relu), data.draw(size_strategy))
+
+
+@pytest.mark.parametrize("_, bottleneck, size_strategy", GHOST_VERSIONS)
+@many
+@given(
+    data=st.data(),
+    m=channels,
+    mid=channels,
+    n=channels,
+    k=st.sampled_from([3, 5]),
+    stride=st.integers(1, 2),
+    se=st.integers(0, 4),
+)
+def test_ghost_bottleneck(_, bottleneck, size_strategy, data, m, mid, n, k, stride, se):
+    _per_image(bottleneck(m, mid, n, k, stride, se), data.draw(size_strategy))
+
+
+def test_dfc_gate_multiplies_the_ghost_modules_output():
+    """A gate of 1 leaves GhostNet's module; a gate of 1/2 halves it, at odd sizes too."""
+    module = B.GhostModuleV2(6, 10).build().eval()
+    last_norm = module.attention.fc.vertical_fc.bn
+    nn.init.zeros_(last_norm.weight)
+    x = torch.randn(2, 6, 7, 9)
+    with torch.no_grad():
+        nn.init.constant_(last_norm.bias, 30.0)  # sigmoid(30) is 1 in float32
+        torch.testing.assert_close(module(x), module.ghost(x))
+        nn.init.zeros_(last_norm.bias)
+        torch.testing.assert_close(module(x), module.ghost(x) / 2)
+
+
+def test_dfc_attention_refuses_a_map_thinner_than_its_pooling():
+    for size in (1, (1, 8), (8, 1)):
+        with pytest.raises(ValueError, match="at least 2x2"):
+            B.DFCAttention(4, 4).cost(size)
+    with pytest.raises(ValueError, match="at least 2x2"):
+        B.GhostBottleneckV2(4, 8, 4).cost(1)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    m=channels,
+    n=channels,
+    height=st.integers(2, 20),
+    width=st.integers(2, 20),
+    fc_k=st.sampled_from([1, 3, 5, 7]),
+)
+def test_dfc_attention_macs_is_the_built_modules_count(m, n, height, width, fc_k):
+    spec = B.DFCAttention(m, n, fc_kernel_size=fc_k)
+    _per_image(spec, (height, width))
+    assert C.dfc_attention_macs(m, n, height, width, fc_k) == spec.cost((height, width)).macs
+
+
+class _SelfAttention(nn.Module):
+    """One-head self-attention over the pixels of a map, with input and output projections."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.query, self.key, self.value, self.out = (nn.Linear(channels, channels) for _ in range(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = x.flatten(2).transpose(1, 2)  # (batch, H*W, C)
+        scores = self.query(tokens) @ self.key(tokens).transpose(1, 2) / tokens.shape[-1] ** 0.5
+        return self.out(scores.softmax(-1) @ self.value(tokens))
+
+
+@settings(max_examples=30, deadline=None)
+@given(c=st.integers(1, 16), height=st.integers(2, 12), width=st.integers(2, 12))
+def test_self_attention_macs_is_the_counted_attention_and_dfc_is_far_cheaper(c, height, width):
+    macs, _ = counted_macs_per_image(_SelfAttention(c), torch.randn(2, c, height, width))
+    assert C.self_attention_macs(c, height, width) == macs
+    assert C.dfc_attention_macs(c, c, height, width) < macs
+    # the lesson's comparison: GhostNetV2's first DFC map (72 channels at 56x56), 320x cheaper
+    assert C.self_attention_macs(72, 56, 56) == 320 * C.dfc_attention_macs(72, 72, 56, 56)
 
 
 @many
@@ -287,6 +380,215 @@ def test_esp_hierarchical_fusion_adds_smaller_dilations_into_larger():
     torch.testing.assert_close(module(x), module.act(module.bn(expected)))
 
 
+# --- ShuffleNet (V1), ESPNet-C's level and ESPNetv2's EESP unit --------------------------------------
+
+
+@st.composite
+def shufflenet_v1_units(draw, most=6):
+    """Valid units: the bottleneck and the branch split into g groups (widths up to `most` g)."""
+    widths = st.integers(1, most)
+    groups, bottleneck = draw(st.sampled_from([1, 2, 3, 4, 8])), draw(widths)
+    if draw(st.booleans()):  # stride 1: the input is added
+        m = groups * draw(widths)
+        return B.ShuffleNetV1Unit(m, m, groups, 1, True, groups * bottleneck)
+    grouped_first = draw(st.booleans())
+    m = groups * draw(widths) if grouped_first else draw(widths)
+    n = m + groups * draw(widths)
+    return B.ShuffleNetV1Unit(m, n, groups, 2, grouped_first, groups * bottleneck)
+
+
+@many
+@given(spec=shufflenet_v1_units(), size=st.tuples(sizes, sizes))
+def test_shufflenet_v1_unit(spec, size):
+    module, out = _per_image(spec, size)
+    assert (out >= 0).all()  # ReLU last
+
+
+def test_shufflenet_v1_unit_defaults_to_the_papers_quarter_bottleneck():
+    unit = B.ShuffleNetV1Unit(240, 480, groups=3, stride=2)
+    assert unit.bottleneck == 120 and unit.branch_channels == 240
+    first, shuffle, depthwise, last = unit.branches()[1]
+    assert (first.groups, shuffle.groups, depthwise.groups, last.groups) == (3, 3, 120, 3)
+    assert B.ShuffleNetV1Unit(24, 240, 3, 2, grouped_first=False).branches()[1][0].groups == 1
+
+
+def _branch_groups_that_change(unit_module, x, groups):
+    """Which output groups of the unit's branch change when only input group 0 changes."""
+    changed = x.clone()
+    changed[:, : x.shape[1] // groups] += 1.0
+    with torch.no_grad():
+        difference = (unit_module.branch(changed) - unit_module.branch(x)).abs()
+    per_group = difference.view(x.shape[0], groups, -1).amax(dim=(0, 2))
+    return [bool(value > 1e-6) for value in per_group]
+
+
+def test_channel_shuffle_is_what_lets_groups_talk():
+    """Two stacked grouped 1x1 convs without the shuffle: output group j sees input group j only
+    (ShuffleNet, Fig. 1a); with it (Fig. 1c), a change in one input group reaches every group."""
+    torch.manual_seed(0)
+    # 3 channels per group: after the shuffle each group holds one channel of every group
+    groups, spec = 3, B.ShuffleNetV1Unit(12, 12, groups=3, bottleneck_channels=9)
+    module = spec.build().eval()
+    x = torch.randn(2, 12, 5, 5)
+    assert _branch_groups_that_change(module, x, groups) == [True, True, True]
+    assert isinstance(module.branch[1], B.ChannelShuffleModule)
+    module.branch[1] = nn.Identity()  # the same weights, no shuffle
+    assert _branch_groups_that_change(module, x, groups) == [True, False, False]
+
+
+def test_shufflenet_v1_unit_adds_at_stride_1_and_concatenates_the_pooled_input_at_stride_2():
+    for spec in (B.ShuffleNetV1Unit(12, 12, 3), B.ShuffleNetV1Unit(12, 36, 3, 2)):
+        module = spec.build().eval()
+        nn.init.zeros_(module.branch[-1].bn.weight)  # the branch's output is 0
+        nn.init.zeros_(module.branch[-1].bn.bias)
+        x = torch.randn(1, 12, 6, 6)
+        expected = torch.relu(x) if spec.stride == 1 else torch.relu(F.avg_pool2d(x, 3, 2, 1))
+        torch.testing.assert_close(module(x)[:, :12], expected)
+        assert module(x).shape[1] == spec.out_channels
+
+
+@many
+@given(
+    c=st.integers(1, 6),
+    g=st.integers(1, 4),
+    k=st.integers(1, 5),
+    s=st.integers(1, 3),
+    size=st.tuples(sizes, sizes),
+)
+def test_weightless_parts(c, g, k, s, size):
+    _per_image(B.ChannelShuffle(c * g, g), size)
+    _per_image(B.ImageTap(c), size)
+    _per_image(B.AvgPool(c, k, s, k // 2), size)  # FlopCounterMode counts no pooling: 0 MACs
+
+
+@st.composite
+def eesp_units(draw, with_image=True):
+    k, stride = draw(st.integers(1, 4)), draw(st.integers(1, 2))
+    made = k * k * draw(st.integers(1, 3))  # K branches, each split into K groups by the reduce conv
+    m = made if stride == 1 and draw(st.booleans()) else k * draw(st.integers(1, 5))
+    n = made + (m if stride == 2 else 0)
+    limit = draw(st.sampled_from([None, 3, 5, 7, 9]))
+    image = draw(st.integers(1, 3)) if with_image and stride == 2 and draw(st.booleans()) else 0
+    return B.EESPUnit(m, n, stride, k, limit, image)
+
+
+def _with_image(spec, size):
+    """The module of a block that reads the input image, fed an image that pools to its input."""
+    height, width = size
+    image = torch.randn(2, spec.image_channels or 1, 2 * height, 2 * width)
+    module = spec.build()
+
+    class Fed(nn.Module):  # what FlopCounterMode runs: the block with its image
+        def __init__(self):
+            super().__init__()
+            self.block = module
+
+        def forward(self, x):
+            return self.block(x, image)
+
+    return Fed()
+
+
+@many
+@given(spec=eesp_units(with_image=False), size=st.tuples(sizes, sizes))
+def test_eesp_unit(spec, size):
+    module, _ = _per_image(spec, size)
+    assert module.use_residual == (spec.stride == 1 and spec.in_channels == spec.out_channels)
+
+
+@many
+@given(spec=eesp_units(), size=st.tuples(sizes, sizes))
+def test_eesp_unit_with_the_input_images_shortcut(spec, size):
+    fed = _with_image(spec, size)
+    macs, out = counted_macs_per_image(fed, torch.randn(2, spec.in_channels, *size))
+    predicted = spec.cost(size)
+    assert (predicted.params, predicted.macs) == (counted_params(fed), macs), spec
+    assert (predicted.out_channels, *predicted.out_size) == tuple(out.shape[1:])
+
+
+def test_a_block_that_reads_the_image_asks_for_it():
+    module = B.EESPUnit(8, 24, stride=2, image_channels=3).build()
+    with pytest.raises(RuntimeError, match="reads the input image"):
+        module(torch.randn(1, 8, 8, 8))
+    with pytest.raises(ValueError, match="pools to no map"):
+        B.pool_image(torch.randn(1, 3, 4, 4), (3, 3))
+    assert B.pool_image(torch.randn(1, 3, 97, 31), (13, 4)).shape[-2:] == (13, 4)  # 97->49->25->13
+
+
+def test_connect_image_points_the_readers_at_the_tap():
+    tap, unit = B.ImageTap(3), B.EESPUnit(4, 20, stride=2, image_channels=3)
+    model = B.connect_image(
+        nn.Sequential(tap.build(), nn.AvgPool2d(3, 2, 1), nn.Conv2d(3, 4, 1), unit.build())
+    )
+    image = torch.randn(1, 3, 16, 16)
+    out = model(image)
+    torch.testing.assert_close(out, model[3](model[2](model[1](image)), image))
+    with pytest.raises(ValueError, match="needs one ImageTap, has 0"):
+        B.connect_image(nn.Sequential(unit.build()))
+
+
+def test_eesp_dilations_follow_the_receptive_field_limits():
+    """k-th branch: dilation k (span 2k + 1), 1 past the limit, sorted: the authors' r_lim rule,
+    13, 11, 9, 7, 5 at ESPNetv2's five levels."""
+    rates = [B.EESPUnit(16, 16, receptive_field_limit=limit).dilations for limit in (13, 11, 9, 7, 5)]
+    assert rates == [(1, 2, 3, 4)] * 3 + [(1, 1, 2, 3), (1, 1, 1, 2)]
+    assert B.EESPUnit(16, 16).dilations == (1, 2, 3, 4)
+    assert [conv.dilation for conv in B.EESPUnit(16, 16, receptive_field_limit=7).layers()[1]] == [1, 1, 2, 3]
+
+
+def test_eesp_hierarchical_fusion_adds_every_branch_into_the_next():
+    """Unlike ESPNet's module, the first (d = 1) branch joins the sums too (the authors' code)."""
+    spec = B.EESPUnit(9, 9, branches=3)
+    module = spec.build().eval()
+    x = torch.randn(1, 9, 6, 6)
+    reduced = module.reduce(x)
+    b1, b2, b3 = (branch(reduced) for branch in module.branches)
+    fused = torch.cat((b1, b1 + b2, b1 + b2 + b3), dim=1)
+    expected = module.act(module.expand(module.act_concat(module.bn(fused))) + x)
+    torch.testing.assert_close(module(x), expected)
+
+
+def test_strided_eesp_puts_the_pooled_input_first_and_adds_the_image():
+    spec = B.EESPUnit(8, 24, stride=2, image_channels=3)
+    module = spec.build().eval()
+    for layer in (module.expand, module.image_branch[-1]):  # both outputs 0
+        nn.init.zeros_(layer.bn.weight)
+        nn.init.zeros_(layer.bn.bias)
+    x, image = torch.randn(1, 8, 10, 10), torch.randn(1, 3, 20, 20)
+    pooled_then_branches = torch.cat((F.avg_pool2d(x, 3, 2, 1), torch.zeros(1, 16, 5, 5)), dim=1)
+    torch.testing.assert_close(module(x, image), module.act(pooled_then_branches))
+    nn.init.ones_(module.image_branch[-1].bn.bias)  # now the image's shortcut adds 1 everywhere
+    torch.testing.assert_close(module(x, image), module.act(pooled_then_branches + 1))
+
+
+@many
+@given(
+    m=st.integers(1, 12),
+    width=st.integers(5, 16),
+    repeats=st.integers(1, 3),
+    branches=st.integers(1, 5),
+    image=st.integers(0, 3),
+    size=st.tuples(sizes, sizes),
+)
+def test_espnet_level_and_image_concat(m, width, repeats, branches, image, size):
+    spec = B.ESPNetLevel(m, width, repeats, branches, image)
+    if image:
+        fed = _with_image(spec, size)
+        macs, out = counted_macs_per_image(fed, torch.randn(2, m, *size))
+        assert (spec.cost(size).params, spec.cost(size).macs) == (counted_params(fed), macs)
+        assert spec.output_shape(size) == tuple(out.shape[1:])
+        concat = B.ImageConcat(m, image)
+        fed = _with_image(concat, (2 * size[0], 2 * size[1]))  # the image twice the map's size
+        macs, out = counted_macs_per_image(fed, torch.randn(2, m, *size))
+        assert (concat.cost(size).params, concat.cost(size).macs, out.shape[1]) == (
+            counted_params(fed),
+            0,
+            m + image,
+        )
+    else:
+        _per_image(spec, size)
+
+
 @pytest.mark.parametrize(
     "make, argument",
     [
@@ -303,8 +605,31 @@ def test_esp_hierarchical_fusion_adds_smaller_dilations_into_larger():
         (lambda: B.ShuffleNetV2Unit(8, 9, stride=2), "out_channels"),
         (lambda: B.ShuffleNetV2Unit(8, 16, stride=1), "stride"),
         (lambda: B.GhostModule(8, 8, ratio=1), "ratio"),
+        (lambda: B.GhostModuleV2(8, 8, ratio=1), "ratio"),
+        (lambda: B.DecoupledFC(8, 4), "kernel_size"),
+        (lambda: B.DecoupledFC(8, direction="diagonal"), "direction"),
+        (lambda: B.DFCAttention(8, 8, fc_kernel_size=4), "fc_kernel_size"),
         (lambda: B.ESPModule(8, 4, branches=5), "out_channels"),
         (lambda: B.ESPModule(8, 8, stride=3), "stride"),
+        (lambda: B.ShuffleNetV1Unit(24, 48, groups=3), "stride"),
+        (lambda: B.ShuffleNetV1Unit(24, 24, groups=3, stride=2), "out_channels"),
+        (lambda: B.ShuffleNetV1Unit(24, 24, groups=3, stride=3), "stride"),
+        (lambda: B.ShuffleNetV1Unit(24, 24, groups=5), "groups"),
+        (lambda: B.ShuffleNetV1Unit(20, 50, 3, 2, bottleneck_channels=12), "grouped_first"),
+        (lambda: B.ShuffleNetV1Unit(24, 24, groups=3, bottleneck_channels=0), "bottleneck_channels"),
+        (lambda: B.ShuffleNetV1Unit(3, 3, groups=1), "out_channels"),
+        (lambda: B.ChannelShuffle(10, 3), "groups"),
+        (lambda: B.EESPUnit(8, 8, stride=3), "stride"),
+        (lambda: B.EESPUnit(8, 10), "branches"),
+        (lambda: B.EESPUnit(8, 8), "K\\^2 must divide"),
+        (lambda: B.EESPUnit(6, 16), "in_channels"),
+        (lambda: B.EESPUnit(8, 8, stride=2), "out_channels"),
+        (lambda: B.EESPUnit(8, 8, image_channels=3), "image_channels"),
+        (lambda: B.EESPUnit(8, 8, receptive_field_limit=0), "receptive_field_limit"),
+        (lambda: B.ESPNetLevel(8, 4), "width"),
+        (lambda: B.ESPNetLevel(8, 8, repeats=0), "repeats"),
+        (lambda: B.ImageConcat(8, 0), "image_channels"),
+        (lambda: B.AvgPool(8, 3, 2, 2), "padding"),
         (lambda: B.Fire(8, 0, 4, 4), "squeeze_channels"),
     ],
 )
@@ -402,8 +727,31 @@ SPEC_STRATEGIES = {
     B.GhostBottleneck: st.builds(
         B.GhostBottleneck, width_, width_, width_, odd, st.integers(1, 3), st.integers(0, 8)
     ),
+    B.DecoupledFC: st.builds(B.DecoupledFC, width_, odd, st.sampled_from(B.DFC_DIRECTIONS)),
+    B.DFCAttention: st.builds(B.DFCAttention, width_, width_, odd, st.integers(1, 3), odd),
+    B.GhostModuleV2: st.builds(
+        B.GhostModuleV2, width_, width_, odd, st.integers(2, 4), odd, st.integers(1, 3), st.booleans()
+    ),
+    B.GhostBottleneckV2: st.builds(
+        B.GhostBottleneckV2, width_, width_, width_, odd, st.integers(1, 3), st.integers(0, 8)
+    ),
     B.Fire: st.builds(B.Fire, width_, width_, width_, width_),
     B.ESPModule: esp_modules(),
+    B.ShuffleNetV1Unit: shufflenet_v1_units(10),
+    B.ChannelShuffle: st.integers(1, 8).flatmap(
+        lambda groups: st.builds(
+            B.ChannelShuffle, st.integers(1, 8).map(lambda n: n * groups), st.just(groups)
+        )
+    ),
+    B.EESPUnit: eesp_units(),
+    B.ESPNetLevel: st.builds(
+        B.ESPNetLevel, width_, st.integers(5, 24), st.integers(1, 3), st.integers(1, 5), st.integers(0, 3)
+    ),
+    B.ImageConcat: st.builds(B.ImageConcat, width_, st.integers(1, 4)),
+    B.AvgPool: st.integers(1, 5).flatmap(
+        lambda k: st.builds(B.AvgPool, width_, st.just(k), st.integers(1, 3), st.just(k // 2))
+    ),
+    B.ImageTap: st.builds(B.ImageTap, width_),
 }
 block_specs = st.one_of(*SPEC_STRATEGIES.values())
 input_sizes = st.one_of(st.integers(1, 64), st.tuples(st.integers(1, 64), st.integers(1, 64)))
@@ -412,8 +760,10 @@ input_sizes = st.one_of(st.integers(1, 64), st.tuples(st.integers(1, 64), st.int
 @settings(max_examples=2000, deadline=None)
 @given(spec=block_specs, size=input_sizes)
 def test_fast_cost_equals_the_cost_of_its_layers(spec, size):
-    assert spec.cost(size) == reference_cost(spec, size), spec
-    assert spec.output_shape(size) == (spec.cost(size).out_channels, *spec.cost(size).out_size)
+    fast = outcome(lambda: spec.cost(size))  # or the same error (DFC attention on a 1-pixel side)
+    assert fast == outcome(lambda: reference_cost(spec, size)), spec
+    if isinstance(fast, B.BlockCost):
+        assert spec.output_shape(size) == (fast.out_channels, *fast.out_size)
 
 
 def test_the_property_test_draws_every_block():

@@ -40,6 +40,12 @@ def block_layers(spec):
     if isinstance(spec, B.ESPModule):
         reduce, branches = spec.layers()
         return [reduce, *branches]
+    if isinstance(spec, B.ShuffleNetV1Unit):
+        shortcut, main = spec.branches()
+        return [*main, *shortcut] if spec.use_residual else [*shortcut, *main]
+    if isinstance(spec, B.EESPUnit):
+        reduce, dilated, expand = spec.layers()
+        return [reduce, *dilated, expand, *spec.shortcut_layers(), *spec.image_layers()]
     if isinstance(spec, B.GhostBottleneck):
         return [*spec.layers(), *spec.shortcut_layers()]
     return list(spec.layers()) if hasattr(spec, "layers") else [spec]
@@ -97,8 +103,32 @@ block_specs = st.one_of(
     shuffle_units(),
     st.builds(B.GhostModule, ch, ch, kernels, st.integers(2, 4), kernels, strides, st.booleans()),
     st.builds(B.GhostBottleneck, ch, ch, ch, kernels, strides, st.integers(0, 8)),
+    st.builds(B.DecoupledFC, ch, kernels, st.sampled_from(B.DFC_DIRECTIONS)),
+    st.builds(B.DFCAttention, ch, ch, kernels, strides, kernels),
+    st.builds(B.GhostModuleV2, ch, ch, kernels, st.integers(2, 4), kernels, strides, st.booleans()),
+    st.builds(B.GhostBottleneckV2, ch, ch, ch, kernels, strides, st.integers(0, 8)),
     st.builds(B.Fire, ch, ch, ch, ch),
     esp_modules(),
+    st.builds(
+        B.ShuffleNetV1Unit,
+        st.sampled_from([12, 24]),
+        st.sampled_from([48, 96]),
+        st.sampled_from([1, 2, 3]),
+        st.just(2),
+        st.booleans(),
+    ),
+    st.sampled_from([B.ShuffleNetV1Unit(24, 24, g) for g in (1, 2, 3)]),
+    st.builds(
+        B.EESPUnit, st.sampled_from([8, 16]), st.sampled_from([16, 32]), st.just(1), st.just(4), kernels
+    ),
+    st.builds(
+        B.EESPUnit, st.just(16), st.sampled_from([32, 48]), st.just(2), st.just(4), kernels, st.integers(0, 3)
+    ),
+    st.builds(B.ESPNetLevel, ch, st.integers(5, 24), st.integers(1, 3), st.integers(1, 5), st.integers(0, 3)),
+    st.builds(B.ImageConcat, ch, st.integers(1, 3)),
+    st.builds(B.ChannelShuffle, st.sampled_from([6, 12]), st.sampled_from([1, 2, 3])),
+    st.builds(B.AvgPool, ch, st.just(3), strides),
+    st.builds(B.ImageTap, ch),
     st.builds(nas.ConvBlock, ch, ch, kernels, strides, st.integers(0, 8)),
     st.builds(M.PlainConv, ch, ch, st.sampled_from([1, 3]), strides, st.integers(0, 1)),
     st.builds(M.MaxPool, ch, st.sampled_from([2, 3]), strides),
@@ -206,8 +236,21 @@ ONE_OF_EACH = [
     B.GhostModule(16, 64),
     B.GhostBottleneck(16, 48, 16, squeeze_channels=12),
     B.GhostBottleneck(16, 48, 24, stride=2),
+    B.DecoupledFC(48, direction="vertical"),
+    B.DFCAttention(16, 48),
+    B.GhostModuleV2(16, 48),
+    B.GhostBottleneckV2(24, 72, 24, squeeze_channels=20),
     B.Fire(96, 16, 64, 64),
     B.ESPModule(40, 40),
+    B.ESPNetLevel(19, 64, 2, image_channels=3),
+    B.ImageConcat(16, 3),
+    B.ImageTap(3),
+    B.EESPUnit(64, 64, receptive_field_limit=7),
+    B.EESPUnit(64, 128, stride=2, image_channels=3),
+    B.ShuffleNetV1Unit(240, 240, groups=3),
+    B.ShuffleNetV1Unit(24, 240, groups=3, stride=2, grouped_first=False),
+    B.ChannelShuffle(60, 3),
+    B.AvgPool(24),
     nas.ConvBlock(16, 16, squeeze_channels=8, residual=True),
     M.PlainConv(3, 96, 7, 2),
     M.MaxPool(96, 3, 2),

@@ -91,6 +91,57 @@ def test_logits_equal_torchvisions_after_loading_its_weights(name):
     assert difference <= 1e-5 and difference <= 1e-4 * largest
 
 
+# --- parity with timm (benchmarks/zoo_parity.py does the same at each network's own input size) -------
+
+
+@pytest.mark.parametrize("name", sorted(models.TIMM_NAMES))
+def test_the_same_network_as_timms(name):
+    """timm's network with random weights (BatchNorm and linear layers randomised as above): the
+    same parameter count, `cost` MACs == FlopCounterMode / 2 of timm's module, and the same
+    logits once its state dict is loaded into ours (at 64x64 here, for speed)."""
+    timm = pytest.importorskip("timm")
+    timm_name, timm_options = models.TIMM_NAMES[name]
+    torch.manual_seed(0)
+    reference = _randomize(timm.create_model(timm_name, **timm_options))
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    macs, reference_logits = counted_macs(reference, x)
+    ours = models.load_timm_weights(models.build(name), reference).eval()
+    assert counted_params(ours) == counted_params(reference)
+    assert models.cost(name, 64).macs == macs
+    with torch.no_grad():
+        logits = ours(x)
+    largest = reference_logits.abs().max().item()
+    assert largest > 1e-2  # the comparison means something
+    assert (logits - reference_logits).abs().max().item() <= 1e-4 * largest
+
+
+@pytest.mark.parametrize("name", ["ghostnet_1_0", "ghostnetv2_1_0", "ghostnetv2_1_3", "ghostnetv2_1_6"])
+def test_ghostnets_equal_timms_at_224_and_on_odd_maps(name):
+    """As above at 224, and at 97x97, whose maps (49, 25, 13, 7, 4) have odd sides that DFC
+    attention's 2x2 pooling floors and its nearest upsampling stretches back."""
+    timm = pytest.importorskip("timm")
+    timm_name, timm_options = models.TIMM_NAMES[name]
+    torch.manual_seed(0)
+    reference = _randomize(timm.create_model(timm_name, **timm_options))
+    ours = models.load_timm_weights(models.build(name), reference).eval()
+    assert counted_params(ours) == counted_params(reference) == models.cost(name).params
+    for size in (224, 97):
+        x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+        macs, reference_logits = counted_macs(reference, x)
+        assert models.cost(name, size).macs == macs
+        with torch.no_grad():
+            difference = (ours(x) - reference_logits).abs().max().item()
+        assert reference_logits.abs().max().item() > 1e-2 and difference <= 1e-5
+
+
+def test_loading_timm_weights_fills_a_linear_layer_from_a_1x1_conv_only():
+    conv_head = nn.Sequential(nn.Conv2d(4, 3, 1))
+    linear = models.load_timm_weights(nn.Sequential(nn.Linear(4, 3)), conv_head)
+    torch.testing.assert_close(linear[0].weight, conv_head[0].weight.flatten(1))
+    with pytest.raises(ValueError, match=r"entry 0 does not line up: ours 0\.weight \(3, 4\) vs timm"):
+        models.load_timm_weights(nn.Sequential(nn.Linear(4, 3)), nn.Sequential(nn.Conv2d(4, 3, 3)))
+
+
 @pytest.mark.parametrize("name", sorted(BRIEF_REFERENCE))
 def test_the_briefs_reference_figures(name):
     result = models.cost(name)
@@ -238,6 +289,9 @@ def test_mobilenet_v1_resolution_multiplier_table(resolution, paper_macs_m):
         ("mnasnet_a1", 312, 3.9),  # MnasNet, Table 1
         ("shufflenet_v2_x1_0", 146, 2.3),  # ShuffleNetV2, Table 8
         ("ghostnet_1_0", 141, 5.2),  # GhostNet, Table 7
+        ("ghostnetv2_1_0", 167, 6.1),  # GhostNetV2's ImageNet table (and abstract)
+        ("ghostnetv2_1_3", 269, 8.9),
+        ("ghostnetv2_1_6", 399, 12.3),
         ("efficientnet_b0", 390, 5.3),  # EfficientNet, Table 2
     ],
 )
@@ -245,6 +299,68 @@ def test_headline_figures_within_3_percent(name, paper_macs_m, paper_params_m):
     result = models.cost(name)
     assert _close(result.macs, paper_macs_m, 0.03)
     assert _close(result.params, paper_params_m, 0.03)
+
+
+def test_ghostnetv2_is_ghostnet_with_dfc_from_the_third_bottleneck():
+    v1, v2 = models.spec("ghostnet_1_0"), models.spec("ghostnetv2_1_0")
+    bottlenecks = [layer for stage in v2.stages() for layer in stage.layers if hasattr(layer, "mid_channels")]
+    assert [type(b) for b in bottlenecks] == [blocks.GhostBottleneck] * 2 + [blocks.GhostBottleneckV2] * 14
+    without = models.GhostNetV2(dfc_from=len(models.GHOSTNET_TABLE)).cost()
+    assert (without.params, without.macs) == (v1.cost().params, v1.cost().macs)
+
+
+@pytest.mark.parametrize("groups, paper_macs_m", [(1, 143), (2, 140), (3, 137), (4, 133), (8, 137)])
+def test_shufflenet_v1_table_1_complexity_for_every_group_count(groups, paper_macs_m):
+    """ShuffleNet, Table 1: about 140 MFLOPs (multiply-adds) at 1x whatever g; ours within 1.1%."""
+    result = models.cost(f"shufflenet_v1_g{groups}")
+    assert _close(result.macs, paper_macs_m, 0.011)
+    assert not _close(result.macs, paper_macs_m * 1.05, 0.03)  # the test can fail
+
+
+@pytest.mark.parametrize(
+    "name, reference_params_m",
+    [
+        ("shufflenet_v1_g3", 1.87),  # mmpretrain's ShuffleNetV1 1.0x (metafile), the authors' 1.9 M
+        ("shufflenet_v1_g8", 2.4),  # the authors' released 1.0x (group=8): the paper gives none
+    ],
+)
+def test_shufflenet_v1_params_against_the_reference_implementations(name, reference_params_m):
+    assert _close(models.cost(name).params, reference_params_m, 0.03)
+
+
+@pytest.mark.parametrize(
+    "width, paper_flops_m, paper_params_m",
+    [(0.5, 28.37, 1.24), (1.0, 85.72, 1.67), (1.25, 123.39, 1.96), (1.5, 168.6, 2.31), (2.0, 284.8, 3.49)],
+)
+def test_espnetv2_at_its_published_widths(width, paper_flops_m, paper_params_m):
+    """ESPNetv2's ImageNet results as the authors' README gives them: their FLOPs are the
+    multiply-adds of the convs alone, without the classifier (1024 or 1280 x 1000); ours match
+    them to 0.1%, and with the classifier within 3% from s = 1 (s = 0.5: 3.6% over)."""
+    result = models.cost("espnetv2", width_multiplier=width)
+    convs = result.macs - result.stage("classifier").macs
+    assert result.stage("classifier").macs == (1024 if width <= 1.5 else 1280) * 1000
+    assert _close(convs, paper_flops_m, 0.001)
+    assert _close(result.params, paper_params_m, 0.01)
+    assert _close(result.macs, paper_flops_m, 0.03) == (width >= 1.0)
+
+
+def test_espnetv2_reads_the_input_image_at_three_levels_and_espnet_c_at_two():
+    """Without the image's shortcut (`input_reinforcement=False`) ESPNetv2 loses its three
+    image branches (3x3 conv 3->3 + 1x1 conv 3->out at 56, 28, 14); ESPNet-C's levels hand on
+    19, 131 and 256 channels (the paper's 16 + 3, 2 x 64 + 3, 2 x 128)."""
+    with_image, without = models.cost("espnetv2"), models.cost("espnetv2", input_reinforcement=False)
+    image_macs = sum(
+        area * (27 * 3 + 3 * out) for area, out in ((56 * 56, 64), (28 * 28, 128), (14 * 14, 256))
+    )
+    assert with_image.macs - without.macs == image_macs
+    model = models.build("espnetv2", input_reinforcement=False)
+    assert not any(isinstance(m, blocks.ImageTapModule) for m in model.modules())
+    result = models.cost("espnet_c")
+    assert [(row.out_channels, row.out_size) for row in result.stages[:3]] == [
+        (19, (112, 112)),
+        (131, (56, 56)),
+        (256, (28, 28)),
+    ]
 
 
 def test_mobilenet_v2_headline_and_its_batchnorm_discrepancy():
@@ -497,7 +613,12 @@ def test_cost_reads_the_layer_specs_that_stages_and_build_read():
                 patch.setattr(cls, "_cost", recording(original))
             spec.cost()
         layers = [layer for stage in spec.stages() for layer in stage.layers] + list(spec.classifier())
-        assert seen == layers, name
+        # a block repeated in place (one spec object, `[block] * n`, stride 1) is costed once
+        distinct = [
+            layer for index, layer in enumerate(layers) if index == 0 or layer is not layers[index - 1]
+        ]
+        assert seen == distinct, name
+        assert (len(distinct) < len(layers)) == (name == "shufflenet_v2_x0_5")  # its repeated units
 
 
 def test_cold_calls_compute_and_clear_cost_caches_forgets_everything(monkeypatch):
@@ -535,7 +656,18 @@ def test_cold_calls_compute_and_clear_cost_caches_forgets_everything(monkeypatch
         (lambda: models.MobileNetV3(table=[(3, 64, 24, False, "gelu", 2)]), "activation"),
         (lambda: models.MobileNetV3(table=[(3, 0, 24, False, "relu", 2)]), r"table\[0\]\.expanded_channels"),
         (lambda: models.GhostNet(table=[(4, 16, 16, 0, 1)]), "kernel_size"),
+        (lambda: models.GhostNetV2(dfc_from=-1), "dfc_from"),
         (lambda: models.MobileNetV1(table=[(64, 0)]), "stride"),
+        (lambda: models.EfficientNetV2(table=[("ghost", 4, 3, 2, 48, 2)]), r"table\[0\]\.operator"),
+        (lambda: models.EfficientNetV2("m"), "variant"),
+        (lambda: models.EfficientNetV2(table=[("fused", 4, 4, 2, 48, 2)]), "kernel_size"),
+        (lambda: models.FBNet(table=[(1, 6, 3, 2, 0)]), r"table\[0\]\.out_channels"),
+        (lambda: models.spec("tinynet_a", width_multiplier=0.5), "width_multiplier"),
+        (lambda: models.ShuffleNetV1(groups=5), "groups"),
+        (lambda: models.spec("shufflenet_v1_g3", width_multiplier=0), "width_multiplier"),
+        (lambda: models.ESPNetV2(width_multiplier=0.01), "width_multiplier"),
+        (lambda: models.ESPNetC(alpha2=0), "alpha2"),
+        (lambda: models.spec("espnet_c", alpha3=0), "alpha3"),
     ],
 )
 def test_bad_options_and_table_rows_raise_value_error_naming_them(make, argument):
@@ -572,3 +704,18 @@ def test_only_a_network_layout_skips_the_layer_checks():
     assert models.cost("mobilenet_v3_small").params == 2542856
     with pytest.raises(ValueError, match="in_channels"):
         blocks.InvertedResidual(0, 8, 8)
+
+
+@pytest.mark.parametrize("kind", ["original", "efficient"])
+def test_mobilenet_v3_last_stages_cost_what_torch_counts(kind):
+    from lwcnn.models.mobilenet_v3 import build_last_stage, last_stage, last_stage_cost
+
+    module = build_last_stage(kind)
+    macs, out = counted_macs(module, torch.zeros(1, 160, 7, 7))
+    assert last_stage_cost(kind) == (counted_params(module), macs)
+    assert out.shape == (1, 1000, 1, 1)
+    before, after = last_stage(kind)
+    # Fig. 5: the efficient stage keeps only the expansion before pooling and drops the depthwise
+    # conv and the projection; both end in the 1280-wide layer and the classifier
+    assert [spec.out_channels for spec in after][-2:] == ([1280, 1000] if kind == "efficient" else [1000])
+    assert len(before) == (1 if kind == "efficient" else 4)

@@ -21,7 +21,8 @@ point of lesson 05; the tests check it against its `layers()` and against torch'
 
 One file per block family: `conv.py` (ConvBNAct, depthwise separable), `mbconv.py` (SE,
 inverted residual, fused MBConv), `shufflenet.py`, `ghost.py`, `fire.py`, `esp.py`; `spec.py`
-holds what they share and `activations.py` the activations by name.
+holds what they share, `parts.py` the weightless layers several use (average pooling, the tap
+that keeps the input image) and `activations.py` the activations by name.
 """
 
 from lwcnn.blocks.activations import (
@@ -33,9 +34,30 @@ from lwcnn.blocks.activations import (
     make_activation,
 )
 from lwcnn.blocks.conv import SEPARABLE_ORDERS, ConvBNAct, DepthwiseSeparable
-from lwcnn.blocks.esp import ESPBlock, ESPModule
+from lwcnn.blocks.esp import (
+    EESPBlock,
+    EESPUnit,
+    ESPBlock,
+    ESPModule,
+    ESPNetLevel,
+    ESPNetLevelBlock,
+    ImageConcat,
+    ImageConcatBlock,
+)
 from lwcnn.blocks.fire import Fire, FireBlock
-from lwcnn.blocks.ghost import GhostBlock, GhostBottleneck, GhostBottleneckBlock, GhostModule
+from lwcnn.blocks.ghost import (
+    DFC_DIRECTIONS,
+    DecoupledFC,
+    DFCAttention,
+    DFCAttentionBlock,
+    GhostBlock,
+    GhostBlockV2,
+    GhostBottleneck,
+    GhostBottleneckBlock,
+    GhostBottleneckV2,
+    GhostModule,
+    GhostModuleV2,
+)
 from lwcnn.blocks.mbconv import (
     GATES,
     FusedMBConv,
@@ -48,7 +70,23 @@ from lwcnn.blocks.mbconv import (
     check_residual,
     optional_se,
 )
-from lwcnn.blocks.shufflenet import ShuffleNetV2Unit, ShuffleV2Block, channel_shuffle
+from lwcnn.blocks.parts import (
+    AvgPool,
+    ImageTap,
+    ImageTapModule,
+    ReadsImage,
+    connect_image,
+    pool_image,
+)
+from lwcnn.blocks.shufflenet import (
+    ChannelShuffle,
+    ChannelShuffleModule,
+    ShuffleNetV1Unit,
+    ShuffleNetV2Unit,
+    ShuffleV1Block,
+    ShuffleV2Block,
+    channel_shuffle,
+)
 from lwcnn.blocks.spec import (
     BATCHNORM_KEYS,
     BlockCost,
@@ -69,10 +107,21 @@ BLOCKS = (
     InvertedResidual,
     FusedMBConv,
     ShuffleNetV2Unit,
+    ShuffleNetV1Unit,
+    ChannelShuffle,
     GhostModule,
     GhostBottleneck,
+    DecoupledFC,
+    DFCAttention,
+    GhostModuleV2,
+    GhostBottleneckV2,
     Fire,
     ESPModule,
+    ESPNetLevel,
+    ImageConcat,
+    EESPUnit,
+    AvgPool,
+    ImageTap,
 )
 
 __all__ = [
@@ -88,12 +137,31 @@ __all__ = [
     "DepthwiseSeparable",
     "ESPBlock",
     "ESPModule",
+    "ESPNetLevel",
+    "ESPNetLevelBlock",
+    "ImageConcat",
+    "ImageConcatBlock",
+    "EESPBlock",
+    "EESPUnit",
+    "AvgPool",
+    "ImageTap",
+    "ImageTapModule",
+    "ReadsImage",
+    "connect_image",
+    "pool_image",
     "Fire",
     "FireBlock",
     "GhostBlock",
     "GhostBottleneck",
     "GhostBottleneckBlock",
     "GhostModule",
+    "DFC_DIRECTIONS",
+    "DecoupledFC",
+    "DFCAttention",
+    "DFCAttentionBlock",
+    "GhostBlockV2",
+    "GhostModuleV2",
+    "GhostBottleneckV2",
     "GATES",
     "FusedMBConv",
     "InvertedResidual",
@@ -106,6 +174,10 @@ __all__ = [
     "optional_se",
     "ShuffleNetV2Unit",
     "ShuffleV2Block",
+    "ShuffleNetV1Unit",
+    "ShuffleV1Block",
+    "ChannelShuffle",
+    "ChannelShuffleModule",
     "channel_shuffle",
     "BATCHNORM_KEYS",
     "BlockCost",

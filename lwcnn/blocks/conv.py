@@ -98,13 +98,14 @@ class ConvBNAct(BlockSpec):
 
     def _cost(self, height: int, width: int) -> LayerCost:
         """Conv weights `Dk*Dk*(M/g)*N` (+ N bias) + BN `2N` + PReLU `N`; MACs `weights * Df*Df`."""
-        n, stride = self.out_channels, self.stride
+        fields = self.__dict__  # read once: every conv of every block comes here
+        n, stride, k = fields["out_channels"], fields["stride"], fields["kernel_size"]
         out_height = C.same_out(height, stride)  # "same" padding
         out_width = out_height if width == height else C.same_out(width, stride)
-        weights = C.conv_weights(self.in_channels, n, self.kernel_size, self.kernel_size, self.groups)
-        params = weights + (n if self.bias else 0) + activation_params(self.activation, n)
-        if self.norm:
-            params += C.batchnorm_params(n)
+        weights = C.conv_weights(fields["in_channels"], n, k, k, fields["groups"])
+        params = weights + (n if fields["bias"] else 0) + activation_params(fields["activation"], n)
+        if fields["norm"]:
+            params += 2 * n  # BatchNorm's scale and shift (`cost.batchnorm_params`, unchecked)
         return params, weights * out_height * out_width, n, out_height, out_width
 
 

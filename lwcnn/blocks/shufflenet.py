@@ -1,4 +1,5 @@
-"""ShuffleNet's channel shuffle and ShuffleNetV2's unit (Ma et al., 2018, Fig. 3c/d)."""
+"""ShuffleNet's channel shuffle and units: ShuffleNet's (Zhang et al., 2018, Fig. 2b/c) and
+ShuffleNetV2's (Ma et al., 2018, Fig. 3c/d)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from torch import nn
 from lwcnn import checks
 from lwcnn import cost as C
 from lwcnn.blocks.conv import ConvBNAct
-from lwcnn.blocks.spec import BlockSpec, LayerCost, chain_cost, frozen_spec
+from lwcnn.blocks.parts import AvgPool
+from lwcnn.blocks.spec import BlockSpec, LayerCost, SameChannels, chain_cost, frozen_spec
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -92,3 +94,145 @@ class ShuffleNetV2Unit(BlockSpec):
         params, macs, *_ = chain_cost(shortcut, height, width)
         main_params, main_macs, _, out_height, out_width = chain_cost(main, height, width)
         return params + main_params, macs + main_macs, self.out_channels, out_height, out_width
+
+
+# --- ShuffleNet (V1) --------------------------------------------------------------------------------
+
+
+class ChannelShuffleModule(nn.Module):
+    """`channel_shuffle` as a layer."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return channel_shuffle(x, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
+@frozen_spec
+class ChannelShuffle(SameChannels):
+    """ShuffleNet's channel shuffle (Sec. 3.1, Fig. 1c) as a layer: a permutation of the channels,
+    no parameters and no multiply-adds. After it, each group of the next grouped conv sees
+    channels from every group of the one before."""
+
+    channels: int
+    groups: int
+
+    def __post_init__(self) -> None:
+        self._positive("channels", "groups")
+        if self.channels % self.groups:
+            raise ValueError(f"groups={self.groups} must divide channels={self.channels}")
+
+    def build(self) -> ChannelShuffleModule:
+        return ChannelShuffleModule(self.groups)
+
+    def _cost(self, height: int, width: int) -> LayerCost:
+        return 0, 0, self.channels, height, width
+
+
+class ShuffleV1Block(nn.Module):
+    """The residual branch, then: stride 1, add the input; stride 2, concatenate the 3x3
+    average-pooled input in front. ReLU last."""
+
+    def __init__(self, spec: ShuffleNetV1Unit):
+        super().__init__()
+        self.spec = spec
+        shortcut, main = spec.branches()
+        self.shortcut = nn.Sequential(*(s.build() for s in shortcut))
+        self.branch = nn.Sequential(*(s.build() for s in main))
+        self.use_residual = spec.use_residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.branch(x)
+        out = x + out if self.use_residual else torch.cat((self.shortcut(x), out), dim=1)
+        return torch.relu(out)
+
+
+@frozen_spec
+class ShuffleNetV1Unit(BlockSpec):
+    """ShuffleNet unit (Zhang et al. 2018, Fig. 2b/c): a bottleneck whose 1x1 convs are grouped.
+
+    1x1 group conv (g groups) to the bottleneck, BN, ReLU; channel shuffle; 3x3 depthwise
+    conv (stride s), BN, no ReLU; 1x1 group conv, BN. Stride 1 adds the input (Fig. 2b);
+    stride 2 concatenates the 3x3 average-pooled input (stride 2) in front, so the branch makes
+    only `out_channels - in_channels` channels (Fig. 2c). ReLU after the add or concat.
+
+    The bottleneck is a quarter of the unit's output (Sec. 3.3, also at stride 2);
+    `grouped_first=False` makes the first 1x1 conv plain, as in the first unit of Stage 2,
+    whose 24 input channels are too few to split (Sec. 3.3).
+
+    >>> ShuffleNetV1Unit(240, 480, groups=3, stride=2).cost(28).macs   # Stage 3's first unit
+    9619680
+    """
+
+    in_channels: int
+    out_channels: int
+    groups: int = 3  # g, of both 1x1 convs
+    stride: int = 1
+    grouped_first: bool = True  # False: the first 1x1 conv is a plain one
+    bottleneck_channels: int | None = None  # None: out_channels // 4
+
+    def __post_init__(self):
+        self._positive("in_channels", "out_channels", "groups", "stride")
+        if self.bottleneck_channels is not None:
+            self._positive("bottleneck_channels")
+        if self.stride not in (1, 2):
+            raise ValueError(f"stride={self.stride}: allowed are 1 (add) and 2 (concat)")
+        if self.stride == 1 and self.in_channels != self.out_channels:
+            raise ValueError(
+                f"stride=1 adds the input: it needs in_channels == out_channels, got "
+                f"{self.in_channels} -> {self.out_channels}; use stride=2 to change width"
+            )
+        if self.stride == 2 and self.out_channels <= self.in_channels:
+            raise ValueError(
+                f"out_channels={self.out_channels} must exceed in_channels={self.in_channels} at "
+                "stride 2 (the pooled input is concatenated to the branch's output)"
+            )
+        if self.bottleneck < 1:
+            raise ValueError(f"out_channels={self.out_channels} leaves no bottleneck (out_channels // 4)")
+        g = self.groups
+        if self.bottleneck % g:
+            raise ValueError(f"groups={g} must divide the bottleneck's {self.bottleneck} channels")
+        if self.branch_channels % g:
+            raise ValueError(f"groups={g} must divide the {self.branch_channels} channels the branch makes")
+        if self.grouped_first and self.in_channels % g:
+            raise ValueError(f"groups={g} must divide in_channels={self.in_channels}; or grouped_first=False")
+
+    @property
+    def bottleneck(self) -> int:
+        """The bottleneck's width: `bottleneck_channels`, by default a quarter of the output."""
+        return self.out_channels // 4 if self.bottleneck_channels is None else self.bottleneck_channels
+
+    @property
+    def branch_channels(self) -> int:
+        """What the residual branch makes: the output, less the pooled input at stride 2."""
+        return self.out_channels - (self.in_channels if self.stride == 2 else 0)
+
+    @property
+    def use_residual(self) -> bool:
+        return self.stride == 1
+
+    def branches(self) -> tuple[list[AvgPool], list]:
+        """(shortcut, residual branch): the shortcut is empty (identity) at stride 1."""
+        m, mid, g = self.in_channels, self.bottleneck, self.groups
+        shortcut = [] if self.stride == 1 else [AvgPool(m, 3, 2, 1)]
+        main = [
+            ConvBNAct(m, mid, 1, groups=g if self.grouped_first else 1),
+            ChannelShuffle(mid, g),
+            ConvBNAct(mid, mid, 3, self.stride, groups=mid, activation=None),
+            ConvBNAct(mid, self.branch_channels, 1, groups=g, activation=None),
+        ]
+        return shortcut, main
+
+    def build(self) -> ShuffleV1Block:
+        return ShuffleV1Block(self)
+
+    def _cost(self, height: int, width: int) -> LayerCost:
+        """The residual branch of `branches()`; the shortcut (identity or pooling) costs nothing."""
+        _, main = self.branches()
+        params, macs, _, out_height, out_width = chain_cost(main, height, width)
+        return params, macs, self.out_channels, out_height, out_width

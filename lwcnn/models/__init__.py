@@ -15,7 +15,7 @@ One frozen dataclass per network holds its paper's table. From that one spec com
 
 By name: `spec(name, **options)`, `build(name, **options)`, `cost(name, resolution, **options)`;
 `MODEL_NAMES` lists the names and `options(name)` the options of one. `load_torchvision_weights`
-copies a torchvision model's weights into the module `build` made.
+and `load_timm_weights` copy a torchvision or timm model's weights into the module `build` made.
 
 The course's own 32x32 training network is `SmallMobileNet`:
 
@@ -44,8 +44,9 @@ from lwcnn.models.efficientnet_v2 import (
     EfficientNetV2,
     EfficientNetV2Row,
 )
+from lwcnn.models.espnet import ESPNETV2_LEVELS, EESPLevel, ESPNetC, ESPNetV2
 from lwcnn.models.fbnet import FBNET_C_TABLE, FBNet, FBNetRow
-from lwcnn.models.ghostnet import GHOSTNET_TABLE, GhostNet, GhostRow
+from lwcnn.models.ghostnet import GHOSTNET_TABLE, GhostNet, GhostNetV2, GhostRow
 from lwcnn.models.layers import (
     GLUE_LAYERS,
     Activation,
@@ -84,6 +85,7 @@ from lwcnn.models.network import (
     repeated_rows,
     without_first_stride,
 )
+from lwcnn.models.shufflenet_v1 import SHUFFLENET_V1_CHANNELS, SHUFFLENET_V1_REPEATS, ShuffleNetV1
 from lwcnn.models.shufflenet_v2 import SHUFFLENET_V2_CHANNELS, ShuffleNetV2
 from lwcnn.models.small import (
     CONV_KINDS,
@@ -100,6 +102,7 @@ from lwcnn.models.zoo import (
     TORCHVISION_NAMES,
     build,
     cost,
+    load_timm_weights,
     load_torchvision_weights,
     options,
     spec,
@@ -152,10 +155,18 @@ __all__ = [
     "MNASNET_TABLES",
     "MnasNet",
     "SHUFFLENET_V2_CHANNELS",
+    "SHUFFLENET_V1_CHANNELS",
+    "SHUFFLENET_V1_REPEATS",
+    "ShuffleNetV1",
+    "EESPLevel",
+    "ESPNETV2_LEVELS",
+    "ESPNetV2",
+    "ESPNetC",
     "ShuffleNetV2",
     "GhostRow",
     "GHOSTNET_TABLE",
     "GhostNet",
+    "GhostNetV2",
     "EFFICIENTNET_B0_TABLE",
     "EFFICIENTNET_SCALING",
     "EfficientNet",
@@ -183,4 +194,5 @@ __all__ = [
     "build",
     "cost",
     "load_torchvision_weights",
+    "load_timm_weights",
 ]

@@ -146,3 +146,54 @@ class MobileNetV3(ScaledNetwork):
             Dropout(hidden, self.dropout),
             Linear(hidden, self.num_classes),
         ]
+
+
+# --- the redesigned last stage (MobileNetV3, Sec. 5.1 and Fig. 5) ----------------------------------
+
+LAST_STAGE_KINDS = ("original", "efficient")
+
+
+def last_stage(kind: str, in_channels: int = 160, num_classes: int = 1000) -> tuple[list, list]:
+    """MobileNetV3-Large's last stage as Fig. 5 draws it, `(before pooling, after pooling)` specs.
+
+    "original" (the MobileNetV2-style end the search found): 1x1 conv to 960, 3x3 depthwise,
+    1x1 projection to 320, 1x1 conv to 1280, all on the 7x7 map, then pooling and the classifier.
+    "efficient" (the redesign): 1x1 conv to 960 on the 7x7 map, pooling, then the 1280-wide
+    layer and the classifier on the pooled 1x1 features; the depthwise conv and the projection
+    are gone. Both as 1x1 convs after pooling (a linear layer on a 1x1 map), with h-swish.
+    """
+    if kind not in LAST_STAGE_KINDS:
+        raise ValueError(f"kind must be one of {LAST_STAGE_KINDS}, got {kind!r}")
+    expanded, hidden = 6 * in_channels, MOBILENET_V3_LAST_CHANNELS["large"]
+    classifier = ConvBNAct(hidden, num_classes, 1, norm=False, bias=True, activation=None)
+    if kind == "original":
+        before = [
+            ConvBNAct(in_channels, expanded, 1, activation="hswish"),
+            ConvBNAct(expanded, expanded, 3, groups=expanded, activation="hswish"),
+            ConvBNAct(expanded, 2 * in_channels, 1, activation=None),
+            ConvBNAct(2 * in_channels, hidden, 1, activation="hswish"),
+        ]
+        return before, [classifier]
+    before = [ConvBNAct(in_channels, expanded, 1, activation="hswish")]
+    return before, [ConvBNAct(expanded, hidden, 1, norm=False, bias=True, activation="hswish"), classifier]
+
+
+def last_stage_cost(kind: str, size: int = 7) -> tuple[int, int]:
+    """(params, MACs) of `last_stage(kind)` on a `size x size` map: its layers before pooling at
+    that size, those after pooling at 1x1 (the pooling itself does no multiply-adds)."""
+    from lwcnn.blocks import chain_cost
+
+    before, after = last_stage(kind)
+    params, macs, *_ = chain_cost(before, size, size)
+    after_params, after_macs, *_ = chain_cost(after, 1, 1)
+    return params + after_params, macs + after_macs
+
+
+def build_last_stage(kind: str):
+    """`last_stage(kind)` as one module: the layers, global average pooling, the layers after it."""
+    from torch import nn
+
+    before, after = last_stage(kind)
+    return nn.Sequential(
+        *(spec.build() for spec in before), nn.AdaptiveAvgPool2d(1), *(spec.build() for spec in after)
+    )

@@ -240,26 +240,33 @@ def _network_cost(spec: NetworkSpec, input_size: tuple[int, int]) -> NetworkCost
     """Each layer spec's cost on the map the layer before it made, summed per stage."""
     channels, (height, width) = spec.in_channels, input_size
     rows, total_params, total_macs = [], 0, 0
-    # made afresh, not taken from `_specs`'s cache: layouts kept alive for every size asked would cost
-    # more in garbage collection than making them again
+    # Made afresh, not taken from `_specs`'s cache: layouts kept alive for every size asked would cost
+    # more in garbage collection than making them again. Unchecked, like the sub-layers a block's
+    # `_cost` makes from its own fields: all follow from fields checked already.
     with trusted_fields():
         layout = [*spec._make_stages(), ("classifier", spec._make_classifier())]
-    for name, layers in layout:
-        if name == "classifier":  # after the global average pooling: on the pooled 1x1 map
-            height = width = 1
-        params = macs = 0
-        for layer in layers:
-            if layer.in_channels != channels:
-                raise ValueError(
-                    f"{name}: {type(layer).__name__} expects {layer.in_channels} channels, gets {channels}"
-                )
-            step_params, step_macs, channels, height, width = layer._cost(height, width)
-            params += step_params
-            macs += step_macs
-        size = (height, width)
-        rows.append(StageCost(name, params, macs, channels, size))
-        total_params += params
-        total_macs += macs
+        for name, layers in layout:
+            if name == "classifier":  # after the global average pooling: on the pooled 1x1 map
+                height = width = 1
+            params = macs = 0
+            previous = None  # (layer, its input size, its cost): a block repeated in place costs the same
+            for layer in layers:
+                if layer.in_channels != channels:
+                    raise ValueError(
+                        f"{name}: {type(layer).__name__} expects {layer.in_channels} channels, gets {channels}"
+                    )
+                if previous is not None and layer is previous[0] and previous[1] == (height, width):
+                    step = previous[2]  # the same spec object on the same map (`[block] * n`)
+                else:
+                    step = layer._cost(height, width)
+                    previous = (layer, (height, width), step)
+                step_params, step_macs, channels, height, width = step
+                params += step_params
+                macs += step_macs
+            size = (height, width)
+            rows.append(StageCost(name, params, macs, channels, size))
+            total_params += params
+            total_macs += macs
     return NetworkCost(input_size, total_params, total_macs, tuple(rows))
 
 

@@ -1,5 +1,5 @@
 """The networks by name: `spec(name, **options)`, `build`, `cost`, the names and their options,
-and copying torchvision's weights into a network `build` made."""
+and copying torchvision's or timm's weights into a network `build` made."""
 
 from __future__ import annotations
 
@@ -18,13 +18,15 @@ from lwcnn.models.efficientnet import (
     tinynet_resolution,
 )
 from lwcnn.models.efficientnet_v2 import EFFICIENTNET_V2_VARIANTS, EfficientNetV2
+from lwcnn.models.espnet import ESPNetC, ESPNetV2
 from lwcnn.models.fbnet import FBNet
-from lwcnn.models.ghostnet import GhostNet
+from lwcnn.models.ghostnet import GhostNet, GhostNetV2
 from lwcnn.models.mnasnet import MnasNet
 from lwcnn.models.mobilenet_v1 import MobileNetV1
 from lwcnn.models.mobilenet_v2 import MobileNetV2
 from lwcnn.models.mobilenet_v3 import MobileNetV3
 from lwcnn.models.network import NetworkCost, NetworkSpec
+from lwcnn.models.shufflenet_v1 import SHUFFLENET_V1_CHANNELS, ShuffleNetV1
 from lwcnn.models.shufflenet_v2 import SHUFFLENET_V2_CHANNELS, ShuffleNetV2
 from lwcnn.models.squeezenet import SqueezeNet
 
@@ -35,11 +37,15 @@ NETWORK_SPECS = (
     MnasNet,
     ShuffleNetV2,
     GhostNet,
+    GhostNetV2,
     EfficientNet,
     SqueezeNet,
     EfficientNetV2,
     TinyNet,
     FBNet,
+    ShuffleNetV1,
+    ESPNetV2,
+    ESPNetC,
 )
 
 # name -> (spec class, fields the name fixes, defaults the name sets but options may change)
@@ -60,6 +66,10 @@ _PRESETS: dict[str, tuple[type[NetworkSpec], dict[str, Any], dict[str, Any]]] = 
     },
     "ghostnet": (GhostNet, {}, {}),
     "ghostnet_1_0": (GhostNet, {"width_multiplier": 1.0}, {}),
+    **{
+        f"ghostnetv2_{str(width).replace('.', '_')}": (GhostNetV2, {"width_multiplier": width}, {})
+        for width in (1.0, 1.3, 1.6)
+    },
     "efficientnet": (EfficientNet, {}, {}),
     **{
         f"efficientnet_{phi}": (
@@ -84,6 +94,9 @@ _PRESETS: dict[str, tuple[type[NetworkSpec], dict[str, Any], dict[str, Any]]] = 
     "fbnet_c": (FBNet, {}, {}),
     "squeezenet1_0": (SqueezeNet, {"version": "1_0"}, {}),
     "squeezenet1_1": (SqueezeNet, {"version": "1_1"}, {}),
+    **{f"shufflenet_v1_g{g}": (ShuffleNetV1, {"groups": g}, {}) for g in SHUFFLENET_V1_CHANNELS},
+    "espnetv2": (ESPNetV2, {}, {}),
+    "espnet_c": (ESPNetC, {}, {}),
 }
 
 MODEL_NAMES: tuple[str, ...] = tuple(_PRESETS)
@@ -117,6 +130,9 @@ TIMM_NAMES: dict[str, tuple[str, dict[str, Any]]] = {
     "mnasnet_a1": ("semnasnet_100", {}),
     **{f"efficientnet_b{phi}": (f"efficientnet_b{phi}", {}) for phi in range(4)},
     "ghostnet_1_0": ("ghostnet_100", {}),
+    "ghostnetv2_1_0": ("ghostnetv2_100", {}),
+    "ghostnetv2_1_3": ("ghostnetv2_130", {}),
+    "ghostnetv2_1_6": ("ghostnetv2_160", {}),
     **{
         f"efficientnetv2_b{phi}": (f"tf_efficientnetv2_b{phi}", {"pad_type": "", "bn_eps": 1e-5})
         for phi in range(4)
@@ -216,22 +232,49 @@ def load_torchvision_weights(model: nn.Module, tv_model: nn.Module) -> nn.Module
     >>> import torchvision
     >>> model = load_torchvision_weights(build("mobilenet_v2"), torchvision.models.mobilenet_v2())
     """
-    ours, theirs = list(model.state_dict().items()), list(tv_model.state_dict().items())
-    for index, ((name, tensor), (tv_name, tv_tensor)) in enumerate(zip(ours, theirs, strict=False)):
-        kind, tv_kind = name.rsplit(".", 1)[-1], tv_name.rsplit(".", 1)[-1]
-        if tensor.shape != tv_tensor.shape or kind != tv_kind:
+    return _load_by_order(model, tv_model, "torchvision")
+
+
+def load_timm_weights(model: nn.Module, timm_model: nn.Module) -> nn.Module:
+    """Copy `timm_model`'s parameters and buffers into `model`, matched by order, and return `model`.
+
+    As `load_torchvision_weights`, except that a 1x1 conv weight (out, in, 1, 1) of timm's may
+    fill a linear layer's weight (out, in) of ours: timm's MobileNetV3 and GhostNet apply the
+    layer after global pooling as a 1x1 conv with bias (`conv_head`).
+
+    >>> import timm
+    >>> model = load_timm_weights(build("ghostnetv2_1_0"), timm.create_model("ghostnetv2_100"))
+    """
+    return _load_by_order(model, timm_model, "timm")
+
+
+def _lines_up(kind: str, tensor: torch.Tensor, ref_kind: str, ref_tensor: torch.Tensor) -> bool:
+    """The same kind and shape, or a 1x1 conv weight for a linear weight (`load_timm_weights`)."""
+    if kind != ref_kind:
+        return False
+    if tensor.shape == ref_tensor.shape:
+        return True
+    return kind == "weight" and tensor.dim() == 2 and ref_tensor.shape == (*tensor.shape, 1, 1)
+
+
+def _load_by_order(model: nn.Module, reference: nn.Module, source: str) -> nn.Module:
+    """Copy `reference`'s state dict into `model`'s, entry by entry in order (`source` names it)."""
+    ours, theirs = list(model.state_dict().items()), list(reference.state_dict().items())
+    for index, ((name, tensor), (ref_name, ref_tensor)) in enumerate(zip(ours, theirs, strict=False)):
+        kind, ref_kind = name.rsplit(".", 1)[-1], ref_name.rsplit(".", 1)[-1]
+        if not _lines_up(kind, tensor, ref_kind, ref_tensor):
             raise ValueError(
                 f"entry {index} does not line up: ours {name} {tuple(tensor.shape)} vs "
-                f"torchvision {tv_name} {tuple(tv_tensor.shape)}; is it the same architecture and options?"
+                f"{source} {ref_name} {tuple(ref_tensor.shape)}; is it the same architecture and options?"
             )
     if len(ours) != len(theirs):
         raise ValueError(
-            f"ours has {len(ours)} parameters and buffers, torchvision {len(theirs)}; "
+            f"ours has {len(ours)} parameters and buffers, {source} {len(theirs)}; "
             "the first {} line up: is it the same architecture and options?".format(
                 min(len(ours), len(theirs))
             )
         )
     with torch.no_grad():
-        for (_, tensor), (_, tv_tensor) in zip(ours, theirs, strict=True):
-            tensor.copy_(tv_tensor)
+        for (_, tensor), (_, ref_tensor) in zip(ours, theirs, strict=True):
+            tensor.copy_(ref_tensor.reshape(tensor.shape))
     return model
