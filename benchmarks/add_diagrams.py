@@ -130,6 +130,56 @@ CELLS: dict[str, list[DiagramCell]] = {
             "lwcnn.draw(checkpoint.cfg)",
         ),
     ],
+    "13_other_families": [
+        DiagramCell("fire-module", "fire2 = Fire(96, 16, 64, 64)", "lwcnn.draw(fire2, input_size=55)"),
+        DiagramCell(
+            "squeezenet-1-1",
+            'macs_ratio = models.cost("squeezenet1_0", 224).macs',
+            "# SqueezeNet 1.1: the stem, three pooling stages of Fire modules, the 1x1 conv classifier\n"
+            'lwcnn.draw("squeezenet1_1")',
+        ),
+        DiagramCell(
+            "shufflenet-v1-unit",
+            '"ShuffleNetV2 unit": ShuffleNetV2Unit(width, width),',
+            "lwcnn.draw(ShuffleNetV1Unit(240, 240, groups=3), input_size=28)",
+        ),
+        DiagramCell(
+            "shufflenet-v2-unit-240",
+            '"ShuffleNetV2 unit": ShuffleNetV2Unit(width, width),',
+            "lwcnn.draw(ShuffleNetV2Unit(240, 240), input_size=28)",
+        ),
+        DiagramCell(
+            "esp-module", "for branches in (2, 3, 4, 5):", "lwcnn.draw(ESPModule(120, 120, 5), input_size=56)"
+        ),
+        DiagramCell(
+            "eesp-unit",
+            'modules = {"ESP": ESPModule(128, 128, 4), "EESP": EESPUnit(128, 128, branches=4)}',
+            "lwcnn.draw(EESPUnit(128, 128, branches=4), input_size=56)",
+        ),
+        DiagramCell(
+            "ghost-module-3x3",
+            "equation_4 = s * c * k * k",
+            "# the last row: a 3x3 primary conv, 3x3 ghosts, s = 3\n"
+            "lwcnn.draw(GhostModule(64, 100, 3, 3, 3), input_size=28)",
+        ),
+        DiagramCell(
+            "dfc-attention",
+            "dfc = cost.dfc_attention_macs(channels, channels, side, side)",
+            "lwcnn.draw(DFCAttention(72, 72), input_size=28)",
+        ),
+        DiagramCell(
+            "fused-mbconv",
+            "fused = FusedMBConv(c, c, 4 * c, 3, 1)",
+            "lwcnn.draw(FusedMBConv(48, 48, 192, 3, 1), input_size=56)",
+        ),
+        DiagramCell(
+            "mbconv-silu",
+            "fused = FusedMBConv(c, c, 4 * c, 3, 1)",
+            'lwcnn.draw(InvertedResidual(48, 48, 192, 3, 1, 0, activation="silu"), input_size=56)',
+        ),
+        DiagramCell("tinynet-e", 'for name in ("tinynet_a", "tinynet_b"', 'lwcnn.draw("tinynet_e")'),
+        DiagramCell("fbnet-c", 'for name in ("tinynet_a", "tinynet_b"', 'lwcnn.draw("fbnet_c")'),
+    ],
 }
 
 

@@ -1,4 +1,4 @@
-"""Record the latency tables lessons 04, 06 and 07 show, for this machine's devices.
+"""Record the latency tables lessons 04, 06, 07, 12 and 13 show, for this machine's devices.
 
 For the CPU (one thread, batch 1) and, when torch sees one, the CUDA GPU (batch 1, and batch 64
 for the convolution tables), one CSV per device: `data/latency/<device-slug>.csv`, with `#`
@@ -23,6 +23,10 @@ Tables (the `table` column):
   MobileNetV3-Small x0.5, 32x32) as float and int8 ONNX files run by ONNX Runtime
   (`lwcnn.quant.export_onnx`, `quantize_onnx`, calibrated as `benchmarks/quantization.py` does),
   at batch 1 and 32; MACs from `lwcnn.models.cost`, the same for both precisions.
+* `fused` (lesson 13): EfficientNetV2's Fused-MBConv against an MBConv of the same widths
+  (expansion 4, 3x3, SiLU, no SE) at early and late stage shapes of EfficientNetV2-S (56x56x48
+  to 7x7x256), and MobileNetV3-Large's original and efficient last stage
+  (`lwcnn.models.mobilenet_v3.last_stage`, on its 7x7x160 input).
 
 Each item is timed one call at a time for about `--round-ms` per round, in `--rounds` rounds
 with the items shuffled each round; median and IQR over all calls. About 1-2 minutes on a
@@ -50,7 +54,7 @@ from lwcnn import guidelines, lut, models
 from lwcnn.blocks import ConvBNAct, DepthwiseSeparable, HSigmoid, HSwish, InvertedResidual
 from lwcnn.counting import count_model
 
-TABLES = ("separable", "kernel", "activation", "se", "zoo", "guidelines", "precision")
+TABLES = ("separable", "kernel", "activation", "se", "zoo", "guidelines", "precision", "fused")
 THREADS = 1
 ROUNDS = 7
 ROUND_MS = 100.0
@@ -162,6 +166,42 @@ def guideline_items(batch: int) -> list[Item]:
         shape = (batch, *shape[1:])
         counted = count_model(build(), shape)
         items.append(Item("guidelines", label, build, shape, counted.params, counted.macs))
+    return items
+
+
+# (size, channels) of EfficientNetV2-S's stages at 224: early (large map, few channels) to late
+FUSED_SHAPES = ((56, 48), (28, 64), (14, 160), (7, 256))
+FUSED_EXPANSION = 4
+
+
+def fused_items(batch: int) -> list[Item]:
+    """Lesson 13: an MBConv and a Fused-MBConv of the same widths (expansion 4, 3x3, SiLU, no SE)
+    at early and late stage shapes; and MobileNetV3-Large's original and efficient last stage."""
+    from lwcnn.blocks import FusedMBConv
+    from lwcnn.models.mobilenet_v3 import LAST_STAGE_KINDS, build_last_stage, last_stage_cost
+
+    items = []
+    for size, c in FUSED_SHAPES:
+        e = FUSED_EXPANSION * c
+        for label, block in (
+            (f"MBConv e{FUSED_EXPANSION}", InvertedResidual(c, c, e, 3, 1, 0, activation="silu")),
+            (f"Fused-MBConv e{FUSED_EXPANSION}", FusedMBConv(c, c, e, 3, 1)),
+        ):
+            items.append(
+                Item("fused", label, block.build, (batch, c, size, size), *_cost(block, size, batch))
+            )
+    for kind in LAST_STAGE_KINDS:
+        params, macs = last_stage_cost(kind)
+        items.append(
+            Item(
+                "fused",
+                f"MobileNetV3 last stage, {kind}",
+                lambda kind=kind: build_last_stage(kind),
+                (batch, 160, 7, 7),
+                params,
+                macs * batch,
+            )
+        )
     return items
 
 
@@ -319,6 +359,7 @@ def main(argv: list[str] | None = None) -> None:
             started = time.perf_counter()
             with tempfile.TemporaryDirectory() as folder:
                 items = conv_items(1) + activation_items(1) + se_items(1) + zoo_items(1) + guideline_items(1)
+                items += fused_items(1)
                 if device == "cuda":  # the GPU's story changes with the batch (course brief: batch 1 vs 64)
                     items += conv_items(64)
                 elif not tables or "precision" in tables:  # ONNX Runtime's files run on the CPU

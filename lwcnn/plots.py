@@ -640,3 +640,23 @@ def quant_grid(summary: dict, axes=None):
     axes[0].figure.suptitle(f"{summary['bits']}-bit grid ({scheme}) in red", fontsize=10, x=0.01, ha="left")
     axes[0].figure.tight_layout()
     return axes
+
+
+def fire_cost_bars(summary: dict, axes=None):
+    """Bars: params and MACs of a plain 3x3 conv, the 1x1/3x3 mix without squeeze, and the Fire
+    module (lesson 13's widget, `widgets.fire_summary`)."""
+    if axes is None:
+        _, axes = _subplots(1, 2, figsize=(8, 2.4))
+    labels = ["plain 3x3 conv", "1x1/3x3 mix, no squeeze", "Fire module"]
+    colors = ["#999999", "#ff7f0e", "#1f77b4"]
+    for ax, key, unit in zip(axes, ("params", "macs"), ("params", "MACs"), strict=True):
+        values = [summary[f"conv3x3_{key}"], summary[f"no_squeeze_{key}"], summary[key]]
+        bars = ax.barh(labels, values, color=colors)
+        ax.bar_label(bars, labels=[plain_number(v) for v in values], padding=3, fontsize=8)
+        ax.set_xlim(0, max(values) * 1.4)
+        ax.set_xlabel(unit)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: plain_number(value)))
+        ax.invert_yaxis()
+    axes[1].set_yticklabels([])
+    axes[0].figure.tight_layout()
+    return axes

@@ -670,3 +670,35 @@ def test_the_saved_comparison_is_of_the_current_settings():
     current = [row for row in rows if json.loads(row["settings"]) == {**nas.TABLE_SETTINGS, "random": {}}]
     assert sorted(row["strategy"] for row in current) == sorted(nas.STRATEGIES)
     assert all(int(row["seeds"]) == 1000 for row in current)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    accuracy=st.floats(0.0, 1.0),
+    step_time=st.floats(0.01, 100.0),
+    params=st.floats(0.01, 100.0),
+    factor=st.floats(1.01, 10.0),
+)
+def test_efficientnet_v2_reward_is_the_papers_weighted_product(accuracy, step_time, params, factor):
+    w, v = nas.EFFICIENTNET_V2_EXPONENTS
+    assert (w, v) == (-0.07, -0.05)  # EfficientNetV2, Sec. 3.3
+    reward = nas.efficientnet_v2_reward(accuracy, step_time, params)
+    assert reward == pytest.approx(accuracy * step_time**-0.07 * params**-0.05)
+    # slower training or more parameters never raise the reward; both cost a fixed share per doubling
+    slower = nas.efficientnet_v2_reward(accuracy, step_time * factor, params)
+    larger = nas.efficientnet_v2_reward(accuracy, step_time, params * factor)
+    assert slower <= reward and larger <= reward
+    if accuracy > 0:
+        assert slower / reward == pytest.approx(factor**-0.07)
+        assert larger / reward == pytest.approx(factor**-0.05)
+    # with v = 0 and S = LAT / T it is MnasNet's soft reward
+    assert nas.efficientnet_v2_reward(accuracy, step_time, params, v=0.0) == pytest.approx(
+        nas.mnas_reward(accuracy, step_time, 1.0)
+    )
+
+
+def test_efficientnet_v2_reward_rejects_bad_costs():
+    with pytest.raises(ValueError, match="step_time"):
+        nas.efficientnet_v2_reward(0.8, 0.0, 1.0)
+    with pytest.raises(ValueError, match="params"):
+        nas.efficientnet_v2_reward(0.8, 1.0, -1.0)

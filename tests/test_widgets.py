@@ -767,3 +767,60 @@ def test_quant_grid_widget_re_renders_on_every_control(capsys):
         controls[name].value = value
         out = capsys.readouterr().out
         assert widgets.describe_quant_grid(widgets.quant_grid_summary(model, layer, *expected)) in out
+
+
+# --- lesson 13: the Fire module -------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    in_channels=st.integers(-4, 200),
+    expand=st.integers(-4, 160),
+    ratio=st.floats(-1.0, 3.0),
+    share=st.floats(-1.0, 2.0),
+    size=st.integers(-3, 40),
+)
+def test_fire_summary_matches_a_built_fire_module_after_clamping(in_channels, expand, ratio, share, size):
+    from lwcnn.blocks import Fire
+
+    s = widgets.fire_summary(in_channels, expand, ratio, share, size)
+    assert (
+        1 <= s["in_channels"] <= 1024 and 2 <= s["expand_channels"] <= 1024 and 1 <= s["feature_size"] <= 224
+    )
+    assert 0.125 <= s["squeeze_ratio"] <= 1.0
+    assert s["expand1x1_channels"] >= 1 and s["expand3x3_channels"] >= 1
+    assert s["expand1x1_channels"] + s["expand3x3_channels"] == s["expand_channels"]
+    assert s["squeeze_channels"] == max(1, round(s["squeeze_ratio"] * s["expand_channels"]))
+    c, n = s["in_channels"], s["feature_size"]
+    module = Fire(c, s["squeeze_channels"], s["expand1x1_channels"], s["expand3x3_channels"]).build()
+    macs, out = counted_macs(module, torch.zeros(1, c, n, n))
+    assert (s["params"], s["macs"]) == (counted_params(module), macs)
+    assert out.shape[1] == s["expand_channels"]
+    conv = nn.Conv2d(c, s["expand_channels"], 3, padding=1)
+    assert (s["conv3x3_params"], s["conv3x3_macs"]) == (
+        counted_params(conv),
+        counted_macs(conv, torch.zeros(1, c, n, n))[0],
+    )
+
+
+def test_fire_summary_at_squeezenets_fire2():
+    # SqueezeNet 1.0's fire2 (Table 1): 96 -> s1x1 16, e1x1 64, e3x3 64 at 55x55; SR 0.125, pct3x3 0.5
+    s = widgets.fire_summary(96, 128, 0.125, 0.5, 55)
+    assert (s["squeeze_channels"], s["expand1x1_channels"], s["expand3x3_channels"]) == (16, 64, 64)
+    assert s["params"] == (96 * 16 + 16) + (16 * 64 + 64) + (16 * 9 * 64 + 64) == 11_920
+    assert s["no_squeeze_params"] == (96 * 64 + 64) + (96 * 9 * 64 + 64)
+    assert s["macs"] == 55 * 55 * (96 * 16 + 16 * 64 + 16 * 9 * 64)
+    assert "9.3x the Fire module's params" in widgets.describe_fire(s)
+
+
+def test_fire_widget_re_renders_on_every_slider(capsys):
+    widget = widgets.fire_widget(squeeze_ratio=0.125, share_3x3=0.5, feature_size=55)
+    sliders = {c.description: c for box in widget.children[:2] for c in box.children}
+    capsys.readouterr()
+    for label, value, expected in (
+        ("SR (squeeze ratio)", 0.25, dict(squeeze_ratio=0.25, share_3x3=0.5, feature_size=55)),
+        ("pct3x3 (share of 3x3)", 0.75, dict(squeeze_ratio=0.25, share_3x3=0.75, feature_size=55)),
+        ("map size", 13, dict(squeeze_ratio=0.25, share_3x3=0.75, feature_size=13)),
+    ):
+        sliders[label].value = value
+        assert widgets.describe_fire(widgets.fire_summary(**expected)) in capsys.readouterr().out

@@ -4,7 +4,7 @@ this order:
 
 - `space.py`: the search space (MnasNet's factorised hierarchical one) and the network an
   architecture describes (`SearchSpace`, `BlockChoice`, `SearchedNet`, `TABLE_SPACE`);
-- `reward.py`: MnasNet's reward `ACC * (LAT / T)^w` and the Pareto front;
+- `reward.py`: MnasNet's reward `ACC * (LAT / T)^w`, EfficientNetV2's `A * S^w * P^v` and the Pareto front;
 - `strategies.py`: random search, REINFORCE and regularized evolution behind one ask/tell
   interface, and the `search` loop;
 - `benchmark.py`: the course's tabular benchmark (every network of `TABLE_SPACE` trained and
@@ -44,7 +44,14 @@ from lwcnn.nas.fbnet import (
     gumbel_softmax,
     supernet_blocks,
 )
-from lwcnn.nas.reward import HARD, SOFT, mnas_reward, pareto_front
+from lwcnn.nas.reward import (
+    EFFICIENTNET_V2_EXPONENTS,
+    HARD,
+    SOFT,
+    efficientnet_v2_reward,
+    mnas_reward,
+    pareto_front,
+)
 from lwcnn.nas.space import (
     DECISIONS,
     EXPANSION,
@@ -106,6 +113,8 @@ __all__ = [
     "top_share",
     "Strategy",
     "mnas_reward",
+    "efficientnet_v2_reward",
+    "EFFICIENTNET_V2_EXPONENTS",
     "pareto_front",
     "search",
     # what benchmarks and tests use besides

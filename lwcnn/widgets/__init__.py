@@ -3,9 +3,9 @@
 The summary functions (`conv_layer_summary`, `separable_summary`, ...) take slider values, clamp
 them to valid ones and return numbers from `lwcnn.cost` and `lwcnn.models`; they are what the
 tests check. The `*_widget` functions only wire ipywidgets controls to a summary and its plot
-(lessons 01 to 06 declare their sliders, text and figure for `summary_widget`).
+(lessons 01 to 06 and 13 declare their sliders, text and figure for `summary_widget`).
 
-Each lesson's widget lives beside its lesson (`lesson01` ... `lesson12`, as in
+Each lesson's widget lives beside its lesson (`lesson01` ... `lesson13`, as in
 `lwcnn.exercises`); what they share (clamping, sliders, the live re-render, the describe
 texts' `format_lines`) is in `controls`.
 Every public name is here too:
@@ -61,12 +61,16 @@ from lwcnn.widgets.lesson11 import (
     tinynet_widget,
 )
 from lwcnn.widgets.lesson12 import describe_quant_grid, layer_choices, quant_grid_summary, quant_grid_widget
+from lwcnn.widgets.lesson13 import describe_fire, fire_summary, fire_widget
 
 __all__ = [
     "describe_quant_grid",
     "layer_choices",
     "quant_grid_summary",
     "quant_grid_widget",
+    "describe_fire",
+    "fire_summary",
+    "fire_widget",
     "BUSY_TEXT",
     "GUMBEL_TOY_LOGITS",
     "RENDER_LOCK",

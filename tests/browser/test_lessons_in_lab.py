@@ -137,6 +137,13 @@ LESSONS = [
         "quant_grid_widget(model, bits=4, per_channel=True, symmetric=True)",
         _quant_grid_widget,
     ),
+    Lesson(
+        "13_other_families.ipynb",
+        "fire_widget(in_channels=96, expand_channels=128, squeeze_ratio=0.125, share_3x3=0.5, feature_size=55)",
+        lambda: widgets.fire_widget(
+            in_channels=96, expand_channels=128, squeeze_ratio=0.125, share_3x3=0.5, feature_size=55
+        ),
+    ),
 ]
 
 
