@@ -7,7 +7,7 @@ input; BatchNorm statistics and the linear layers randomised first so that a mis
 would show). Then the same for every model timm also has (`lwcnn.models.TIMM_NAMES`), built by
 timm with random weights (no download) and loaded with `load_timm_weights`, at each network's own
 input size (`lwcnn.models.cost(name).input_size`: 384 for EfficientNetV2-S, 106-192 for the
-TinyNets). Runs in about two minutes on 2 CPU cores.
+TinyNets). Runs in under a minute on 2 CPU cores.
 
     .venv/bin/python benchmarks/zoo_parity.py
 
