@@ -674,7 +674,7 @@ def test_the_saved_comparison_is_of_the_current_settings():
 
 @settings(max_examples=100, deadline=None)
 @given(
-    accuracy=st.floats(0.0, 1.0),
+    accuracy=st.one_of(st.just(0.0), st.floats(1e-3, 1.0)),  # no subnormals: their ratios round to 1
     step_time=st.floats(0.01, 100.0),
     params=st.floats(0.01, 100.0),
     factor=st.floats(1.01, 10.0),

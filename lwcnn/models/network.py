@@ -249,17 +249,14 @@ def _network_cost(spec: NetworkSpec, input_size: tuple[int, int]) -> NetworkCost
             if name == "classifier":  # after the global average pooling: on the pooled 1x1 map
                 height = width = 1
             params = macs = 0
-            previous = None  # (layer, its input size, its cost): a block repeated in place costs the same
+            last = last_size = step = None  # a block repeated in place costs what it cost before
             for layer in layers:
                 if layer.in_channels != channels:
                     raise ValueError(
                         f"{name}: {type(layer).__name__} expects {layer.in_channels} channels, gets {channels}"
                     )
-                if previous is not None and layer is previous[0] and previous[1] == (height, width):
-                    step = previous[2]  # the same spec object on the same map (`[block] * n`)
-                else:
-                    step = layer._cost(height, width)
-                    previous = (layer, (height, width), step)
+                if layer is not last or last_size != (height, width):  # not the same spec on the same map
+                    last, last_size, step = layer, (height, width), layer._cost(height, width)
                 step_params, step_macs, channels, height, width = step
                 params += step_params
                 macs += step_macs
