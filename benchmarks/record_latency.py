@@ -51,8 +51,9 @@ from torch import nn
 
 from lwcnn import cost as C
 from lwcnn import guidelines, lut, models
-from lwcnn.blocks import ConvBNAct, DepthwiseSeparable, HSigmoid, HSwish, InvertedResidual
+from lwcnn.blocks import ConvBNAct, DepthwiseSeparable, FusedMBConv, HSigmoid, HSwish, InvertedResidual
 from lwcnn.counting import count_model
+from lwcnn.models.mobilenet_v3 import LAST_STAGE_KINDS, build_last_stage, last_stage_cost
 
 TABLES = ("separable", "kernel", "activation", "se", "zoo", "guidelines", "precision", "fused")
 THREADS = 1
@@ -177,9 +178,6 @@ FUSED_EXPANSION = 4
 def fused_items(batch: int) -> list[Item]:
     """Lesson 13: an MBConv and a Fused-MBConv of the same widths (expansion 4, 3x3, SiLU, no SE)
     at early and late stage shapes; and MobileNetV3-Large's original and efficient last stage."""
-    from lwcnn.blocks import FusedMBConv
-    from lwcnn.models.mobilenet_v3 import LAST_STAGE_KINDS, build_last_stage, last_stage_cost
-
     items = []
     for size, c in FUSED_SHAPES:
         e = FUSED_EXPANSION * c

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import KW_ONLY, dataclass, field
 from typing import ClassVar, NamedTuple
 
+from torch import nn
+
 from lwcnn import cost as C
-from lwcnn.blocks import ConvBNAct, InvertedResidual
+from lwcnn.blocks import ConvBNAct, InvertedResidual, chain_cost
 from lwcnn.models.layers import Activation, BatchNorm, Dropout, Flatten, Linear
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, without_first_stride
 from lwcnn.tables import table
@@ -181,18 +183,14 @@ def last_stage(kind: str, in_channels: int = 160, num_classes: int = 1000) -> tu
 def last_stage_cost(kind: str, size: int = 7) -> tuple[int, int]:
     """(params, MACs) of `last_stage(kind)` on a `size x size` map: its layers before pooling at
     that size, those after pooling at 1x1 (the pooling itself does no multiply-adds)."""
-    from lwcnn.blocks import chain_cost
-
     before, after = last_stage(kind)
     params, macs, *_ = chain_cost(before, size, size)
     after_params, after_macs, *_ = chain_cost(after, 1, 1)
     return params + after_params, macs + after_macs
 
 
-def build_last_stage(kind: str):
+def build_last_stage(kind: str) -> nn.Sequential:
     """`last_stage(kind)` as one module: the layers, global average pooling, the layers after it."""
-    from torch import nn
-
     before, after = last_stage(kind)
     return nn.Sequential(
         *(spec.build() for spec in before), nn.AdaptiveAvgPool2d(1), *(spec.build() for spec in after)
