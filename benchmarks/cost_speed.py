@@ -18,12 +18,15 @@ before each tenth of the thop pass and one after it, 11 in all, each after an un
 60 other architectures and with every cache cleared; the cold figure is their median.
 
     .venv/bin/python benchmarks/cost_speed.py
+    .venv/bin/python benchmarks/cost_speed.py --families mobilenet_v2,mobilenet_v3_large,mobilenet_v3_small
 
+`--families` times another mix (the second line: the MobileNets alone, the mix before lesson 13).
 The last line reads `cost_speedup_vs_thop=<cold ratio> specs_per_second=<cold answers per s>`.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import random
@@ -50,13 +53,15 @@ REPEATS = 20
 THOP_SLICES = 10  # a cold lwcnn pass before each slice of the thop pass, and one after
 
 
-def random_architectures(count: int = ARCHITECTURES, seed: int = SEED) -> list[tuple[str, float, int]]:
-    """`count` distinct (name, width_multiplier, resolution) triples, families in turn."""
+def random_architectures(
+    count: int = ARCHITECTURES, seed: int = SEED, families: tuple[str, ...] = FAMILIES
+) -> list[tuple[str, float, int]]:
+    """`count` distinct (name, width_multiplier, resolution) triples, `families` in turn."""
     rng = random.Random(seed)
     chosen: list[tuple[str, float, int]] = []
     while len(chosen) < count:
         architecture = (
-            FAMILIES[len(chosen) % len(FAMILIES)],
+            families[len(chosen) % len(families)],
             round(rng.uniform(0.25, 1.5), 2),
             rng.randrange(96, 257, 8),
         )
@@ -100,12 +105,26 @@ def time_thop(architectures: list[tuple[str, float, int]]) -> tuple[list[float],
     return seconds, matches
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--families",
+        default=",".join(FAMILIES),
+        help="comma-separated zoo names that take a width multiplier (default: the seven above)",
+    )
+    families = tuple(name for name in parser.parse_args(argv).families.split(",") if name)
+    unknown = [name for name in families if "width_multiplier" not in models.options(name)]
+    if not families or unknown:
+        parser.error(
+            f"--families: {', '.join(unknown) or 'none given'}: need zoo names with a width multiplier"
+        )
     torch.set_num_threads(1)
-    architectures = random_architectures()
+    architectures = random_architectures(families=families)
     count = len(architectures)
 
-    warmup = random_architectures(count, seed=SEED + 1)  # warms the interpreter, not the caches
+    warmup = random_architectures(
+        count, seed=SEED + 1, families=families
+    )  # warms the interpreter, not the caches
     cold_passes, thop_seconds, thop_param_matches = [], [], 0
     size = -(-count // THOP_SLICES)
     for start in range(0, count, size):
@@ -118,7 +137,7 @@ def main() -> None:
     repeated_s = min(time_cost(architectures) for _ in range(REPEATS))
     thop_s = sum(thop_seconds)
 
-    print(f"{count} architectures: {', '.join(FAMILIES)}; widths 0.25-1.5, resolutions 96-256")
+    print(f"{count} architectures: {', '.join(families)}; widths 0.25-1.5, resolutions 96-256")
     print(
         f"thop.profile:          {thop_s / count * 1e3:9.2f} ms per architecture (median {statistics.median(thop_seconds) * 1e3:.2f} ms)"
     )
