@@ -153,6 +153,21 @@ def conv2d_output_size(
     return _like(input_size, (out[0], out[1]))
 
 
+def window_out(height: int, width: int, kernel_size: int, stride: int, padding: int) -> tuple[int, int]:
+    """`conv2d_output_size` of a square window on a `height` x `width` map, for arguments checked
+    already (a layer spec's own fields): the same sizes, and the same error for a map smaller
+    than the window, without checking each argument again.
+
+    >>> window_out(56, 57, 3, 2, 1), conv2d_output_size((56, 57), 3, 2, 1)
+    ((28, 29), (28, 29))
+    """
+    if (height if height < width else width) + 2 * padding < kernel_size:
+        return conv2d_output_size((height, width), kernel_size, stride, padding)  # raises, saying why
+    return (height + 2 * padding - kernel_size) // stride + 1, (
+        width + 2 * padding - kernel_size
+    ) // stride + 1
+
+
 def conv2d_params(
     in_channels: int, out_channels: int, kernel_size: Size, groups: int = 1, bias: bool = False
 ) -> int:

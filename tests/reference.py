@@ -166,6 +166,7 @@ def reference_cost(spec, size: C.Size) -> B.BlockCost:
         return B.BlockCost(params, macs, spec.out_channels, out_size)
     if isinstance(spec, M.MaxPool):
         height, width = checks.check_pair("input_size", size)
+        C.conv2d_output_size((height, width), spec.kernel_size, spec.stride, spec.padding)  # a map too small
         return B.BlockCost(0, 0, spec.channels, (_pooled(spec, height), _pooled(spec, width)))
     if isinstance(spec, (M.Flatten, M.Dropout)):
         return B.BlockCost(0, 0, spec.channels, checks.check_pair("input_size", size))

@@ -527,6 +527,16 @@ def test_connect_image_points_the_readers_at_the_tap():
         B.connect_image(nn.Sequential(unit.build()))
 
 
+@given(branches=st.integers(1, 8), limit=st.none() | st.integers(1, 20))
+def test_eesp_dilations_are_the_rule_sorted(branches, limit):
+    """Branch k has dilation k if its span 2k + 1 fits the limit, else 1; the rates ascend."""
+    rates = B.EESPUnit(
+        4 * branches * branches, 4 * branches * branches, branches=branches, receptive_field_limit=limit
+    ).dilations
+    expected = [k if limit is None or 2 * k + 1 <= limit else 1 for k in range(1, branches + 1)]
+    assert rates == tuple(sorted(expected))
+
+
 def test_eesp_dilations_follow_the_receptive_field_limits():
     """k-th branch: dilation k (span 2k + 1), 1 past the limit, sorted: the authors' r_lim rule,
     13, 11, 9, 7, 5 at ESPNetv2's five levels."""

@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracles import counted_macs, counted_params
+from reference import outcome
 from torch import nn
 from torchvision.models._utils import _make_divisible
 from torchvision.ops import SqueezeExcitation
@@ -304,3 +305,20 @@ def test_cost_module_is_plain_python():
         }
         stdlib = {"__future__", "math", "fractions", "collections", "collections.abc", "typing"}
         assert imported <= stdlib | {"lwcnn.checks"}, (module.__name__, imported)
+
+
+@given(
+    height=st.integers(1, 40),
+    width=st.integers(1, 40),
+    kernel_size=st.integers(1, 7),
+    stride=st.integers(1, 4),
+    padding=st.integers(0, 3),
+)
+def test_window_out_is_conv2d_output_size_with_its_error(height, width, kernel_size, stride, padding):
+    """The layers' fast path gives torch's pooled size, or the checked function's error."""
+    fast = outcome(lambda: cost.window_out(height, width, kernel_size, stride, padding))
+    checked = outcome(lambda: cost.conv2d_output_size((height, width), kernel_size, stride, padding))
+    assert fast == checked
+    if 2 * padding <= kernel_size and min(height, width) + 2 * padding >= kernel_size:
+        pooled = nn.MaxPool2d(kernel_size, stride, padding)(torch.zeros(1, 1, height, width))
+        assert fast == tuple(pooled.shape[2:])

@@ -326,13 +326,18 @@ class EESPUnit(BlockSpec):
 
     def layers(self) -> tuple[ConvBNAct, list[ConvBNAct], ConvBNAct]:
         """(reduce, the K dilated depthwise convs side by side on its output, expand)."""
-        k, d, n = self.branches, self.reduced_channels, self.branch_channels
-        reduce = ConvBNAct(self.in_channels, d, 1, groups=k, activation="prelu")
-        dilated = [
-            ConvBNAct(d, d, 3, self.stride, groups=d, dilation=rate, activation=None, norm=False)
-            for rate in self.dilations
-        ]
-        return reduce, dilated, ConvBNAct(n, n, 1, groups=k, activation=None)
+        return self._reduce(), [self._dilated(rate) for rate in self.dilations], self._expand()
+
+    def _reduce(self) -> ConvBNAct:
+        return ConvBNAct(self.in_channels, self.reduced_channels, 1, groups=self.branches, activation="prelu")
+
+    def _dilated(self, rate: int) -> ConvBNAct:
+        d = self.reduced_channels
+        return ConvBNAct(d, d, 3, self.stride, groups=d, dilation=rate, activation=None, norm=False)
+
+    def _expand(self) -> ConvBNAct:
+        n = self.branch_channels
+        return ConvBNAct(n, n, 1, groups=self.branches, activation=None)
 
     def shortcut_layers(self) -> list[AvgPool]:
         """Stride 2: the 3x3 average pooling of the input; stride 1: nothing (identity or none)."""
@@ -352,11 +357,15 @@ class EESPUnit(BlockSpec):
         """The reduce conv, the dilated convs side by side on its output, BN + PReLU on their
         concat, the expand conv (all from `layers()`); the image's shortcut at the output's size;
         the last PReLU. Pooling costs nothing."""
-        reduce, dilated, expand = self.layers()
-        params, macs, _, height, width = reduce._cost(height, width)
-        # the K depthwise convs differ only in their dilation, which changes no count: one, K times
-        step_params, step_macs, _, out_height, out_width = dilated[0]._cost(height, width)
-        params, macs = params + len(dilated) * step_params, macs + len(dilated) * step_macs
+        expand = self._expand()
+        params, macs, _, height, width = self._reduce()._cost(height, width)
+        # the K depthwise convs of `layers()` differ only in their dilation, which changes no
+        # count: the first, K times
+        step_params, step_macs, _, out_height, out_width = self._dilated(self.dilations[0])._cost(
+            height, width
+        )
+        k = self.branches
+        params, macs = params + k * step_params, macs + k * step_macs
         step_params, step_macs, *_ = expand._cost(out_height, out_width)
         params += step_params + _bn_prelu_params(expand.in_channels)
         image_params, image_macs, *_ = chain_cost(self.image_layers(), out_height, out_width)
@@ -365,5 +374,10 @@ class EESPUnit(BlockSpec):
 
 
 def _eesp_dilations(branches: int, limit: int | None) -> tuple[int, ...]:
-    """d_k = k, or 1 where the span 2k + 1 passes `limit`; ascending."""
-    return tuple(sorted(k if limit is None or 2 * k + 1 <= limit else 1 for k in range(1, branches + 1)))
+    """d_k = k, or 1 where the span 2k + 1 passes `limit`; ascending: the fallen-back 1s first.
+
+    >>> _eesp_dilations(4, None), _eesp_dilations(4, 7), _eesp_dilations(4, 2)
+    ((1, 2, 3, 4), (1, 1, 2, 3), (1, 1, 1, 1))
+    """
+    kept = branches if limit is None else max(0, min(branches, (limit - 1) // 2))  # 2k + 1 <= limit
+    return (1,) * (branches - kept) + tuple(range(1, kept + 1))

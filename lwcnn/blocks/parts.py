@@ -39,9 +39,8 @@ class AvgPool(SameChannels):
         return nn.AvgPool2d(self.kernel_size, self.stride, self.padding)
 
     def _cost(self, height: int, width: int) -> LayerCost:
-        # the checked function: without "same" padding a map can be smaller than the window
-        window = (self.kernel_size, self.stride, self.padding)
-        out_height, out_width = C.conv2d_output_size((height, width), *window)
+        # without "same" padding a map can be smaller than the window: `window_out` says so
+        out_height, out_width = C.window_out(height, width, self.kernel_size, self.stride, self.padding)
         return 0, 0, self.channels, out_height, out_width
 
 

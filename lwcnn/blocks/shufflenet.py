@@ -218,21 +218,21 @@ class ShuffleNetV1Unit(BlockSpec):
 
     def branches(self) -> tuple[list[AvgPool], list]:
         """(shortcut, residual branch): the shortcut is empty (identity) at stride 1."""
+        return ([] if self.stride == 1 else [AvgPool(self.in_channels, 3, 2, 1)]), self._residual_branch()
+
+    def _residual_branch(self) -> list:
         m, mid, g = self.in_channels, self.bottleneck, self.groups
-        shortcut = [] if self.stride == 1 else [AvgPool(m, 3, 2, 1)]
-        main = [
+        return [
             ConvBNAct(m, mid, 1, groups=g if self.grouped_first else 1),
             ChannelShuffle(mid, g),
             ConvBNAct(mid, mid, 3, self.stride, groups=mid, activation=None),
             ConvBNAct(mid, self.branch_channels, 1, groups=g, activation=None),
         ]
-        return shortcut, main
 
     def build(self) -> ShuffleV1Block:
         return ShuffleV1Block(self)
 
     def _cost(self, height: int, width: int) -> LayerCost:
         """The residual branch of `branches()`; the shortcut (identity or pooling) costs nothing."""
-        _, main = self.branches()
-        params, macs, _, out_height, out_width = chain_cost(main, height, width)
+        params, macs, _, out_height, out_width = chain_cost(self._residual_branch(), height, width)
         return params, macs, self.out_channels, out_height, out_width

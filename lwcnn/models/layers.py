@@ -97,17 +97,19 @@ class MaxPool(PassThrough):
         return nn.MaxPool2d(self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode)
 
     @staticmethod
-    def _pooled(length: int, kernel_size: int, stride: int, padding: int, ceil_mode: bool) -> int:
-        floor = C.conv2d_output_size(length, kernel_size, stride, padding)
-        if not ceil_mode:
-            return floor
+    def _ceil_pooled(length: int, kernel_size: int, stride: int, padding: int) -> int:
+        """The output length with `ceil_mode`: rounded up, less a last window that would start
+        in the right padding."""
         k, s, p = kernel_size, stride, padding
         out = -(-(length + 2 * p - k) // s) + 1  # ceil division
         return out - 1 if (out - 1) * s >= length + p else out
 
     def _cost(self, height: int, width: int) -> LayerCost:
-        window = (self.kernel_size, self.stride, self.padding, self.ceil_mode)
-        return 0, 0, self.channels, self._pooled(height, *window), self._pooled(width, *window)
+        k, s, p = self.kernel_size, self.stride, self.padding
+        out_height, out_width = C.window_out(height, width, k, s, p)  # floor; raises on a too-small map
+        if self.ceil_mode:
+            out_height, out_width = self._ceil_pooled(height, k, s, p), self._ceil_pooled(width, k, s, p)
+        return 0, 0, self.channels, out_height, out_width
 
 
 @frozen_spec
