@@ -9,7 +9,14 @@ this order:
   interface, and the `search` loop;
 - `benchmark.py`: the course's tabular benchmark (every network of `TABLE_SPACE` trained and
   recorded) and how a strategy is scored on it;
-- `fbnet.py`: FBNet's supernet, Gumbel-softmax weights, latency-aware loss and search on digits.
+- `fbnet.py`: FBNet's supernet, Gumbel-softmax weights, latency-aware loss and search on digits;
+- `masking.py`: FBNetV2's channel search: every width of a layer is a mask on one shared conv;
+- `netadapt.py`: NetAdapt, shrinking a trained network one layer at a time to a latency budget;
+- `predictor.py`: an accuracy predictor from the architecture encoding, and evolution it guides;
+- `optuna_search.py`: Optuna's samplers (TPE, GP, NSGA-II) behind the same ask/tell interface,
+  and the hypervolume of a two-objective search's front;
+- `distributed.py`: a queue of jobs in an Optuna storage, so many workers on many machines share
+  one search or one table build.
 
 Everything is importable from `lwcnn.nas` itself:
 
@@ -43,6 +50,39 @@ from lwcnn.nas.fbnet import (
     fbnet_search,
     gumbel_softmax,
     supernet_blocks,
+)
+from lwcnn.nas.masking import (
+    MASKED_SEARCH,
+    MASKED_WIDTHS,
+    ChannelMask,
+    MaskedSearchResult,
+    MaskedSupernet,
+    WidthLatency,
+    macs_latency_table,
+    masked_search,
+    table_from_lut,
+)
+from lwcnn.nas.netadapt import NetAdapt, NetAdaptIteration, Proposal, UniformScaling, uniform_scaling_at
+from lwcnn.nas.optuna_search import (
+    FRONT_BUDGET,
+    OPTUNA_SETTINGS,
+    SAMPLERS,
+    FrontSearch,
+    OptunaStrategy,
+    hypervolume_2d,
+    hypervolume_ratio,
+    nsga2_search,
+    optuna_strategy,
+)
+from lwcnn.nas.predictor import (
+    PREDICTOR_SETTINGS,
+    AccuracyPredictor,
+    PredictorEvolution,
+    arch_features,
+    fit_predictor,
+    kendall_tau,
+    predictor_rank_correlation,
+    predictor_strategy,
 )
 from lwcnn.nas.reward import (
     EFFICIENTNET_V2_EXPONENTS,
@@ -117,6 +157,38 @@ __all__ = [
     "EFFICIENTNET_V2_EXPONENTS",
     "pareto_front",
     "search",
+    # lesson 14: searching widths, predictors, Optuna
+    "ChannelMask",
+    "MASKED_SEARCH",
+    "MASKED_WIDTHS",
+    "MaskedSearchResult",
+    "MaskedSupernet",
+    "WidthLatency",
+    "macs_latency_table",
+    "masked_search",
+    "table_from_lut",
+    "NetAdapt",
+    "NetAdaptIteration",
+    "Proposal",
+    "UniformScaling",
+    "uniform_scaling_at",
+    "AccuracyPredictor",
+    "PREDICTOR_SETTINGS",
+    "PredictorEvolution",
+    "arch_features",
+    "fit_predictor",
+    "kendall_tau",
+    "predictor_rank_correlation",
+    "predictor_strategy",
+    "FRONT_BUDGET",
+    "FrontSearch",
+    "OPTUNA_SETTINGS",
+    "OptunaStrategy",
+    "SAMPLERS",
+    "hypervolume_2d",
+    "hypervolume_ratio",
+    "nsga2_search",
+    "optuna_strategy",
     # what benchmarks and tests use besides
     "Arch",
     "DECISIONS",
