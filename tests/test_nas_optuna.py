@@ -297,3 +297,21 @@ def test_front_search_refuses_what_it_cannot_do(course_rows, heldout):
         O.nsga2_search(heldout[0], nas.TABLE_SPACE, trials=5)
     with pytest.raises(ValueError, match="each of the space's 216 networks once"):
         O.nsga2_search(course_rows[:100], trials=5)
+
+
+def test_strategies_sharing_a_storage_run_one_search(tmp_path):
+    """Two workers on one journal file: the second's study holds the first's results, and what
+    it asks is sampled knowing them (TPE, past its random start-up trials)."""
+    from lwcnn.nas.optuna_search import OptunaStrategy
+
+    url = f"journal:{tmp_path / 'search.log'}"
+    first = OptunaStrategy(nas.TABLE_SPACE, seed=0, storage=url, study_name="shared", n_startup_trials=3)
+    for _ in range(4):
+        arch = first.ask()
+        first.tell(arch, float(len(first.history)))
+    second = OptunaStrategy(nas.TABLE_SPACE, seed=1, storage=url, study_name="shared", n_startup_trials=3)
+    assert len(second.study.trials) == 4
+    second.tell(second.ask(), 0.5)
+    assert len(first.study.trials) == 5
+    alone = OptunaStrategy(nas.TABLE_SPACE, seed=0, storage=url, study_name="other")
+    assert len(alone.study.trials) == 0

@@ -72,6 +72,7 @@ def open_study(
     grace_seconds: int | None = None,
     max_retry: int = 3,
     direction: str = "maximize",
+    sampler: optuna.samplers.BaseSampler | None = None,
 ) -> optuna.Study:
     """The study `name` in the storage at `storage_url`, created if it does not exist yet.
 
@@ -82,7 +83,9 @@ def open_study(
     `heartbeat_seconds` while it trains; a RUNNING trial silent for `grace_seconds` (default
     twice the heartbeat) counts as dead and its job is enqueued again, up to `max_retry` times
     (then the next `enqueue_jobs` adds it again). `heartbeat_seconds=None` turns that off; the
-    journal has no heartbeat (see `requeue_running`).
+    journal has no heartbeat (see `requeue_running`). `sampler` is this process's sampler: a
+    search shared by workers (`OptunaStrategy(storage=...)`) has each worker sample from every
+    worker's results; a queue of jobs needs none.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string (the study's name), got {name!r}")
@@ -93,7 +96,9 @@ def open_study(
     checks.check_int("max_retry", max_retry, minimum=0)
     storage = _storage(storage_url, heartbeat_seconds, grace_seconds, max_retry)
     # load_if_exists: two workers that create the same study at once both get it.
-    return optuna.create_study(storage=storage, study_name=name, direction=direction, load_if_exists=True)
+    return optuna.create_study(
+        storage=storage, study_name=name, direction=direction, sampler=sampler, load_if_exists=True
+    )
 
 
 def _storage(

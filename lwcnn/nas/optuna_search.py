@@ -144,17 +144,32 @@ class OptunaStrategy(Strategy):
     architecture is a ValueError, and asking again before telling marks the pending trial failed
     (Optuna's "no result"), so samplers do not wait on it. Seeded: the same seed, settings and
     rewards ask the same architectures. `sampler_settings` go to the sampler (`make_sampler`).
+
+    `storage` (a URL of `lwcnn.nas.distributed.open_study`: `journal:PATH`, `sqlite:///PATH`,
+    `postgresql://...`) puts the study there instead, under `study_name`: strategies in several
+    processes or machines with the same URL and name then run *one* search, each sampling from
+    every worker's results (give each worker its own seed).
     """
 
     def __init__(
-        self, space: SearchSpace, seed: int = 0, sampler: str = "tpe", **sampler_settings: Any
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        sampler: str = "tpe",
+        storage: str | None = None,
+        study_name: str = "lwcnn_search",
+        **sampler_settings: Any,
     ) -> None:
         super().__init__(space, seed)
         optuna = _optuna()
         self.sampler = sampler
-        self.study = optuna.create_study(
-            direction="maximize", sampler=make_sampler(sampler, seed, **sampler_settings)
-        )
+        made = make_sampler(sampler, seed, **sampler_settings)
+        if storage is None:
+            self.study = optuna.create_study(direction="maximize", sampler=made)
+        else:
+            from lwcnn.nas.distributed import open_study  # imports Optuna: only for a shared search
+
+            self.study = open_study(storage, study_name, heartbeat_seconds=None, sampler=made)
         self._pending: tuple[Arch, optuna.trial.Trial] | None = None
 
     def ask(self) -> Arch:
