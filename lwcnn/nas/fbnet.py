@@ -22,7 +22,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,9 @@ from torch import nn
 
 from lwcnn import checks
 from lwcnn.nas.space import DECISIONS, Arch, BlockChoice, SearchSpace
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lwcnn.data import DigitsSplit
 
 # `alpha = 0.2, beta = 0.6` are the values of public re-implementations, with LAT in milliseconds
 # on a phone (FBNet-A..C: 19.8-28.1 ms on a Samsung S8). Our networks run in about 1 ms, and
@@ -301,6 +304,55 @@ DIGITS_SEARCH: dict[str, Any] = {
 }
 
 
+def check_search_settings(
+    epochs: int,
+    warmup_epochs: int,
+    image_size: int,
+    batch_size: int,
+    weight_lr: float,
+    theta_lr: float,
+    theta_fraction: float,
+    temperature: float,
+    temperature_decay: float,
+) -> None:
+    """The checks of a differentiable search's settings (`fbnet_search`, `masked_search`)."""
+    for name, value in (("epochs", epochs), ("image_size", image_size), ("batch_size", batch_size)):
+        checks.check_int(name, value)
+    if (
+        isinstance(warmup_epochs, bool)
+        or not isinstance(warmup_epochs, int)
+        or not 0 <= warmup_epochs < epochs
+    ):
+        raise ValueError(f"warmup_epochs must be an int in [0, epochs={epochs}), got {warmup_epochs!r}")
+    checks.check_interval("theta_fraction", theta_fraction, 0, 1, low_closed=False, high_closed=False)
+    checks.check_greater("weight_lr", weight_lr)
+    checks.check_greater("theta_lr", theta_lr)
+    annealed_temperature(0, temperature, temperature_decay)  # checks both
+
+
+def search_loaders(
+    image_size: int, batch_size: int, theta_fraction: float, seed: int
+) -> tuple[DigitsSplit, dict[str, torch.utils.data.DataLoader]]:
+    """Digits at `image_size`, and its training images split in two seeded loaders: "theta"
+    (`theta_fraction` of them, for the architecture's steps) and "weights" (the rest)."""
+    from lwcnn.data import digits_tensors
+
+    split = digits_tensors(image_size=image_size, seed=seed)
+    order = torch.randperm(len(split.train_labels), generator=torch.Generator().manual_seed(seed))
+    cut = round(theta_fraction * len(order))
+    parts = {"theta": order[:cut], "weights": order[cut:]}
+    loaders = {
+        name: torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(split.train_images[index], split.train_labels[index]),
+            batch_size=batch_size,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(seed + offset),
+        )
+        for offset, (name, index) in enumerate(parts.items())
+    }
+    return split, loaders
+
+
 def fbnet_search(
     space: SearchSpace,
     latency: SupernetLatency,
@@ -327,37 +379,22 @@ def fbnet_search(
     """
     from tqdm.auto import tqdm
 
-    from lwcnn.data import digits_tensors
-
-    for name, value in (("epochs", epochs), ("image_size", image_size), ("batch_size", batch_size)):
-        checks.check_int(name, value)
-    if (
-        isinstance(warmup_epochs, bool)
-        or not isinstance(warmup_epochs, int)
-        or not 0 <= warmup_epochs < epochs
-    ):
-        raise ValueError(f"warmup_epochs must be an int in [0, epochs={epochs}), got {warmup_epochs!r}")
-    checks.check_interval("theta_fraction", theta_fraction, 0, 1, low_closed=False, high_closed=False)
-    checks.check_greater("weight_lr", weight_lr)
-    checks.check_greater("theta_lr", theta_lr)
-    annealed_temperature(0, temperature, temperature_decay)  # checks both
+    check_search_settings(
+        epochs,
+        warmup_epochs,
+        image_size,
+        batch_size,
+        weight_lr,
+        theta_lr,
+        theta_fraction,
+        temperature,
+        temperature_decay,
+    )
     cheapest_ms = latency.fixed_ms + sum(min(row) for row in latency.block_ms)
     fbnet_loss(torch.zeros(()), cheapest_ms, alpha, beta, unit_ms)  # checks alpha, beta, unit_ms
 
     start = time.perf_counter()
-    split = digits_tensors(image_size=image_size, seed=seed)
-    order = torch.randperm(len(split.train_labels), generator=torch.Generator().manual_seed(seed))
-    cut = round(theta_fraction * len(order))
-    parts = {"theta": order[:cut], "weights": order[cut:]}
-    loaders = {
-        name: torch.utils.data.DataLoader(
-            torch.utils.data.TensorDataset(split.train_images[index], split.train_labels[index]),
-            batch_size=batch_size,
-            shuffle=True,
-            generator=torch.Generator().manual_seed(seed + offset),
-        )
-        for offset, (name, index) in enumerate(parts.items())
-    }
+    _, loaders = search_loaders(image_size, batch_size, theta_fraction, seed)
     supernet = Supernet(space, seed)
     weight_optimizer = torch.optim.Adam(supernet.weight_parameters(), lr=weight_lr)
     theta_optimizer = torch.optim.Adam([supernet.theta], lr=theta_lr)

@@ -53,7 +53,14 @@ from torch import nn
 
 from lwcnn import checks
 from lwcnn.models import SmallMobileNet
-from lwcnn.nas.fbnet import DIGITS_SEARCH, annealed_temperature, fbnet_loss, gumbel_softmax
+from lwcnn.nas.fbnet import (
+    DIGITS_SEARCH,
+    annealed_temperature,
+    check_search_settings,
+    fbnet_loss,
+    gumbel_softmax,
+    search_loaders,
+)
 
 # Width options of the three searched layers: (8, 16, 24, 32) times a base of 1, 2, 2 channels.
 MASKED_WIDTHS = tuple(tuple(base * width for width in (8, 16, 24, 32)) for base in (1, 2, 2))
@@ -477,22 +484,20 @@ def masked_search(
     and on 2 shared cores two spin-wait for each other (10-50x slower). Seeded: the same call
     gives the same result on the same machine.
     """
-    from lwcnn.data import digits_tensors
     from lwcnn.train import evaluate, recalibrate_batchnorm
 
-    for name, value in (("epochs", epochs), ("image_size", image_size), ("batch_size", batch_size)):
-        checks.check_int(name, value)
-    if (
-        isinstance(warmup_epochs, bool)
-        or not isinstance(warmup_epochs, int)
-        or not 0 <= warmup_epochs < epochs
-    ):
-        raise ValueError(f"warmup_epochs must be an int in [0, epochs={epochs}), got {warmup_epochs!r}")
-    checks.check_interval("theta_fraction", theta_fraction, 0, 1, low_closed=False, high_closed=False)
-    checks.check_greater("weight_lr", weight_lr)
-    checks.check_greater("theta_lr", theta_lr)
+    check_search_settings(
+        epochs,
+        warmup_epochs,
+        image_size,
+        batch_size,
+        weight_lr,
+        theta_lr,
+        theta_fraction,
+        temperature,
+        temperature_decay,
+    )
     checks.check_positive_int("threads", threads)
-    annealed_temperature(0, temperature, temperature_decay)  # checks both
     supernet = MaskedSupernet(widths, seed=seed)
     latency = macs_latency_table(supernet) if latency is None else latency
     if not isinstance(latency, WidthLatency) or latency.widths != supernet.widths:
@@ -507,18 +512,7 @@ def masked_search(
     torch.set_num_threads(threads)
     try:
         start = time.perf_counter()
-        split = digits_tensors(image_size=image_size, seed=seed)
-        order = torch.randperm(len(split.train_labels), generator=torch.Generator().manual_seed(seed))
-        cut = round(theta_fraction * len(order))
-        loaders = {
-            name: torch.utils.data.DataLoader(
-                torch.utils.data.TensorDataset(split.train_images[index], split.train_labels[index]),
-                batch_size=batch_size,
-                shuffle=True,
-                generator=torch.Generator().manual_seed(seed + offset),
-            )
-            for offset, (name, index) in enumerate((("theta", order[:cut]), ("weights", order[cut:])))
-        }
+        split, loaders = search_loaders(image_size, batch_size, theta_fraction, seed)
         schedule = (epochs, warmup_epochs, temperature, temperature_decay)
         optimizers = (
             torch.optim.Adam(supernet.weight_parameters(), lr=weight_lr),
