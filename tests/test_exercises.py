@@ -154,3 +154,18 @@ def test_a_students_lesson_runs_through_and_fails_exactly_its_checks(path):
     passed = [name for name, (ok, _) in results.items() if ok]
     assert not passed, f"{path.name}: the unfilled stubs pass {passed}"
     assert all("Test case failed" in printed for _, printed in results.values())
+
+
+def test_lesson14_checks_reject_wrong_answers_and_take_the_worked_examples():
+    from lwcnn.exercises import lesson14
+
+    assert lesson14.reference_filters_removed(32, 1000, 50_000, 70_000, 4) == 12  # the lesson's example
+    assert lesson14.reference_kendall_tau([1, 2, 3, 4], [10, 20, 40, 30]) == pytest.approx(4 / 6)
+    assert lesson14.reference_hypervolume([(0.9, 2.0), (0.8, 1.0)], (0.5, 3.0)) == pytest.approx(0.7)
+    with pytest.raises(AssertionError, match="filters_removed.*expected"):
+        lesson14.check_filters_removed(lambda c, per, fixed, target, step: c - (target - fixed) // per)
+    with pytest.raises(AssertionError, match="q_mask"):
+        lesson14.check_question("q_mask", 0.4)  # the widest width's weight alone
+    assert lesson14.check_question("q_mask", 0.7) == "q_mask: right"
+    with pytest.raises(AssertionError, match="q_netadapt"):
+        lesson14.check_question("q_netadapt", "a")

@@ -824,3 +824,56 @@ def test_fire_widget_re_renders_on_every_slider(capsys):
     ):
         sliders[label].value = value
         assert widgets.describe_fire(widgets.fire_summary(**expected)) in capsys.readouterr().out
+
+
+# --- lesson 14: the accuracy predictor ---------------------------------------------------------------
+
+
+@settings(max_examples=15, deadline=None)
+@given(share=st.floats(-1.0, 2.0), seed=st.integers(0, 5))
+def test_predictor_summary_ranks_the_held_out_networks_after_clamping(share, seed):
+    rows = nas.load_table()
+    s = widgets.predictor_summary(rows, share, seed)
+    assert 0.05 <= s["train_share"] <= 0.9
+    assert s["train_size"] + s["test_size"] == len(rows) and s["train_size"] >= 1 and s["test_size"] >= 1
+    assert len(s["recorded"]) == len(s["predicted"]) == s["test_size"]
+    assert s["tau"] == pytest.approx(nas.kendall_tau(s["predicted"], s["recorded"]))
+    tau, *_ = nas.predictor_rank_correlation(rows, nas.TABLE_SPACE, s["train_share"], seed=seed)
+    assert s["tau"] == pytest.approx(tau)
+
+
+def test_predictor_summary_at_half_the_table_ranks_well():
+    s = widgets.predictor_summary(nas.load_table(), 0.5, 0)
+    assert s["train_size"] == 108 and s["tau"] > 0.5
+    assert (
+        "ridge fitted on 108 networks (50% of the table), ranking the other 108"
+        in widgets.describe_predictor(s)
+    )
+
+
+def test_predictor_widget_refits_fast_on_every_move(capsys):
+    rows = nas.load_table()
+    widget = widgets.predictor_widget(rows, train_share=0.5)
+    share = widget.controls["train_share"]
+    capsys.readouterr()
+    for value in (0.1, 0.25, 0.9):
+        start = time.perf_counter()
+        share.value = value
+        seconds = time.perf_counter() - start
+        expected = widgets.describe_predictor(widgets.predictor_summary(rows, value))
+        assert expected in capsys.readouterr().out
+        assert seconds < 2.0, f"a move took {seconds:.2f} s"
+    plt.close("all")
+
+
+def test_predictor_widget_in_a_kernel_sends_one_png_and_closes_its_figure(monkeypatch):
+    import IPython
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    monkeypatch.setattr(IPython.display, "display", lambda *objs: shown.extend(objs))
+    widget = widgets.predictor_widget(nas.load_table(), train_share=0.5)
+    widget.controls["train_share"].value = 0.3
+    images = [o for o in shown if isinstance(o, IPython.display.Image)]
+    assert len(images) == 2 and plt.get_fignums() == []

@@ -5,7 +5,7 @@ them to valid ones and return numbers from `lwcnn.cost` and `lwcnn.models`; they
 tests check. The `*_widget` functions only wire ipywidgets controls to a summary and its plot
 (lessons 01 to 06 and 13 declare their sliders, text and figure for `summary_widget`).
 
-Each lesson's widget lives beside its lesson (`lesson01` ... `lesson13`, as in
+Each lesson's widget lives beside its lesson (`lesson01` ... `lesson14`, as in
 `lwcnn.exercises`); what they share (clamping, sliders, the live re-render, the describe
 texts' `format_lines`) is in `controls`.
 Every public name is here too:
@@ -62,6 +62,7 @@ from lwcnn.widgets.lesson11 import (
 )
 from lwcnn.widgets.lesson12 import describe_quant_grid, layer_choices, quant_grid_summary, quant_grid_widget
 from lwcnn.widgets.lesson13 import describe_fire, fire_summary, fire_widget
+from lwcnn.widgets.lesson14 import describe_predictor, predictor_scatter, predictor_summary, predictor_widget
 
 __all__ = [
     "describe_quant_grid",
@@ -71,6 +72,10 @@ __all__ = [
     "describe_fire",
     "fire_summary",
     "fire_widget",
+    "describe_predictor",
+    "predictor_scatter",
+    "predictor_summary",
+    "predictor_widget",
     "BUSY_TEXT",
     "GUMBEL_TOY_LOGITS",
     "RENDER_LOCK",

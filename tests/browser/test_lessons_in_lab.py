@@ -64,6 +64,12 @@ def _reward_widget() -> W.VBox:
     return widgets.reward_widget(nas.load_table())
 
 
+def _predictor_widget() -> W.VBox:
+    from lwcnn import nas
+
+    return widgets.predictor_widget(nas.load_table(), train_share=0.5)
+
+
 def _tinynet_widget() -> W.VBox:
     from lwcnn import scaling
 
@@ -144,6 +150,7 @@ LESSONS = [
             in_channels=96, expand_channels=128, squeeze_ratio=0.125, share_3x3=0.5, feature_size=55
         ),
     ),
+    Lesson("14_search_beyond_blocks.ipynb", "predictor_widget(rows, train_share=0.5)", _predictor_widget),
 ]
 
 
