@@ -197,9 +197,10 @@ def recalibrate_batchnorm(
     return model.eval()
 
 
-def _make_optimizer(
+def make_optimizer(
     name: str, parameters: Iterable[nn.Parameter], lr: float, weight_decay: float, momentum: float
 ) -> torch.optim.Optimizer:
+    """The optimizer `train` uses for `name` (one of `OPTIMIZERS`); SGD with Nesterov momentum."""
     if name == "adam":
         return torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
     if name == "adamw":
@@ -276,7 +277,7 @@ def train(
         shuffle_generator.manual_seed(seed)
 
     model.to(device)
-    optim = _make_optimizer(optimizer, model.parameters(), lr, weight_decay, momentum)
+    optim = make_optimizer(optimizer, model.parameters(), lr, weight_decay, momentum)
     schedule = _make_scheduler(scheduler, optim, lr, total_steps=epochs * len(train_loader))
     history = History()
 

@@ -66,7 +66,7 @@ from lwcnn.prune import (
     spec_of,
     unpruned_cfg,
 )
-from lwcnn.train import OPTIMIZERS, _make_optimizer, evaluate, resolve_device, set_seed
+from lwcnn.train import OPTIMIZERS, evaluate, make_optimizer, resolve_device, set_seed
 
 LatencyFn = Callable[[NetworkSpec], float]  # a network spec -> its predicted latency (or MACs)
 
@@ -338,7 +338,7 @@ class NetAdapt:
         if generator is not None:
             generator.manual_seed(seed)
         model.to(self.device).train()
-        optimizer = _make_optimizer(
+        optimizer = make_optimizer(
             self.optimizer, model.parameters(), self.lr, self.weight_decay, self.momentum
         )
         batches = iter(self.train_loader)
