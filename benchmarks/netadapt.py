@@ -58,7 +58,7 @@ from lwcnn.data import DISTORTED_TRAIN_COPIES, distorted_digits_tensors
 from lwcnn.nas.netadapt import NetAdapt, uniform_scaling_at
 from lwcnn.train import evaluate, set_seed, train
 
-OUT = paths.DATA_DIR / "netadapt.csv"
+OUT = paths.NETADAPT_RECORDING
 SEEDS = (0, 1, 2)
 WIDTH = 1.25  # of lesson 11's digits_base: 1.65M MACs, 88k parameters
 IMAGE_SIZE = scaling.DIGITS_RESOLUTION  # 24

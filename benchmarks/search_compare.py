@@ -53,8 +53,7 @@ from tqdm.auto import tqdm
 from lwcnn import latency, nas, paths
 
 ROOT = Path(__file__).resolve().parents[1]
-SAVED = ROOT / "data" / "search_compare.csv"
-NETADAPT = ROOT / "data" / "netadapt.csv"
+SAVED = paths.SEARCH_COMPARE
 TAU_SPLITS, TAU_SHARE = 20, 0.5
 COLUMNS = ("strategy", "seeds", "median", "q1", "q3", "worst", "failed")
 
@@ -86,23 +85,18 @@ def summary(counts: list[float]) -> dict[str, float]:
     }
 
 
-def netadapt_gaps(path: Path = NETADAPT) -> list[dict[str, float]]:
+def netadapt_gaps() -> list[dict[str, float]]:
     """Per seed of the NetAdapt recording: test accuracy and measured latency of the NetAdapt and
     the uniformly scaled network (same predicted latency budget)."""
-    rows, _ = paths.read_recorded_csv(path, "benchmarks/netadapt.py", minutes=15)
-    final: dict[str, dict[str, dict[str, str]]] = {}
-    for row in rows:
-        if row["kind"] in ("netadapt", "uniform"):
-            final.setdefault(row["seed"], {})[row["kind"]] = row
     return [
         {
-            "seed": int(seed),
+            "seed": seed,
             "netadapt": float(kinds["netadapt"]["test_accuracy"]),
             "uniform": float(kinds["uniform"]["test_accuracy"]),
             "netadapt_ms": float(kinds["netadapt"]["measured_ms"]),
             "uniform_ms": float(kinds["uniform"]["measured_ms"]),
         }
-        for seed, kinds in sorted(final.items())
+        for seed, kinds in nas.recorded_finals(nas.recorded_netadapt()).items()
     ]
 
 
@@ -162,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"NetAdapt seed {gap['seed']}: test accuracy {gap['netadapt']:.4f} vs uniform {gap['uniform']:.4f} "
             f"({100 * (gap['netadapt'] - gap['uniform']):+.2f} points); measured {gap['netadapt_ms']:.2f} vs "
-            f"{gap['uniform_ms']:.2f} ms (recorded: {NETADAPT.relative_to(ROOT)})"
+            f"{gap['uniform_ms']:.2f} ms (recorded: data/netadapt.csv)"
         )
     netadapt_gain = statistics.mean(100 * (gap["netadapt"] - gap["uniform"]) for gap in gaps)
 

@@ -134,12 +134,11 @@ def _mask_value() -> float:
 
 
 def _netadapt_verdict() -> str:
-    from lwcnn import paths
+    from lwcnn import nas
 
-    rows, _ = paths.read_recorded_csv(paths.DATA_DIR / "netadapt.csv", "benchmarks/netadapt.py", minutes=15)
+    finals = nas.recorded_finals(nas.recorded_netadapt()).values()
     test = {
-        kind: [float(r["test_accuracy"]) for r in rows if r["kind"] == kind]
-        for kind in ("netadapt", "uniform")
+        kind: [float(kinds[kind]["test_accuracy"]) for kinds in finals] for kind in ("netadapt", "uniform")
     }
     return "a" if sum(test["netadapt"]) > sum(test["uniform"]) else "b"
 

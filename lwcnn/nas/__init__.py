@@ -62,7 +62,15 @@ from lwcnn.nas.masking import (
     masked_search,
     table_from_lut,
 )
-from lwcnn.nas.netadapt import NetAdapt, NetAdaptIteration, Proposal, UniformScaling, uniform_scaling_at
+from lwcnn.nas.netadapt import (
+    NetAdapt,
+    NetAdaptIteration,
+    Proposal,
+    UniformScaling,
+    recorded_finals,
+    recorded_netadapt,
+    uniform_scaling_at,
+)
 from lwcnn.nas.optuna_search import (
     FRONT_BUDGET,
     OPTUNA_SETTINGS,
@@ -172,6 +180,8 @@ __all__ = [
     "Proposal",
     "UniformScaling",
     "uniform_scaling_at",
+    "recorded_netadapt",
+    "recorded_finals",
     "AccuracyPredictor",
     "PREDICTOR_SETTINGS",
     "PredictorEvolution",

@@ -48,13 +48,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from lwcnn import checks
+from lwcnn import checks, paths
 from lwcnn.models import NetworkSpec, ScaledNetwork
 from lwcnn.prune import (
     ChannelGroup,
@@ -423,3 +424,18 @@ def uniform_scaling_at(
         else:
             high = middle
     return UniformScaling(low, found, latency)
+
+
+def recorded_netadapt(path: str | Path = paths.NETADAPT_RECORDING) -> list[dict[str, str]]:
+    """The rows of NetAdapt's recording (`benchmarks/netadapt.py`, `data/netadapt.csv`): per seed
+    the start network, every iteration's proposals, and the final "netadapt" and "uniform" rows."""
+    return paths.read_recorded_csv(path, "benchmarks/netadapt.py", minutes=15)[0]
+
+
+def recorded_finals(rows: Iterable[dict[str, str]]) -> dict[int, dict[str, dict[str, str]]]:
+    """Per seed of `recorded_netadapt()` rows, its final rows by kind ("netadapt", "uniform")."""
+    finals: dict[int, dict[str, dict[str, str]]] = {}
+    for row in rows:
+        if row["kind"] in ("netadapt", "uniform"):
+            finals.setdefault(int(row["seed"]), {})[row["kind"]] = row
+    return dict(sorted(finals.items()))
