@@ -37,6 +37,16 @@ differed by 4.4% (lower quartiles) vs 6.2% (medians), and by 6.5% vs 9.1% with f
 timing windows; with medians the model's error was 3.7-4.7% in the final runs. Measure the
 table and the networks in the same session on a quiet machine; re-measure on another device.
 
+Other input sizes. The same model, one calibration fitted per size, holds from 32x32 to 224x224
+(`benchmarks/lut_accuracy.py --resolutions 32,64,128,224`; the errors are shipped in
+`data/latency/lut_accuracy/`) once freed memory stays in the process: with glibc's default
+allocator, from 64x64 up the page faults of re-allocated activations were most of a big block's
+time and depended on the blocks before it (`timing.steady_allocator` says more). Without that,
+the model was 6.5-10% off at 64x64. Small networks came out slightly over-predicted at every
+size with a scale alone (their blocks are evicted less by their own small neighbours than by a
+group's random ones): `LatencyTable.calibrate` therefore also fits the share of the in-context
+excess that networks of a size pay.
+
 `time_jobs` does the timing for `LatencyTable.measure_blocks`; a `Job` is one block being
 measured (its module, input and a pristine copy of the input), kept for later rounds.
 """

@@ -94,15 +94,22 @@ class Entry:
 
 @dataclass(frozen=True)
 class Calibration:
-    """What a table's context sum still misses, fitted on networks measured whole:
-    predicted = `scale` * context sum, for one `statistic`; `fitted_on` says which networks
-    (never the ones a benchmark evaluates on), `mape_percent` how well it fits them."""
+    """What a table's sums still miss, fitted on networks measured whole: predicted =
+    `scale * (plain + share * (context - plain))` (`LatencyTable.calibrate` says why), for one
+    `statistic`, at the input size `resolution`
+    (height, width; None: fitted at no stated size, as in tables written before sizes were told
+    apart); `fitted_on` says which networks (never the ones a benchmark evaluates on),
+    `mape_percent` how well it fits them."""
 
     scale: float = 1.0
     statistic: str = "p25"
     networks: int = 0
     mape_percent: float = 0.0
     fitted_on: str = ""
+    resolution: tuple[int, int] | None = None
+    share: float = (
+        1.0  # of the in-context excess a network pays: predicted = scale * (plain + share * excess)
+    )
 
 
 def check_statistic(statistic: Any) -> str:

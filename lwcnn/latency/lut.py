@@ -5,7 +5,7 @@ blocks, so that a search can price many networks without running one:
 
     >>> table = LatencyTable.build(network_blocks(network), threads=1)  # doctest: +SKIP
     >>> table.predict(network).latency_ms  # doctest: +SKIP
-    >>> table.save(DATA_DIR / f"{device_slug()}.lut.csv")  # doctest: +SKIP
+    >>> table.save(table_path(224, device_slug()))  # data/latency/<device>.224.lut.csv  # doctest: +SKIP
 
 The table maps `entry_key` (block, input shape, batch, device, threads; `entry.py`) to an
 `Entry` of measured times. The blocks of a network come from `walk.py` (the stem, head, global
@@ -18,6 +18,7 @@ plain CSV files (`save`, `load`; `table_file.py`) under `data/latency/`.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from lwcnn.latency.walk import (
     network_blocks,
     network_layers,
 )
-from lwcnn.paths import LATENCY_DIR
+from lwcnn.paths import LATENCY_DIR, TABLE_SUFFIX
 
 DATA_DIR = LATENCY_DIR  # lwcnn.lut's name for data/latency/, where the lessons' tables are shipped
 
@@ -70,14 +71,15 @@ class LatencyTable:
     ) -> None:
         self.statistic = check_statistic(statistic)
         self.metadata: dict[str, str] = dict(metadata or {})
-        self.calibrations: dict[tuple[str, int, str], Calibration] = {}
+        # by (device, threads, statistic, resolution): one scale per input size it was fitted at
+        self.calibrations: dict[tuple[str, int, str, tuple[int, int] | None], Calibration] = {}
         self._entries: dict[tuple, Entry] = {}
         self._samples: dict[tuple, tuple[list[float], list[float]]] = {}  # this session's, in seconds
         self._jobs: dict[tuple, Job] = {}  # the modules measured this session, kept for more rounds
         for entry in entries:
             self.add(entry)
         for device, threads, calibration in calibrations:
-            self.calibrations[(device, threads, calibration.statistic)] = calibration
+            self.calibrations[(device, threads, calibration.statistic, calibration.resolution)] = calibration
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -275,10 +277,12 @@ class LatencyTable:
         container = self._entries[entry_key(Container(), (batch_size, *CONTAINER_SHAPE), device, threads)]
         containers = container_calls(network)
         context = sum(row.context_ms for row in rows) + containers * container.context_ms(statistic)
-        scale = self.calibrations.get((device, threads, statistic), Calibration()).scale
+        calibration = self.calibration(layers[0].input_shape[2:], device, threads, statistic)
+        scale, share, plain = calibration.scale, calibration.share, sum(row.alone_ms for row in rows)
         return Prediction(
-            latency_ms=scale * context,
-            plain_ms=sum(row.alone_ms for row in rows),
+            latency_ms=scale * (plain + share * (context - plain)),
+            plain_ms=plain,
+            share=share,
             context_ms=context,
             scale=scale,
             statistic=statistic,
@@ -288,7 +292,32 @@ class LatencyTable:
             device=device,
             threads=threads,
             batch_size=batch_size,
+            calibrated_at=calibration.resolution,
         )
+
+    def calibration(
+        self,
+        resolution: C.Size,
+        device: str | None = None,
+        threads: int | None = None,
+        statistic: str | None = None,
+    ) -> Calibration:
+        """The calibration a prediction at input size `resolution` uses: the one fitted at that
+        size; else the one fitted at the nearest size (ratio of pixel counts); else one fitted at
+        no stated size; else none (scale 1)."""
+        device, threads = self._resolve(device, threads)
+        statistic = self.statistic if statistic is None else check_statistic(statistic)
+        height, width = checks.check_pair("resolution", resolution)
+        fitted = {
+            key[3]: calibration
+            for key, calibration in self.calibrations.items()
+            if key[:3] == (device, threads, statistic)
+        }
+        sized = [size for size in fitted if size is not None]
+        if sized:
+            nearest = min(sized, key=lambda size: (abs(math.log(size[0] * size[1] / (height * width))), size))
+            return fitted[nearest]
+        return fitted.get(None, Calibration(statistic=statistic))
 
     def calibrate(
         self,
@@ -299,25 +328,45 @@ class LatencyTable:
         threads: int | None = None,
         statistic: str | None = None,
         fitted_on: str = "",
+        fit_share: bool = True,
     ) -> Calibration:
-        """Fit and store the device's scale from (network, measured ms) pairs (the same statistic
-        of whole-network calls): least squares on relative errors, `scale = sum(r) / sum(r^2)`
-        with `r = context_ms / measured_ms`. Fit it on networks you will not evaluate on.
+        """Fit and store the device's calibration at one input size from (network, measured ms)
+        pairs (the same statistic of whole-network calls, every network at that size). Fit it on
+        networks you will not evaluate on; a calibration fitted at another size is kept.
+
+        The model: `latency = scale * (plain + share * (context - plain))`: the blocks' times
+        alone, plus the `share` of their in-context excess (what neighbours evicting a block's
+        weights and code add) that a network of this size really pays; least squares on relative
+        errors. `share` is kept in [0, 1] (the scale refitted if it is clipped); with
+        `fit_share=False`, or when the networks cannot tell the two terms apart, `share = 1` and
+        `scale = sum(r) / sum(r^2)`, `r = context_ms / measured_ms`.
         """
         device, threads = self._resolve(device, threads)
         statistic = self.statistic if statistic is None else check_statistic(statistic)
         pairs = list(measured)
         if not pairs:
             raise ValueError("measured is empty: give (network, measured_ms) pairs")
-        ratios = []
+        sizes = {
+            tuple(network_layers(network, resolution, batch_size)[0].input_shape[2:]) for network, _ in pairs
+        }
+        if len(sizes) != 1:
+            raise ValueError(f"measured: every network must run at one input size, got {sorted(sizes)}")
+        size = sizes.pop()
+        terms = []  # (plain, in-context excess), each relative to the measured time
         for network, latency_ms in pairs:
             checks.check_positive_number("a measured latency_ms", latency_ms)
             prediction = self.predict(network, resolution, batch_size, device, threads, statistic)
-            ratios.append(prediction.context_ms / latency_ms)
-        scale = sum(ratios) / sum(r * r for r in ratios)
-        mape = 100 * statistics.fmean(abs(scale * r - 1) for r in ratios)
-        calibration = Calibration(scale, statistic, len(pairs), mape, fitted_on)
-        self.calibrations[(device, threads, statistic)] = calibration
+            terms.append(
+                (prediction.plain_ms / latency_ms, (prediction.context_ms - prediction.plain_ms) / latency_ms)
+            )
+        scale, share = _fit_scale_and_share(terms) if fit_share else (None, 1.0)
+        if scale is None or not 0.0 <= share <= 1.0:
+            share = 1.0 if scale is None else min(max(share, 0.0), 1.0)
+            combined = [plain + share * excess for plain, excess in terms]
+            scale = sum(combined) / sum(r * r for r in combined)
+        mape = 100 * statistics.fmean(abs(scale * (plain + share * excess) - 1) for plain, excess in terms)
+        calibration = Calibration(scale, statistic, len(pairs), mape, fitted_on, size, share)
+        self.calibrations[(device, threads, statistic, size)] = calibration
         return calibration
 
     # --- files -----------------------------------------------------------------------------------------
@@ -330,6 +379,38 @@ class LatencyTable:
     def load(cls, path: str | Path) -> LatencyTable:
         """Read a table `save` wrote (plain CSV and JSON: nothing in the file is executed)."""
         return cls(*read_table(path))
+
+
+def _fit_scale_and_share(terms: Sequence[tuple[float, float]]) -> tuple[float | None, float]:
+    """Least squares `a * plain + b * excess = 1` over the (plain, excess) pairs (each relative to
+    a measured time); returns (a, b / a), or (None, 1) when the normal equations are singular."""
+    sxx = sum(p * p for p, _ in terms)
+    sxy = sum(p * e for p, e in terms)
+    syy = sum(e * e for _, e in terms)
+    sx, sy = sum(p for p, _ in terms), sum(e for _, e in terms)
+    determinant = sxx * syy - sxy * sxy
+    if len(terms) < 3 or determinant <= 1e-9 * sxx * syy:
+        return None, 1.0
+    a = (sx * syy - sy * sxy) / determinant
+    b = (sy * sxx - sx * sxy) / determinant
+    return (a, b / a) if a > 0 else (None, 1.0)
+
+
+def table_path(resolution: int = 32, slug: str | None = None, folder: str | Path = DATA_DIR) -> Path:
+    """The lookup table measured at input size `resolution` on device `slug`:
+    `<folder>/<slug>.<resolution>.lut.csv` (`benchmarks/lut_accuracy.py --save` writes them, one per
+    size). `slug` None: the only device whose table at that size is in `folder`."""
+    checks.check_positive_int("resolution", resolution)
+    suffix = f".{resolution}{TABLE_SUFFIX}"
+    if slug is not None:
+        return Path(folder) / f"{slug}{suffix}"
+    found = sorted(Path(folder).glob(f"*{suffix}"))
+    if len(found) != 1:
+        have = ", ".join(path.name for path in found) or "none"
+        raise ValueError(
+            f"slug: say which device's table to read (tables at {resolution}x{resolution}: {have})"
+        )
+    return found[0]
 
 
 # --- a prediction ---------------------------------------------------------------------------------------
@@ -352,7 +433,8 @@ class Prediction:
 
     `plain_ms`: the sum of the blocks timed alone (FBNet's assumption; an under-estimate here).
     `context_ms`: the sum of the blocks timed in context plus the `containers` nn.Sequential
-    calls around them. `latency_ms`: the model, `scale * context_ms` (the device's calibration).
+    calls around them. `latency_ms`: the model, `scale * (plain_ms + share * (context_ms -
+    plain_ms))`, with the device's calibration at the size nearest the network's (`calibrated_at`).
     """
 
     latency_ms: float
@@ -366,12 +448,26 @@ class Prediction:
     device: str
     threads: int
     batch_size: int
+    calibrated_at: tuple[int, int] | None = None  # the size `scale` was fitted at (None: no size stated)
+    share: float = 1.0  # of the in-context excess over the times alone, as calibrated
 
-    def by_stage(self) -> dict[str, float]:
-        """In-context milliseconds per stage (stem, stage1, ..., head, avgpool, classifier)."""
+    def layer_ms(self, layer: PredictedLayer) -> float:
+        """One layer's part of `latency_ms`: `scale * (alone + share * (context - alone))`."""
+        return self.scale * (layer.alone_ms + self.share * (layer.context_ms - layer.alone_ms))
+
+    @property
+    def containers_ms(self) -> float:
+        """The container calls' part of `latency_ms` (they take no time alone)."""
+        return self.scale * self.share * self.containers * self.container_ms
+
+    def by_stage(self, predicted: bool = False) -> dict[str, float]:
+        """In-context milliseconds per stage (stem, stage1, ..., head, avgpool, classifier), or
+        with `predicted=True` each stage's part of `latency_ms` (`layer_ms`; the container calls
+        are in none)."""
         totals: dict[str, float] = {}
         for layer in self.layers:
-            totals[layer.stage] = totals.get(layer.stage, 0.0) + layer.context_ms
+            ms = self.layer_ms(layer) if predicted else layer.context_ms
+            totals[layer.stage] = totals.get(layer.stage, 0.0) + ms
         return totals
 
     def table(self) -> str:
@@ -385,7 +481,8 @@ class Prediction:
         glue = self.containers * self.container_ms
         lines.append(f"{'containers':<11}{self.containers:>14}{'':>10}{glue:>12.3f}  nn.Sequential calls")
         lines.append(f"{'sum':<11}{'':>14}{self.plain_ms:>10.3f}{self.context_ms:>12.3f}")
-        lines.append(f"{'predicted':<11}{f'x {self.scale:.3f}':>14}{'':>10}{self.latency_ms:>12.3f}")
+        how = f"x {self.scale:.3f}" if self.share == 1 else f"x {self.scale:.3f}, {self.share:.2f} of excess"
+        lines.append(f"{'predicted':<11}{how:>14}{'':>10}{self.latency_ms:>12.3f}")
         return "\n".join(lines)
 
 

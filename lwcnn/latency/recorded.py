@@ -5,6 +5,14 @@ shipped as `data/latency/<device slug>.csv` so that a lesson shows the same numb
 see `lut.py`); `side_by_side` prints one lesson table with a column per device:
 
     >>> print(side_by_side("zoo"))  # doctest: +SKIP
+
+`lut_accuracy` reads how well a device's lookup table predicted networks measured whole, at each
+input size (`benchmarks/lut_accuracy.py` writes `data/latency/lut_accuracy/<slug>.csv`), and
+`lut_errors` sums it up per size:
+
+    >>> rows = lut_accuracy()
+    >>> sorted(lut_errors(rows))
+    [32, 64, 128, 224]
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lwcnn.paths import LATENCY_DIR, TABLE_SUFFIX
+from lwcnn.paths import LATENCY_DIR, LUT_ACCURACY_DIR, TABLE_SUFFIX, read_recorded_csv
 
 RECORDED_COLUMNS = (
     "table",
@@ -116,3 +124,69 @@ def side_by_side(table: str, directory: str | Path | None = None) -> str:
         ]
         lines.append(f"{key[0] + ' @ ' + key[1]:{width}s} {int(macs[key]):13,d} " + " ".join(cells))
     return "\n".join(lines)
+
+
+# --- the lookup table against whole networks, by input size ---------------------------------------------
+
+LUT_ACCURACY_COLUMNS = (
+    "resolution",  # the input's side
+    "role",  # "evaluation" (the MAPE), "calibration" (fitted the size's scale) or "zoo"
+    "network",  # "random <seed>/<index>" or the zoo name
+    "family",  # e.g. "V3 14 blocks, 5 SE"
+    "macs",
+    "measured_p25_ms",  # the lower quartile of single calls of the whole network
+    "measured_median_ms",
+    "plain_ms",  # the sum of its blocks timed alone (FBNet's sum)
+    "context_ms",  # the sum of its blocks timed in context, plus the container calls
+    "predicted_ms",  # the table's prediction: the size's calibration applied (lower quartiles)
+    "scale",  # the calibration: predicted = scale * (plain + share * (context - plain))
+    "share",
+)
+LUT_ACCURACY_SCRIPT = "benchmarks/lut_accuracy.py --resolutions 32,64,128,224 --save"
+
+
+def lut_accuracy(slug: str | None = None, folder: str | Path = LUT_ACCURACY_DIR) -> list[dict[str, Any]]:
+    """The rows of `<folder>/<slug>.csv` (default: the only device recorded), numbers converted."""
+    folder = Path(folder)
+    if slug is None:
+        found = sorted(folder.glob("*.csv"))
+        if len(found) != 1:
+            have = ", ".join(path.stem for path in found) or "none"
+            raise ValueError(f"slug: say which device's recording to read (folder {folder} has {have})")
+        path = found[0]
+    else:
+        path = folder / f"{slug}.csv"
+    rows, _ = read_recorded_csv(path, LUT_ACCURACY_SCRIPT, 25)
+    return [{name: _typed(name, row[name]) for name in LUT_ACCURACY_COLUMNS} for row in rows]
+
+
+def _typed(column: str, text: str) -> Any:
+    if column in ("resolution", "macs"):
+        return int(text)
+    if column.endswith("_ms") or column in ("scale", "share"):
+        return float(text)
+    return text
+
+
+def lut_errors(rows: list[dict[str, Any]], role: str = "evaluation") -> dict[int, dict[str, float]]:
+    """Per input size, over the rows of `role`: the mean absolute percent error (MAPE) of the plain
+    sum, the in-context sum and the prediction against the measured lower quartile, the mean
+    signed error of the prediction, and how many networks."""
+    by_size: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["role"] == role:
+            by_size.setdefault(row["resolution"], []).append(row)
+    if not by_size:
+        raise ValueError(f"role={role!r}: no rows; the roles are evaluation, calibration, zoo")
+    summary = {}
+    for size, group in sorted(by_size.items()):
+        errors = {
+            name: [100 * (row[column] - row["measured_p25_ms"]) / row["measured_p25_ms"] for row in group]
+            for name, column in (("plain", "plain_ms"), ("context", "context_ms"), ("model", "predicted_ms"))
+        }
+        summary[size] = {
+            **{f"{name}_mape": sum(map(abs, values)) / len(values) for name, values in errors.items()},
+            "model_bias": sum(errors["model"]) / len(group),
+            "networks": len(group),
+        }
+    return summary

@@ -46,11 +46,11 @@ COLUMNS = (
 def write_table(
     path: str | Path,
     entries: Iterable[Entry],
-    calibrations: dict[tuple[str, int, str], Calibration],
+    calibrations: dict[tuple[str, int, str, tuple[int, int] | None], Calibration],
     metadata: dict[str, str],
     statistic: str,
 ) -> Path:
-    """Write a table's entries, calibrations (by (device, threads, statistic)), metadata and
+    """Write a table's entries, calibrations (by (device, threads, statistic, resolution)), metadata and
     default statistic to `path` as CSV; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,8 +62,10 @@ def write_table(
         "# between other blocks, its input just written, as in a network (lwcnn.latency.context explains).",
         f"# meta: {json.dumps(meta, sort_keys=True)}",
     ]
-    for (device, threads, _), calibration in sorted(calibrations.items()):
+    for (device, threads, *_), calibration in sorted(calibrations.items(), key=_calibration_order):
         record = {"device": device, "threads": threads, **dataclasses.asdict(calibration)}
+        if calibration.resolution is None:
+            del record["resolution"]
         lines.append(f"# calibration: {json.dumps(record, sort_keys=True)}")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -98,6 +100,8 @@ def read_table(
                     int(record["networks"]),
                     float(record["mape_percent"]),
                     str(record["fitted_on"]),
+                    _resolution(record.get("resolution")),
+                    float(record.get("share", 1.0)),
                 )
                 calibrations.append((str(record["device"]), int(record["threads"]), calibration))
             except (KeyError, TypeError, ValueError) as error:
@@ -130,6 +134,21 @@ def read_table(
     for key in ("format", "version"):
         metadata.pop(key, None)
     return entries, calibrations, metadata, statistic
+
+
+def _calibration_order(item: tuple[tuple, Calibration]) -> tuple:
+    """Calibrations by device, threads, statistic, then size (those of no stated size first)."""
+    (device, threads, statistic, *_), calibration = item
+    return device, threads, statistic, calibration.resolution or (0, 0)
+
+
+def _resolution(value: Any) -> tuple[int, int] | None:
+    """A calibration's size as written, [height, width], or None when the line has none."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, int) and v > 0 for v in value):
+        raise ValueError(f"resolution must be [height, width], got {value!r}")
+    return (value[0], value[1])
 
 
 def _json(line: str, path: Path, number: int) -> dict:

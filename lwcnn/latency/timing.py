@@ -6,10 +6,21 @@ CUDA-synchronised on a GPU) and reports the median and spread in milliseconds. `
 of them), so that a busy moment of the machine falls on all alike. `time_calls` and
 `summarize_ms` are the single-call timer and the statistics the lookup table (`lut.py`) is
 built from; `device_label` and `device_slug` name the device a time belongs to.
+
+Every timer here first calls `steady_allocator`: on Linux with glibc, freed memory stays in the
+process instead of going back to the system. By default glibc returns large freed blocks (from
+about 128 KB up) and the next call page-faults them in again, page by page. At 32x32 maps that
+costs little; at 64x64 and up it was most of the time of the big blocks (a 32->192->32
+inverted residual on a 64x64 map: 3.1 ms steady, 7-11 ms with the default, and 20 s of a 2-minute
+benchmark spent in the kernel). How much a block pays depends on what ran before it (two
+identical blocks in a row took 8.1 and 4.4 ms), which no per-block table can know. Deployment
+runtimes keep their memory too (arenas, jemalloc, tcmalloc), so the steady time is the one
+worth predicting.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import platform
 import re
@@ -47,6 +58,35 @@ class Latency:
         return f"{self.median_ms:.3f} ms (IQR {self.iqr_ms:.3f} ms, {self.runs} runs, {self.device})"
 
 
+# --- the allocator every timing runs with --------------------------------------------------------------
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+MMAP_THRESHOLD_BYTES = 32 * 2**20  # glibc's largest mmap threshold on 64-bit: blocks below stay in the heap
+_allocator: str | None = None  # what `steady_allocator` did, once per process
+
+
+def steady_allocator() -> str:
+    """Keep freed memory in the process from now on (glibc's `mallopt`), so that a timed call
+    does not page-fault its activations in again; returns what was done, e.g. for a table's
+    metadata. Once per process; other C libraries are left as they are (and say so).
+    The module docstring says why."""
+    global _allocator
+    if _allocator is None:
+        _allocator = _keep_freed_memory()
+    return _allocator
+
+
+def _keep_freed_memory() -> str:
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return f"{platform.system() or 'unknown'} default allocator (not glibc: left as it is)"
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
+        kept = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) and mallopt(M_TRIM_THRESHOLD, 2**31 - 1)
+    except (OSError, AttributeError):
+        kept = 0
+    return "glibc, freed memory kept (mallopt)" if kept else "glibc default (mallopt refused)"
+
+
 # --- one module, timed alone ----------------------------------------------------------------------------
 
 
@@ -69,6 +109,7 @@ def measure(
     """
     check_device(device)
     _check_input_and_threads(input_size, threads)
+    steady_allocator()
 
     previous_threads = torch.get_num_threads()
     was_training = module.training
@@ -168,6 +209,7 @@ def time_side_by_side(
     checks.check_positive_int("rounds", rounds)
     checks.check_positive_int("calls", calls)
     _check_input_and_threads(input_size, threads)
+    steady_allocator()
     previous_threads = torch.get_num_threads()
     modes = {name: module.training for name, module in modules.items()}
     if threads is not None:
@@ -195,6 +237,8 @@ def time_side_by_side(
 
 def time_calls(module: nn.Module, x: torch.Tensor, calls: int, device: str = "cpu") -> list[float]:
     """Seconds of each of `calls` forward passes, timed one by one (CUDA-synchronised on a GPU)."""
+    if _allocator is None:
+        steady_allocator()
     times = []
     for _ in range(calls):
         if device == "cuda":

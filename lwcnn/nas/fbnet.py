@@ -221,8 +221,8 @@ class SupernetLatency:
         per_candidate, fixed = [], None
         for candidate in candidates:
             prediction = table.predict(space.spec((candidate,) * space.blocks), statistic=statistic)
-            stages = prediction.by_stage()
-            blocks = [prediction.scale * stages[f"block{b + 1}"] for b in range(space.blocks)]
+            stages = prediction.by_stage(predicted=True)
+            blocks = [stages[f"block{b + 1}"] for b in range(space.blocks)]
             per_candidate.append(blocks)
             rest = prediction.latency_ms - sum(blocks)
             fixed = rest if fixed is None else fixed

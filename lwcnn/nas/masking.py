@@ -396,14 +396,13 @@ def table_from_lut(
     threads: int | None = None,
 ) -> WidthLatency:
     """The table from an `lwcnn.latency.LatencyTable` holding `masked_blocks(supernet)`: each
-    layer's in-context time as `lut.predict` prices it, times the table's calibration, the
+    layer's part of the prediction as `lut.predict` prices it (`Prediction.layer_ms`), the
     `nn.Sequential` calls in `fixed_ms`. For every choice, `latency_ms(widths)` equals
     `lut.predict(supernet.spec(widths)).latency_ms`."""
 
     def layer_prices(spec: SmallMobileNet) -> tuple[float, list[float]]:
         prediction = lut.predict(spec, resolution, device=device, threads=threads, statistic=statistic)
-        shared = prediction.scale * prediction.containers * prediction.container_ms
-        return shared, [prediction.scale * row.context_ms for row in prediction.layers]
+        return prediction.containers_ms, [prediction.layer_ms(row) for row in prediction.layers]
 
     return _fill_table(supernet, layer_prices)
 
