@@ -25,7 +25,7 @@ from lwcnn.nas import predictor as P
 SPACE = nas.SearchSpace()
 COURSE = nas.load_table()
 HELDOUT = nas.load_table(nas.HELDOUT_TABLE, nas.HELDOUT_SPACE)
-FAST = {"model": "ridge"}  # a 2 ms fit: the search tests run many asks
+FAST = {"model": "ridge", "exploration": 0.0}  # a 2 ms fit: the search tests run many asks
 
 
 @settings(max_examples=50, deadline=None)
@@ -152,6 +152,38 @@ def test_guided_asks_are_valid_fresh_and_the_best_predicted():
     )
 
 
+def test_exploration_adds_the_trees_spread_to_each_predicted_accuracy():
+    target, rewards, _ = nas.table_task(COURSE)
+    strategy = P.predictor_strategy(
+        4, COURSE, model="forest", exploration=1.5, refit_every=1, warmup=5, candidates=8
+    )
+    screened = 0
+    for _ in range(40):
+        arch = strategy.ask()
+        if strategy.last_screen:
+            screened += 1
+            fresh = [candidate for candidate, _ in strategy.last_screen]
+            means, spreads = strategy.predictor.predict_spread(fresh)
+            assert means == pytest.approx(
+                strategy.predictor.predict(fresh)
+            )  # a forest predicts its trees' mean
+            assert all(spread >= 0 for spread in spreads) and max(spreads) > 0
+            latency = {row.arch: row.latency_ms for row in COURSE}
+            for (candidate, reward), mean, spread in zip(strategy.last_screen, means, spreads, strict=True):
+                assert reward == pytest.approx(
+                    nas.mnas_reward(mean + 1.5 * spread, latency[candidate], target)
+                )
+            assert arch == max(strategy.last_screen, key=lambda item: item[1])[0]
+        strategy.tell(arch, rewards[arch])
+    assert screened > 20
+    plain = P.predictor_strategy(
+        4, COURSE, model="forest", exploration=0.0, refit_every=1, warmup=5, candidates=8
+    )
+    assert _run(plain, rewards, 40) != [told for told, _ in strategy.history]  # the bound changed the choices
+    with pytest.raises(ValueError, match="model='forest'"):
+        P.AccuracyPredictor(nas.TABLE_SPACE, "ridge").predict_spread([COURSE[0].arch])
+
+
 def test_one_candidate_is_regularized_evolution_and_a_long_warmup_is_random_search():
     _, rewards, _ = nas.table_task(COURSE)
     for seed in range(3):
@@ -191,6 +223,9 @@ def test_guided_search_is_reproducible_and_never_reads_the_tables_accuracies():
         ({"model": "svm"}, ValueError, "model='svm' is unknown"),
         ({"model_settings": [1]}, TypeError, "model_settings must be a dict"),
         ({"model_settings": {"depth": 2}}, ValueError, r"model_settings \['depth'\]"),
+        ({"exploration": -1.0}, ValueError, "exploration must be finite and at least 0"),
+        ({"exploration": True}, TypeError, "exploration must be a number"),
+        ({"exploration": 1.0, "model": "ridge"}, ValueError, "needs model='forest'"),
     ],
 )
 def test_predictor_evolution_refuses_bad_settings(kwargs, error, message):
