@@ -300,8 +300,9 @@ _READ_BOX = """box => ({
 
 
 # The page's own record of a move, in its clock (`performance.now()`): when the learner's key
-# press or choice happened (the event's timeStamp) and, every animation frame, the widget's text
-# whenever it changed, with the frame's time, and whether the status label said BUSY_TEXT. The
+# press or choice happened (the event's timeStamp) and, every animation frame and every change of
+# the widget's DOM, the widget's text whenever it changed, with the time (the page's clock), and
+# whether the status label said BUSY_TEXT. The
 # time a move took is read from it: Playwright's round trips between this process and the page
 # (tens of milliseconds each on 2 cores) are the harness's, not the learner's, and stay out.
 _WATCH = """box => {
@@ -314,17 +315,26 @@ _WATCH = """box => {
         }, {capture: true, once: true});
     }
     let last = read(box).text;
-    const frame = time => {
-        if (window.__lwcnnWatch !== watch) return;
+    const check = time => {
         const now = read(box);
         watch.busy = watch.busy || now.busy;
         if (now.text !== last) {
             watch.log.push([now.text, time]);
             last = now.text;
         }
+    };
+    const frame = time => {
+        if (window.__lwcnnWatch !== watch) return;
+        check(time);
         requestAnimationFrame(frame);
     };
     requestAnimationFrame(frame);
+    // A busy headless page may skip animation frames; a change of the widget's DOM is seen anyway.
+    const observer = new MutationObserver(() => {
+        if (window.__lwcnnWatch !== watch) return observer.disconnect();
+        check(performance.now());
+    });
+    observer.observe(box, {subtree: true, childList: true, characterData: true, attributes: true});
 }""".replace("READ_BOX", _READ_BOX)
 
 
