@@ -47,6 +47,18 @@ def read_recorded_csv(path: str | Path, script: str, minutes: int) -> tuple[list
     return rows, seeds
 
 
+def device_file(folder: str | Path, suffix: str, slug: str | None = None) -> Path:
+    """`<folder>/<slug><suffix>`, a file one device recorded; `slug` None: the only such file in
+    `folder` (a ValueError naming `slug` and the files there when there are none or several)."""
+    if slug is not None:
+        return Path(folder) / f"{slug}{suffix}"
+    found = sorted(Path(folder).glob(f"*{suffix}"))
+    if len(found) != 1:
+        have = ", ".join(path.name for path in found) or "none"
+        raise ValueError(f"slug: say which device's file to read ({folder} holds {have} of *{suffix})")
+    return found[0]
+
+
 def recorded_header(path: str | Path) -> str:
     """The `#` lines on top of a recorded table: the command, machine and time that made it."""
     with open(path) as handle:

@@ -41,7 +41,7 @@ from lwcnn.latency.walk import (
     network_blocks,
     network_layers,
 )
-from lwcnn.paths import LATENCY_DIR, TABLE_SUFFIX
+from lwcnn.paths import LATENCY_DIR, TABLE_SUFFIX, device_file
 
 DATA_DIR = LATENCY_DIR  # lwcnn.lut's name for data/latency/, where the lessons' tables are shipped
 
@@ -401,16 +401,7 @@ def table_path(resolution: int = 32, slug: str | None = None, folder: str | Path
     `<folder>/<slug>.<resolution>.lut.csv` (`benchmarks/lut_accuracy.py --save` writes them, one per
     size). `slug` None: the only device whose table at that size is in `folder`."""
     checks.check_positive_int("resolution", resolution)
-    suffix = f".{resolution}{TABLE_SUFFIX}"
-    if slug is not None:
-        return Path(folder) / f"{slug}{suffix}"
-    found = sorted(Path(folder).glob(f"*{suffix}"))
-    if len(found) != 1:
-        have = ", ".join(path.name for path in found) or "none"
-        raise ValueError(
-            f"slug: say which device's table to read (tables at {resolution}x{resolution}: {have})"
-        )
-    return found[0]
+    return device_file(folder, f".{resolution}{TABLE_SUFFIX}", slug)
 
 
 # --- a prediction ---------------------------------------------------------------------------------------

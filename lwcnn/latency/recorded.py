@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lwcnn.paths import LATENCY_DIR, LUT_ACCURACY_DIR, TABLE_SUFFIX, read_recorded_csv
+from lwcnn.paths import LATENCY_DIR, LUT_ACCURACY_DIR, TABLE_SUFFIX, device_file, read_recorded_csv
 
 RECORDED_COLUMNS = (
     "table",
@@ -147,16 +147,7 @@ LUT_ACCURACY_SCRIPT = "benchmarks/lut_accuracy.py --resolutions 32,64,128,224 --
 
 def lut_accuracy(slug: str | None = None, folder: str | Path = LUT_ACCURACY_DIR) -> list[dict[str, Any]]:
     """The rows of `<folder>/<slug>.csv` (default: the only device recorded), numbers converted."""
-    folder = Path(folder)
-    if slug is None:
-        found = sorted(folder.glob("*.csv"))
-        if len(found) != 1:
-            have = ", ".join(path.stem for path in found) or "none"
-            raise ValueError(f"slug: say which device's recording to read (folder {folder} has {have})")
-        path = found[0]
-    else:
-        path = folder / f"{slug}.csv"
-    rows, _ = read_recorded_csv(path, LUT_ACCURACY_SCRIPT, 25)
+    rows, _ = read_recorded_csv(device_file(folder, ".csv", slug), LUT_ACCURACY_SCRIPT, 25)
     return [{name: _typed(name, row[name]) for name in LUT_ACCURACY_COLUMNS} for row in rows]
 
 
