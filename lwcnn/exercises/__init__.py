@@ -168,6 +168,19 @@ class Question:
         return cls(text, answer if callable(answer) else lambda: answer, choices=choices, hint=hint)
 
 
+def question_checker(questions: Mapping[str, Question]) -> Callable[[str, Any], str]:
+    """A lesson's `check_question(name, answer)`: `check_answer` of its question `name`."""
+
+    def check_question(name: str, answer: Any) -> str:
+        if name not in questions:
+            raise ValueError(
+                f"name must be one of this lesson's questions {', '.join(questions)}; got {name!r}"
+            )
+        return check_answer(questions[name], answer, name)
+
+    return check_question
+
+
 def check_answer(question: Question, answer: Any, name: str) -> str:
     """Raise if `answer` is not the question's answer (without printing the right one)."""
     right = question.answer()

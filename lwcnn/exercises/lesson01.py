@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from lwcnn import cost
 from lwcnn.counting import count_model
-from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng, smallest
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_function, question_checker, rng, smallest
 
 
 def _groups(c_in: int, c_out: int, pick) -> int:
@@ -143,8 +143,7 @@ def _resnet_ratio() -> float:
     return resnet / count_model(torchvision.models.mobilenet_v2(weights=None), size).macs
 
 
-def check_question(name: str, answer) -> str:
-    return check_answer(QUESTIONS[name], answer, name)
+check_question = question_checker(QUESTIONS)
 
 
 # Plausible wrong answers, each of which its check must reject (tests/test_exercises.py).

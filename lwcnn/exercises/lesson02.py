@@ -21,7 +21,7 @@ from fractions import Fraction
 
 from lwcnn import cost
 from lwcnn.blocks import DepthwiseSeparable
-from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng, smallest
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_function, question_checker, rng, smallest
 
 
 def check_separable_ratio(separable_ratio) -> str:
@@ -105,8 +105,7 @@ QUESTIONS = {
 }
 
 
-def check_question(name: str, answer) -> str:
-    return check_answer(QUESTIONS[name], answer, name)
+check_question = question_checker(QUESTIONS)
 
 
 # Plausible wrong answers, each of which its check must reject (tests/test_exercises.py).

@@ -16,7 +16,7 @@ Questions: `q_ten_classes` (what share of its parameters MobileNetV1 keeps at al
 from __future__ import annotations
 
 from lwcnn import cost, models
-from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_function, question_checker, rng
 
 
 def _scaled(value: int, multiplier: float) -> int:
@@ -135,8 +135,7 @@ QUESTIONS = {
 }
 
 
-def check_question(name: str, answer) -> str:
-    return check_answer(QUESTIONS[name], answer, name)
+check_question = question_checker(QUESTIONS)
 
 
 def _v1_with(alpha, resolution, num_classes, width, halve, norm: bool = True, bias: bool = True):

@@ -17,7 +17,7 @@ Table 6 says 5x5 kernels do) and `q_a1_kernels` (what MnasNet-A1's 5x5 kernels c
 from __future__ import annotations
 
 from lwcnn import cost, models, papers
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng, smallest
+from lwcnn.exercises import RANDOM_CASES, Question, check_function, question_checker, rng, smallest
 from lwcnn.widgets import kernel_crossover
 
 
@@ -144,8 +144,7 @@ QUESTIONS = {
 }
 
 
-def check_question(name: str, answer) -> str:
-    return check_answer(QUESTIONS[name], answer, name)
+check_question = question_checker(QUESTIONS)
 
 
 def _rf_without_strides(layers) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from lwcnn import cost, models
 from lwcnn.blocks import DepthwiseSeparable, InvertedResidual
-from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng, smallest
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_function, question_checker, rng, smallest
 
 
 def reference_inverted_residual_macs(m: int, n: int, t: int, k: int, size: int, stride: int) -> int:
@@ -134,8 +134,7 @@ QUESTIONS = {
 }
 
 
-def check_question(name: str, answer) -> str:
-    return check_answer(QUESTIONS[name], answer, name)
+check_question = question_checker(QUESTIONS)
 
 
 # Plausible wrong answers, each of which its check must reject (tests/test_exercises.py).

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from lwcnn import cost, experiments, models
 from lwcnn.blocks import InvertedResidual, SqueezeExcite
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, check_function, question_checker, rng
 
 
 def _tensor(r, shape: tuple[int, ...], low: float, high: float, grid: float = 0.0) -> torch.Tensor:
@@ -165,8 +165,7 @@ QUESTIONS = {
 }
 
 
-def check_question(name: str, answer) -> str:
-    return check_answer(QUESTIONS[name], answer, name)
+check_question = question_checker(QUESTIONS)
 
 
 def _clamp_hswish_grad_closed(x: torch.Tensor) -> torch.Tensor:

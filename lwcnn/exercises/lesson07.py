@@ -23,7 +23,7 @@ import torch
 from lwcnn import cost, papers
 from lwcnn.blocks import ConvBNAct, GhostModule
 from lwcnn.blocks import channel_shuffle as lwcnn_channel_shuffle
-from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, ceil_div, check_function, question_checker, rng
 
 
 def _divisors(value: int) -> list[int]:
@@ -137,8 +137,7 @@ QUESTIONS = {
 }
 
 
-def check_question(name: str, answer) -> str:
-    return check_answer(QUESTIONS[name], answer, name)
+check_question = question_checker(QUESTIONS)
 
 
 def _ghost_macs(m: int, size: int, intrinsic: int, ghosts: int, cheap_kernel: int) -> int:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lwcnn import papers, prune
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, check_function, question_checker, rng
 
 # --- 1. the global threshold ---------------------------------------------------------------------
 
@@ -239,8 +239,7 @@ QUESTIONS = {
 }
 
 
-def check_question(name: str, answer) -> str:
-    return check_answer(QUESTIONS[name], answer, name)
+check_question = question_checker(QUESTIONS)
 
 
 # --- plausible wrong answers, each of which its check must reject (tests/test_exercises.py) -------

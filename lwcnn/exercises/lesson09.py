@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from lwcnn import nas
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, check_function, question_checker, rng
 
 # --- 1. the reward ----------------------------------------------------------------------------------
 
@@ -141,8 +141,7 @@ QUESTIONS = {
 }
 
 
-def check_question(name: str, answer) -> str:
-    return check_answer(QUESTIONS[name], answer, name)
+check_question = question_checker(QUESTIONS)
 
 
 # --- plausible wrong answers, each of which its check must reject (tests/test_exercises.py) -------

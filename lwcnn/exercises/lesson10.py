@@ -23,7 +23,7 @@ from unittest import mock
 import torch
 
 from lwcnn import nas
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng, smallest
+from lwcnn.exercises import RANDOM_CASES, Question, check_function, question_checker, rng, smallest
 
 # --- 1. the Gumbel-softmax ----------------------------------------------------------------------------
 
@@ -181,8 +181,7 @@ QUESTIONS = {
 }
 
 
-def check_question(name: str, answer) -> str:
-    return check_answer(QUESTIONS[name], answer, name)
+check_question = question_checker(QUESTIONS)
 
 
 # --- plausible wrong answers, each of which its check must reject (tests/test_exercises.py) -------

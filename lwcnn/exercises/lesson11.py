@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from lwcnn import cost, models, papers, scaling
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, check_function, question_checker, rng
 
 # --- 1. the stages of a scaled network --------------------------------------------------------------
 
@@ -204,8 +204,7 @@ QUESTIONS = {
 }
 
 
-def check_question(name: str, answer) -> str:
-    return check_answer(QUESTIONS[name], answer, name)
+check_question = question_checker(QUESTIONS)
 
 
 # --- plausible wrong answers, each of which its check must reject (tests/test_exercises.py) -------

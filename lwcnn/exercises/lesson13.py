@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from lwcnn.blocks import ESPModule, Fire, channel_shuffle
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng
+from lwcnn.exercises import RANDOM_CASES, Question, check_function, question_checker, rng
 
 # --- 1. the Fire module's parameters -----------------------------------------------------------------
 
@@ -131,8 +131,7 @@ QUESTIONS = {
 }
 
 
-def check_question(name: str, answer) -> str:
-    return check_answer(QUESTIONS[name], answer, name)
+check_question = question_checker(QUESTIONS)
 
 
 # --- plausible wrong answers, each of which its check must reject (tests/test_exercises.py) -------

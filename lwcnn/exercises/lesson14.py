@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from lwcnn.exercises import RANDOM_CASES, Question, check_answer, check_function, rng, same
+from lwcnn.exercises import RANDOM_CASES, Question, check_function, question_checker, rng, same
 
 # --- 1. the filters a NetAdapt proposal removes ------------------------------------------------------
 
@@ -159,8 +159,7 @@ QUESTIONS = {
 }
 
 
-def check_question(name: str, answer) -> str:
-    return check_answer(QUESTIONS[name], answer, name)
+check_question = question_checker(QUESTIONS)
 
 
 # --- plausible wrong answers, each of which its check must reject (tests/test_exercises.py) -------

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -252,7 +252,8 @@ def supernet_blocks(space: SearchSpace, batch_size: int = 1) -> list[tuple[Any, 
 @dataclass(frozen=True)
 class SearchEpoch:
     """One epoch of `fbnet_search`: the temperature at its end, the mean losses, the expected
-    latency under softmax(theta), the distribution per block and its mode."""
+    latency under softmax(theta), the distribution per block and its mode (`arch`; for
+    `masked_search`, the widths)."""
 
     epoch: int
     temperature: float
@@ -260,7 +261,7 @@ class SearchEpoch:
     arch_loss: float  # nan during warm-up (theta not trained)
     expected_ms: float
     probabilities: tuple[tuple[float, ...], ...]
-    arch: Arch
+    arch: Arch | tuple[int, ...]
 
 
 @dataclass
@@ -304,18 +305,22 @@ DIGITS_SEARCH: dict[str, Any] = {
 }
 
 
+class Schedule(NamedTuple):
+    """How a differentiable search runs its epochs: `warmup_epochs` of weights only, then theta
+    too, at the temperature `temperature * temperature_decay^(epochs so far)`."""
+
+    epochs: int
+    warmup_epochs: int
+    temperature: float
+    temperature_decay: float
+
+
 def check_search_settings(
-    epochs: int,
-    warmup_epochs: int,
-    image_size: int,
-    batch_size: int,
-    weight_lr: float,
-    theta_lr: float,
-    theta_fraction: float,
-    temperature: float,
-    temperature_decay: float,
+    schedule: Schedule, image_size: int, batch_size: int, lrs: tuple[float, float], theta_fraction: float
 ) -> None:
-    """The checks of a differentiable search's settings (`fbnet_search`, `masked_search`)."""
+    """The checks of a differentiable search's settings (`fbnet_search`, `masked_search`);
+    `lrs` are the weights' and theta's learning rates."""
+    epochs, warmup_epochs, temperature, temperature_decay = schedule
     for name, value in (("epochs", epochs), ("image_size", image_size), ("batch_size", batch_size)):
         checks.check_int(name, value)
     if (
@@ -325,8 +330,8 @@ def check_search_settings(
     ):
         raise ValueError(f"warmup_epochs must be an int in [0, epochs={epochs}), got {warmup_epochs!r}")
     checks.check_interval("theta_fraction", theta_fraction, 0, 1, low_closed=False, high_closed=False)
-    checks.check_greater("weight_lr", weight_lr)
-    checks.check_greater("theta_lr", theta_lr)
+    checks.check_greater("weight_lr", lrs[0])
+    checks.check_greater("theta_lr", lrs[1])
     annealed_temperature(0, temperature, temperature_decay)  # checks both
 
 
@@ -377,59 +382,79 @@ def fbnet_search(
     temperature `temperature * temperature_decay^(epochs so far)`. Seeded: the same call on one
     CPU thread gives the same result.
     """
-    from tqdm.auto import tqdm
-
-    check_search_settings(
-        epochs,
-        warmup_epochs,
-        image_size,
-        batch_size,
-        weight_lr,
-        theta_lr,
-        theta_fraction,
-        temperature,
-        temperature_decay,
-    )
+    schedule = Schedule(epochs, warmup_epochs, temperature, temperature_decay)
+    check_search_settings(schedule, image_size, batch_size, (weight_lr, theta_lr), theta_fraction)
     cheapest_ms = latency.fixed_ms + sum(min(row) for row in latency.block_ms)
     fbnet_loss(torch.zeros(()), cheapest_ms, alpha, beta, unit_ms)  # checks alpha, beta, unit_ms
 
     start = time.perf_counter()
     _, loaders = search_loaders(image_size, batch_size, theta_fraction, seed)
     supernet = Supernet(space, seed)
-    weight_optimizer = torch.optim.Adam(supernet.weight_parameters(), lr=weight_lr)
-    theta_optimizer = torch.optim.Adam([supernet.theta], lr=theta_lr)
+    settings = ((weight_lr, theta_lr), schedule, (alpha, beta, unit_ms), seed, progress)
+    history = search_epochs(supernet, latency.expected_ms, loaders, *settings)
+    return SearchResult(supernet, history, time.perf_counter() - start)
+
+
+def search_epochs(
+    supernet: nn.Module,
+    expected_latency: Callable[[Any], torch.Tensor],
+    loaders: dict[str, torch.utils.data.DataLoader],
+    lrs: tuple[float, float],
+    schedule: Schedule,
+    loss_settings: tuple[float, float, float],
+    seed: int,
+    progress: bool,
+    record: Callable[..., Any] = SearchEpoch,
+) -> list[Any]:
+    """The loop of a differentiable search (`fbnet_search`, `masked_search`): per step, a weight
+    step (Adam at `lrs[0]`) on a fresh Gumbel sample; once the warm-up is over, a theta step (Adam
+    at `lrs[1]`) with `fbnet_loss` (its `alpha, beta, unit_ms` are `loss_settings`) every
+    (1 - f) / f steps, so that each part of the training images is seen once per epoch. The supernet's
+    `sample_weights` and `theta` are one tensor (FBNet's blocks) or one per layer (widths);
+    `expected_latency` takes the same form. Each epoch ends in a `record` (`SearchEpoch` or
+    `MaskedSearchEpoch`)."""
+    from tqdm.auto import tqdm
+
+    def each(weights: Any, function: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+        return function(weights) if isinstance(weights, torch.Tensor) else [function(row) for row in weights]
+
+    thetas = [supernet.theta] if isinstance(supernet.theta, torch.Tensor) else list(supernet.theta)
+    weight_optimizer = torch.optim.Adam(supernet.weight_parameters(), lr=lrs[0])
+    theta_optimizer = torch.optim.Adam(thetas, lr=lrs[1])
+    theta_every = max(1, round(len(loaders["weights"].dataset) / len(loaders["theta"].dataset)))
     gumbel = torch.Generator().manual_seed(seed)
     steps_per_epoch = len(loaders["weights"])
-    history: list[SearchEpoch] = []
-    for epoch in tqdm(range(1, epochs + 1), desc="search", unit="epoch", disable=not progress):
+    history = []
+    for epoch in tqdm(range(1, schedule.epochs + 1), desc="search", unit="epoch", disable=not progress):
         supernet.train()
-        searching = epoch > warmup_epochs
-        theta_batches = iter(loaders["theta"])
+        searching = epoch > schedule.warmup_epochs
+        theta_batches = iter(loaders["theta"])  # drawn every epoch: it draws the seed of its order
         weight_losses, arch_losses = [], []
         for step, (images, labels) in enumerate(loaders["weights"]):
-            tau = annealed_temperature(epoch - 1 + step / steps_per_epoch, temperature, temperature_decay)
-            loss = F.cross_entropy(supernet(images, supernet.sample_weights(tau, gumbel).detach()), labels)
+            tau = annealed_temperature(
+                epoch - 1 + step / steps_per_epoch, schedule.temperature, schedule.temperature_decay
+            )
+            sample = each(supernet.sample_weights(tau, gumbel), torch.Tensor.detach)
+            loss = F.cross_entropy(supernet(images, sample), labels)
             weight_optimizer.zero_grad()
             loss.backward()
             weight_optimizer.step()
             weight_losses.append(loss.item())
-            batch = (
-                next(theta_batches, None) if searching and step % round(1 / theta_fraction - 1) == 0 else None
-            )
-            if batch is not None:  # one theta step per (1 - f) / f weight steps: each part once per epoch
+            batch = next(theta_batches, None) if searching and step % theta_every == 0 else None
+            if batch is not None:
                 weights = supernet.sample_weights(tau, gumbel)
                 cross_entropy = F.cross_entropy(supernet(batch[0], weights), batch[1])
-                arch_loss = fbnet_loss(cross_entropy, latency.expected_ms(weights), alpha, beta, unit_ms)
+                arch_loss = fbnet_loss(cross_entropy, expected_latency(weights), *loss_settings)
                 theta_optimizer.zero_grad()
                 arch_loss.backward()
                 theta_optimizer.step()
                 arch_losses.append(arch_loss.item())
         with torch.no_grad():
-            expected = float(latency.expected_ms(torch.softmax(supernet.theta, dim=-1)))
+            expected = float(expected_latency(each(supernet.theta, lambda row: torch.softmax(row, dim=-1))))
         history.append(
-            SearchEpoch(
+            record(
                 epoch,
-                annealed_temperature(epoch, temperature, temperature_decay),
+                annealed_temperature(epoch, schedule.temperature, schedule.temperature_decay),
                 sum(weight_losses) / len(weight_losses),
                 sum(arch_losses) / len(arch_losses) if arch_losses else math.nan,
                 expected,
@@ -437,4 +462,4 @@ def fbnet_search(
                 supernet.derive(),
             )
         )
-    return SearchResult(supernet, history, time.perf_counter() - start)
+    return history

@@ -41,24 +41,24 @@ from MACs, a stand-in that needs no timing; `table_from_lut` from an `lwcnn.late
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lwcnn import checks
 from lwcnn.models import SmallMobileNet
 from lwcnn.nas.fbnet import (
     DIGITS_SEARCH,
-    annealed_temperature,
+    Schedule,
+    SearchEpoch,
     check_search_settings,
     fbnet_loss,
     gumbel_softmax,
+    search_epochs,
     search_loaders,
 )
 
@@ -411,17 +411,13 @@ def table_from_lut(
 
 
 @dataclass(frozen=True)
-class MaskedSearchEpoch:
-    """One epoch of `masked_search`: the temperature at its end, the mean losses, the expected
-    latency under softmax(theta), the distribution over each layer's widths and its mode."""
+class MaskedSearchEpoch(SearchEpoch):
+    """One epoch of `masked_search`, as `fbnet_search`'s: its `arch` is the most likely width of
+    each layer (also `widths`)."""
 
-    epoch: int
-    temperature: float
-    weight_loss: float
-    arch_loss: float  # nan during warm-up (theta not trained)
-    expected_ms: float
-    probabilities: tuple[tuple[float, ...], ...]
-    widths: tuple[int, ...]
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return self.arch
 
 
 @dataclass
@@ -485,17 +481,8 @@ def masked_search(
     """
     from lwcnn.train import evaluate, recalibrate_batchnorm
 
-    check_search_settings(
-        epochs,
-        warmup_epochs,
-        image_size,
-        batch_size,
-        weight_lr,
-        theta_lr,
-        theta_fraction,
-        temperature,
-        temperature_decay,
-    )
+    schedule = Schedule(epochs, warmup_epochs, temperature, temperature_decay)
+    check_search_settings(schedule, image_size, batch_size, (weight_lr, theta_lr), theta_fraction)
     checks.check_positive_int("threads", threads)
     supernet = MaskedSupernet(widths, seed=seed)
     latency = macs_latency_table(supernet) if latency is None else latency
@@ -512,13 +499,9 @@ def masked_search(
     try:
         start = time.perf_counter()
         split, loaders = search_loaders(image_size, batch_size, theta_fraction, seed)
-        schedule = (epochs, warmup_epochs, temperature, temperature_decay)
-        optimizers = (
-            torch.optim.Adam(supernet.weight_parameters(), lr=weight_lr),
-            torch.optim.Adam(supernet.theta.parameters(), lr=theta_lr),
-        )
-        history = _search_epochs(
-            supernet, latency, loaders, optimizers, schedule, (alpha, beta, unit_ms), seed, progress
+        settings = ((weight_lr, theta_lr), schedule, (alpha, beta, unit_ms), seed, progress)
+        history = search_epochs(
+            supernet, latency.expected_latency, loaders, *settings, record=MaskedSearchEpoch
         )
         model = supernet.extract(history[-1].widths)
         images = torch.utils.data.TensorDataset(split.train_images)
@@ -528,61 +511,3 @@ def masked_search(
     finally:
         torch.set_num_threads(previous_threads)
     return MaskedSearchResult(supernet, latency, history, accuracy, time.perf_counter() - start)
-
-
-def _search_epochs(
-    supernet: MaskedSupernet,
-    latency: WidthLatency,
-    loaders: dict[str, torch.utils.data.DataLoader],
-    optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
-    schedule: tuple[int, int, float, float],
-    loss_settings: tuple[float, float, float],
-    seed: int,
-    progress: bool,
-) -> list[MaskedSearchEpoch]:
-    """`masked_search`'s loop: per step a weight step on a fresh Gumbel sample, and, once the
-    warm-up is over, a theta step with `fbnet_loss` every (1 - f) / f steps (each part of the
-    training images once per epoch)."""
-    from tqdm.auto import tqdm
-
-    epochs, warmup_epochs, temperature, temperature_decay = schedule
-    weight_optimizer, theta_optimizer = optimizers
-    gumbel = torch.Generator().manual_seed(seed)
-    steps_per_epoch = len(loaders["weights"])
-    theta_every = max(1, round(len(loaders["weights"].dataset) / len(loaders["theta"].dataset)))
-    history: list[MaskedSearchEpoch] = []
-    for epoch in tqdm(range(1, epochs + 1), desc="search", unit="epoch", disable=not progress):
-        supernet.train()
-        theta_batches = iter(loaders["theta"]) if epoch > warmup_epochs else iter(())
-        weight_losses, arch_losses = [], []
-        for step, (images, labels) in enumerate(loaders["weights"]):
-            tau = annealed_temperature(epoch - 1 + step / steps_per_epoch, temperature, temperature_decay)
-            sample = [row.detach() for row in supernet.sample_weights(tau, gumbel)]
-            loss = F.cross_entropy(supernet(images, sample), labels)
-            weight_optimizer.zero_grad()
-            loss.backward()
-            weight_optimizer.step()
-            weight_losses.append(loss.item())
-            batch = next(theta_batches, None) if step % theta_every == 0 else None
-            if batch is not None:
-                weights = supernet.sample_weights(tau, gumbel)
-                cross_entropy = F.cross_entropy(supernet(batch[0], weights), batch[1])
-                arch_loss = fbnet_loss(cross_entropy, latency.expected_latency(weights), *loss_settings)
-                theta_optimizer.zero_grad()
-                arch_loss.backward()
-                theta_optimizer.step()
-                arch_losses.append(arch_loss.item())
-        with torch.no_grad():
-            expected = float(latency.expected_latency([torch.softmax(row, dim=-1) for row in supernet.theta]))
-        history.append(
-            MaskedSearchEpoch(
-                epoch,
-                annealed_temperature(epoch, temperature, temperature_decay),
-                sum(weight_losses) / len(weight_losses),
-                sum(arch_losses) / len(arch_losses) if arch_losses else math.nan,
-                expected,
-                tuple(tuple(row) for row in supernet.probabilities()),
-                supernet.derive(),
-            )
-        )
-    return history
