@@ -126,7 +126,8 @@ class EfficientNetV2(ScaledNetwork):
 
     def _width(self, channels: float) -> int:
         limit = 0.0 if self.preset.nearest_rounding else 0.9
-        return C.make_divisible(channels * self.preset.width * self.width_multiplier, 8, round_limit=limit)
+        # make_divisible, unchecked: the multipliers were checked positive
+        return C.nearest_multiple(channels * self.preset.width * self.width_multiplier, 8, 8, limit)
 
     def _block(self, row: EfficientNetV2Row, in_channels: int, out_channels: int, stride: int) -> Layer:
         expanded = C.make_divisible(in_channels * row.expand_ratio, 8)

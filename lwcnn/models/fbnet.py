@@ -70,7 +70,7 @@ class FBNet(ScaledNetwork):
     last_channels: ClassVar[int] = 1984  # Table 1's last 1x1 conv
 
     def _width(self, channels: float) -> int:
-        return C.make_divisible(channels * self.width_multiplier, 8)
+        return C.nearest_multiple(channels * self.width_multiplier, 8, 8)  # make_divisible, unchecked
 
     def _make_stages(self) -> list[StageLayers]:
         channels = self._width(self.stem_channels)

@@ -51,12 +51,14 @@ class ShuffleNetV1(ScaledNetwork):
     def channels(self) -> tuple[int, int, int]:
         """The output channels of Stage2-4 at this width."""
         g, width = self.groups, self.width_multiplier
-        return tuple(C.make_divisible(c * width, 4 * g) for c in SHUFFLENET_V1_CHANNELS[g])
+        # make_divisible, unchecked: the width multiplier was checked positive
+        return tuple(C.nearest_multiple(c * width, 4 * g, 4 * g) for c in SHUFFLENET_V1_CHANNELS[g])
 
     def _make_stages(self) -> list[StageLayers]:
-        stem = C.make_divisible(self.stem_channels * self.width_multiplier, self.groups)
+        g = self.groups
+        stem = C.nearest_multiple(self.stem_channels * self.width_multiplier, g, g)
         stages = [("stem", [ConvBNAct(self.in_channels, stem, 3, 2), MaxPool(stem, 3, 2, 1)])]
-        channels, g = stem, self.groups
+        channels = stem
         for index, (out, repeats) in enumerate(zip(self.channels, SHUFFLENET_V1_REPEATS, strict=True), 2):
             units = [ShuffleNetV1Unit(channels, out, g, stride=2, grouped_first=index > 2)]
             units += [ShuffleNetV1Unit(out, out, g)] * (repeats - 1)
