@@ -113,7 +113,7 @@ def _esp_dilations(branches: int) -> tuple[int, ...]:
 
 def _bn_prelu_params(channels: int) -> int:
     """BatchNorm's scale and shift and PReLU's slope, per channel: the "BR" after a concat."""
-    return C.batchnorm_params(channels) + activation_params("prelu", channels)
+    return 2 * channels + activation_params("prelu", channels)  # `cost.batchnorm_params`, unchecked
 
 
 # --- ESPNet-C: the input image and the long-range shortcuts -------------------------------------------
@@ -360,17 +360,18 @@ class EESPUnit(BlockSpec):
         expand = self._expand()
         params, macs, _, height, width = self._reduce()._cost(height, width)
         # the K depthwise convs of `layers()` differ only in their dilation, which changes no
-        # count: the first, K times
-        step_params, step_macs, _, out_height, out_width = self._dilated(self.dilations[0])._cost(
-            height, width
-        )
+        # count ("same" padding): one of them, K times
+        step_params, step_macs, _, out_height, out_width = self._dilated(1)._cost(height, width)
         k = self.branches
         params, macs = params + k * step_params, macs + k * step_macs
         step_params, step_macs, *_ = expand._cost(out_height, out_width)
         params += step_params + _bn_prelu_params(expand.in_channels)
-        image_params, image_macs, *_ = chain_cost(self.image_layers(), out_height, out_width)
-        params += image_params + activation_params("prelu", self.out_channels)
-        return params, macs + step_macs + image_macs, self.out_channels, out_height, out_width
+        macs += step_macs
+        if self.image_channels:
+            image_params, image_macs, *_ = chain_cost(self.image_layers(), out_height, out_width)
+            params, macs = params + image_params, macs + image_macs
+        params += activation_params("prelu", self.out_channels)
+        return params, macs, self.out_channels, out_height, out_width
 
 
 def _eesp_dilations(branches: int, limit: int | None) -> tuple[int, ...]:
