@@ -76,8 +76,13 @@ class FBNet(ScaledNetwork):
         channels = self._width(self.stem_channels)
         stages: list[StageLayers] = [("stem", [ConvBNAct(self.in_channels, channels, 3, 2)])]
         for stage, rows in groupby(self.table, key=lambda row: row.stage):
-            blocks = []
+            blocks, previous = [], None
             for row in rows:
+                if row == previous and blocks[-1].in_channels == channels:
+                    # a row repeated, C -> C: the same block again (made once, and costed once by `cost`)
+                    blocks.append(blocks[-1])
+                    continue
+                previous = row
                 out = self._width(row.out_channels)
                 expanded = C.make_divisible(channels * row.expand_ratio, 8)
                 blocks.append(
