@@ -326,17 +326,17 @@ class EESPUnit(BlockSpec):
 
     def layers(self) -> tuple[ConvBNAct, list[ConvBNAct], ConvBNAct]:
         """(reduce, the K dilated depthwise convs side by side on its output, expand)."""
-        return self._reduce(), [self._dilated(rate) for rate in self.dilations], self._expand()
+        n, d = self.branch_channels, self.reduced_channels
+        return self._reduce(d), [self._dilated(d, rate) for rate in self.dilations], self._expand(n)
 
-    def _reduce(self) -> ConvBNAct:
-        return ConvBNAct(self.in_channels, self.reduced_channels, 1, groups=self.branches, activation="prelu")
+    # the three kinds of conv of `layers()`, given d (`reduced_channels`) or N (`branch_channels`)
+    def _reduce(self, d: int) -> ConvBNAct:
+        return ConvBNAct(self.in_channels, d, 1, groups=self.branches, activation="prelu")
 
-    def _dilated(self, rate: int) -> ConvBNAct:
-        d = self.reduced_channels
+    def _dilated(self, d: int, rate: int) -> ConvBNAct:
         return ConvBNAct(d, d, 3, self.stride, groups=d, dilation=rate, activation=None, norm=False)
 
-    def _expand(self) -> ConvBNAct:
-        n = self.branch_channels
+    def _expand(self, n: int) -> ConvBNAct:
         return ConvBNAct(n, n, 1, groups=self.branches, activation=None)
 
     def shortcut_layers(self) -> list[AvgPool]:
@@ -357,12 +357,12 @@ class EESPUnit(BlockSpec):
         """The reduce conv, the dilated convs side by side on its output, BN + PReLU on their
         concat, the expand conv (all from `layers()`); the image's shortcut at the output's size;
         the last PReLU. Pooling costs nothing."""
-        expand = self._expand()
-        params, macs, _, height, width = self._reduce()._cost(height, width)
+        k, n, d = self.branches, self.branch_channels, self.reduced_channels
+        expand = self._expand(n)
+        params, macs, _, height, width = self._reduce(d)._cost(height, width)
         # the K depthwise convs of `layers()` differ only in their dilation, which changes no
         # count ("same" padding): one of them, K times
-        step_params, step_macs, _, out_height, out_width = self._dilated(1)._cost(height, width)
-        k = self.branches
+        step_params, step_macs, _, out_height, out_width = self._dilated(d, 1)._cost(height, width)
         params, macs = params + k * step_params, macs + k * step_macs
         step_params, step_macs, *_ = expand._cost(out_height, out_width)
         params += step_params + _bn_prelu_params(expand.in_channels)

@@ -106,7 +106,7 @@ class EfficientNetV2(ScaledNetwork):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for index, row in enumerate(self.rows):
+        for index, row in enumerate(self.table or ()):  # a table of one's own; the variants' are right
             if row.operator not in OPERATORS:
                 raise ValueError(
                     f"table[{index}].operator={row.operator!r} is unknown; allowed: {', '.join(OPERATORS)}"
@@ -125,9 +125,10 @@ class EfficientNetV2(ScaledNetwork):
         return self.preset.resolution
 
     def _width(self, channels: float) -> int:
-        limit = 0.0 if self.preset.nearest_rounding else 0.9
+        preset = self.preset
+        limit = 0.0 if preset.nearest_rounding else 0.9
         # make_divisible, unchecked: the multipliers were checked positive
-        return C.nearest_multiple(channels * self.preset.width * self.width_multiplier, 8, 8, limit)
+        return C.nearest_multiple(channels * preset.width * self.width_multiplier, 8, 8, limit)
 
     def _block(self, row: EfficientNetV2Row, in_channels: int, out_channels: int, stride: int) -> Layer:
         expanded = C.make_divisible(in_channels * row.expand_ratio, 8)
