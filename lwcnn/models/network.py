@@ -119,9 +119,9 @@ class NetworkSpec:
         checks.check_int("in_channels", self.in_channels)
         if self.resolution is not None:
             checks.check_int("resolution", self.resolution)
-        if hasattr(self, "dropout"):
-            checks.check_probability("dropout", self.dropout)
         fields = self.__dataclass_fields__
+        if "dropout" in fields:  # not hasattr: a missing attribute raises and catches an error
+            checks.check_probability("dropout", self.dropout)
         for name in ("width_multiplier", "depth_multiplier"):
             if name in fields and name not in self.choices:
                 checks.check_positive_number(name, getattr(self, name))
