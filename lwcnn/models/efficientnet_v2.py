@@ -3,11 +3,11 @@ ones (Table 4), found by a training-aware search and scaled like EfficientNet.""
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, field
 from typing import ClassVar, NamedTuple
 
 from lwcnn import cost as C
-from lwcnn.blocks import ConvBNAct, FusedMBConv, InvertedResidual
+from lwcnn.blocks import ConvBNAct, FusedMBConv, InvertedResidual, frozen_spec
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, dropout_classifier, repeated_rows
 from lwcnn.tables import table
 
@@ -80,7 +80,7 @@ EFFICIENTNET_V2_VARIANTS: dict[str, V2Variant] = {
 }
 
 
-@dataclass(frozen=True)
+@frozen_spec(always_check=True)
 class EfficientNetV2(ScaledNetwork):
     """EfficientNetV2 (Tan & Le 2021, Table 4), as timm builds it (`efficientnetv2_s`; the B0-B3
     of the authors' code as `tf_efficientnetv2_b*` with PyTorch's symmetric padding).

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import groupby
 from typing import ClassVar, NamedTuple
 
 from lwcnn import cost as C
-from lwcnn.blocks import ConvBNAct, InvertedResidual
+from lwcnn.blocks import ConvBNAct, InvertedResidual, frozen_spec
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, dropout_classifier
 from lwcnn.tables import table
 
@@ -54,7 +54,7 @@ FBNET_C_TABLE: tuple[FBNetRow, ...] = table(
 )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class FBNet(ScaledNetwork):
     """FBNet-C (Wu et al. 2019, Table 1 and Fig. 4): a 3x3 stride-2 stem conv to 16, the searched
     inverted residuals (ReLU, linear projection, a shortcut when the shape allows; the expansion

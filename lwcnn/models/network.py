@@ -11,7 +11,6 @@ import functools
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torch import nn
@@ -204,7 +203,7 @@ class NetworkSpec:
         return _network_cost(self, size)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class ScaledNetwork(NetworkSpec):
     """A zoo family that scales by width and input size: the options every such family takes,
     by name (`MobileNetV2(width_multiplier=0.5)`); a family adds its own after them."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from lwcnn import cost as C
-from lwcnn.blocks import ConvBNAct, ShuffleNetV1Unit
+from lwcnn.blocks import ConvBNAct, ShuffleNetV1Unit, frozen_spec
 from lwcnn.models.layers import Flatten, Linear, MaxPool
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers
 
@@ -21,7 +20,7 @@ SHUFFLENET_V1_CHANNELS: dict[int, tuple[int, int, int]] = {
 SHUFFLENET_V1_REPEATS = (4, 8, 4)  # Table 1: units per stage, the first of each with stride 2
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class ShuffleNetV1(ScaledNetwork):
     """ShuffleNet (Zhang et al. 2018, Table 1): a 3x3 conv (stride 2) to 24 channels and a 3x3
     max pool (stride 2), Stage2-4 of 4, 8 and 4 ShuffleNet units (the first of each with
