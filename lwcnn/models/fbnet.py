@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import field
 from itertools import groupby
+from operator import attrgetter
 from typing import ClassVar, NamedTuple
 
 from lwcnn import cost as C
@@ -75,7 +76,7 @@ class FBNet(ScaledNetwork):
     def _make_stages(self) -> list[StageLayers]:
         channels = self._width(self.stem_channels)
         stages: list[StageLayers] = [("stem", [ConvBNAct(self.in_channels, channels, 3, 2)])]
-        for stage, rows in groupby(self.table, key=lambda row: row.stage):
+        for stage, rows in groupby(self.table, key=attrgetter("stage")):
             blocks, previous = [], None
             for row in rows:
                 if row == previous and blocks[-1].in_channels == channels:
