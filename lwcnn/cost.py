@@ -83,12 +83,13 @@ def _batchnorm_params(channels: int) -> int:
     return 2 * channels
 
 
-def nearest_multiple(value: float, divisor: int, min_value: int) -> int:
-    """`value` to the nearest multiple of `divisor` (at least `min_value`), never 10% down."""
+def nearest_multiple(value: float, divisor: int, min_value: int, round_limit: float = 0.9) -> int:
+    """`value` to the nearest multiple of `divisor` (at least `min_value`), one `divisor` more
+    where that falls below `round_limit * value` (never 10% down; 0: the nearest multiple)."""
     rounded = int(value + divisor / 2) // divisor * divisor
     if rounded < min_value:
         rounded = min_value
-    return rounded + divisor if rounded < 0.9 * value else rounded
+    return rounded + divisor if rounded < round_limit * value else rounded
 
 
 def same_padding(kernel_size: int, dilation: int = 1) -> int:
@@ -308,12 +309,9 @@ def make_divisible(
     if not value > 0:
         raise ValueError(f"value must be positive, got {value}")
     min_value = divisor if min_value is None else check_int("min_value", min_value)
-    if round_limit == 0.9:
-        return nearest_multiple(value, divisor, min_value)
     if not 0 <= round_limit < 1:
         raise ValueError(f"round_limit must be in [0, 1), got {round_limit}")
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < round_limit * value else rounded
+    return nearest_multiple(value, divisor, min_value, round_limit)
 
 
 def se_channels(channels: int, ratio: float = 0.25, divisor: int | None = 8) -> int:

@@ -719,3 +719,50 @@ def test_mobilenet_v3_last_stages_cost_what_torch_counts(kind):
     # conv and the projection; both end in the 1280-wide layer and the classifier
     assert [spec.out_channels for spec in after][-2:] == ([1280, 1000] if kind == "efficient" else [1000])
     assert len(before) == (1 if kind == "efficient" else 4)
+
+
+def test_network_specs_take_the_arguments_their_dataclass_declares():
+    """frozen_spec's one-step __init__ of a network spec has the dataclass's parameters: the
+    positional fields, then the keyword-only ones, each with its default."""
+    import dataclasses
+    import inspect
+
+    for cls in models.NETWORK_SPECS:
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        fields = dataclasses.fields(cls)
+        expected = [f for f in fields if not f.kw_only] + [f for f in fields if f.kw_only]
+        assert [p.name for p in parameters] == [f.name for f in expected], cls
+        for parameter, f in zip(parameters, expected, strict=True):
+            kind = inspect.Parameter.KEYWORD_ONLY if f.kw_only else inspect.Parameter.POSITIONAL_OR_KEYWORD
+            assert (parameter.kind, parameter.default) == (kind, f.default), (cls, f.name)
+
+
+def test_network_specs_check_their_options_even_when_layer_specs_are_trusted():
+    with blocks.spec.trusted_fields():
+        with pytest.raises(ValueError, match="width_multiplier"):
+            models.MobileNetV2(width_multiplier=-1.0)
+        assert type(models.MobileNetV2(table=[[1, 16, 1, 1]]).table[0]) is models.V2Row  # stored as rows
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    width=st.floats(0.05, 4.0),
+    channels=st.integers(1, 2048),
+    groups=st.sampled_from(sorted(models.SHUFFLENET_V1_CHANNELS)),
+)
+def test_unchecked_width_rounding_is_make_divisible(width, channels, groups):
+    """FBNet, EfficientNetV2 and ShuffleNet V1 round their widths with the unchecked kernel
+    (`cost.nearest_multiple`): the same widths as the checked `make_divisible` their docstrings name."""
+    from lwcnn import cost as C
+
+    assert models.FBNet(width_multiplier=width)._width(channels) == C.make_divisible(channels * width, 8)
+    for variant, preset in models.EFFICIENTNET_V2_VARIANTS.items():
+        limit = 0.0 if preset.nearest_rounding else 0.9
+        expected = C.make_divisible(channels * preset.width * width, 8, round_limit=limit)
+        assert models.EfficientNetV2(variant, width_multiplier=width)._width(channels) == expected
+    network = models.ShuffleNetV1(groups=groups, width_multiplier=width)
+    g = groups
+    assert network.channels == tuple(
+        C.make_divisible(c * width, 4 * g) for c in models.SHUFFLENET_V1_CHANNELS[g]
+    )
+    assert network.stages()[0].layers[0].out_channels == C.make_divisible(24 * width, g)

@@ -9,7 +9,7 @@ from torch import nn
 
 from lwcnn import checks
 from lwcnn import cost as C
-from lwcnn.blocks.activations import activation_params, check_activation, make_activation
+from lwcnn.blocks.activations import check_activation, make_activation
 from lwcnn.blocks.spec import (
     BATCHNORM_KEYS,
     BlockSpec,
@@ -100,10 +100,12 @@ class ConvBNAct(BlockSpec):
         """Conv weights `Dk*Dk*(M/g)*N` (+ N bias) + BN `2N` + PReLU `N`; MACs `weights * Df*Df`."""
         fields = self.__dict__  # read once: every conv of every block comes here
         n, stride, k = fields["out_channels"], fields["stride"], fields["kernel_size"]
-        out_height = C.same_out(height, stride)  # "same" padding
-        out_width = out_height if width == height else C.same_out(width, stride)
-        weights = C.conv_weights(fields["in_channels"], n, k, k, fields["groups"])
-        params = weights + (n if fields["bias"] else 0) + activation_params(fields["activation"], n)
+        out_height = (height - 1) // stride + 1  # "same" padding: C.same_out, written out
+        out_width = out_height if width == height else (width - 1) // stride + 1
+        weights = k * k * (fields["in_channels"] // fields["groups"]) * n  # C.conv_weights, written out
+        params = weights + (n if fields["bias"] else 0)
+        if fields["activation"] == "prelu":  # one slope per channel (`activation_params`, written out)
+            params += n
         if fields["norm"]:
             params += 2 * n  # BatchNorm's scale and shift (`cost.batchnorm_params`, unchecked)
         return params, weights * out_height * out_width, n, out_height, out_width

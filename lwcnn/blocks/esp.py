@@ -113,7 +113,7 @@ def _esp_dilations(branches: int) -> tuple[int, ...]:
 
 def _bn_prelu_params(channels: int) -> int:
     """BatchNorm's scale and shift and PReLU's slope, per channel: the "BR" after a concat."""
-    return C.batchnorm_params(channels) + activation_params("prelu", channels)
+    return 2 * channels + activation_params("prelu", channels)  # `cost.batchnorm_params`, unchecked
 
 
 # --- ESPNet-C: the input image and the long-range shortcuts -------------------------------------------
@@ -326,17 +326,17 @@ class EESPUnit(BlockSpec):
 
     def layers(self) -> tuple[ConvBNAct, list[ConvBNAct], ConvBNAct]:
         """(reduce, the K dilated depthwise convs side by side on its output, expand)."""
-        return self._reduce(), [self._dilated(rate) for rate in self.dilations], self._expand()
+        n, d = self.branch_channels, self.reduced_channels
+        return self._reduce(d), [self._dilated(d, rate) for rate in self.dilations], self._expand(n)
 
-    def _reduce(self) -> ConvBNAct:
-        return ConvBNAct(self.in_channels, self.reduced_channels, 1, groups=self.branches, activation="prelu")
+    # the three kinds of conv of `layers()`, given d (`reduced_channels`) or N (`branch_channels`)
+    def _reduce(self, d: int) -> ConvBNAct:
+        return ConvBNAct(self.in_channels, d, 1, groups=self.branches, activation="prelu")
 
-    def _dilated(self, rate: int) -> ConvBNAct:
-        d = self.reduced_channels
+    def _dilated(self, d: int, rate: int) -> ConvBNAct:
         return ConvBNAct(d, d, 3, self.stride, groups=d, dilation=rate, activation=None, norm=False)
 
-    def _expand(self) -> ConvBNAct:
-        n = self.branch_channels
+    def _expand(self, n: int) -> ConvBNAct:
         return ConvBNAct(n, n, 1, groups=self.branches, activation=None)
 
     def shortcut_layers(self) -> list[AvgPool]:
@@ -357,20 +357,21 @@ class EESPUnit(BlockSpec):
         """The reduce conv, the dilated convs side by side on its output, BN + PReLU on their
         concat, the expand conv (all from `layers()`); the image's shortcut at the output's size;
         the last PReLU. Pooling costs nothing."""
-        expand = self._expand()
-        params, macs, _, height, width = self._reduce()._cost(height, width)
+        k, n, d = self.branches, self.branch_channels, self.reduced_channels
+        expand = self._expand(n)
+        params, macs, _, height, width = self._reduce(d)._cost(height, width)
         # the K depthwise convs of `layers()` differ only in their dilation, which changes no
-        # count: the first, K times
-        step_params, step_macs, _, out_height, out_width = self._dilated(self.dilations[0])._cost(
-            height, width
-        )
-        k = self.branches
+        # count ("same" padding): one of them, K times
+        step_params, step_macs, _, out_height, out_width = self._dilated(d, 1)._cost(height, width)
         params, macs = params + k * step_params, macs + k * step_macs
         step_params, step_macs, *_ = expand._cost(out_height, out_width)
         params += step_params + _bn_prelu_params(expand.in_channels)
-        image_params, image_macs, *_ = chain_cost(self.image_layers(), out_height, out_width)
-        params += image_params + activation_params("prelu", self.out_channels)
-        return params, macs + step_macs + image_macs, self.out_channels, out_height, out_width
+        macs += step_macs
+        if self.image_channels:
+            image_params, image_macs, *_ = chain_cost(self.image_layers(), out_height, out_width)
+            params, macs = params + image_params, macs + image_macs
+        params += activation_params("prelu", self.out_channels)
+        return params, macs, self.out_channels, out_height, out_width
 
 
 def _eesp_dilations(branches: int, limit: int | None) -> tuple[int, ...]:

@@ -109,25 +109,45 @@ class trusted_fields:  # noqa: N801 - used as a function: `with trusted_fields()
         _trusted.on = self.before
 
 
-def frozen_spec(cls: type) -> type:
+def frozen_spec(cls: type | None = None, /, *, kw_only: bool = False, always_check: bool = False) -> Any:
     """`@dataclass(frozen=True)`, with an `__init__` that sets all the fields in one step.
 
     A frozen dataclass's own `__init__` sets its fields one at a time through
     `object.__setattr__`, which made building a network's layer specs most of `models.cost`'s
     time. This one fills the instance's dict directly, then runs `__post_init__` (the argument
-    checks) as before; everything else (frozen, eq, hash, repr, `replace`) is the dataclass's.
+    checks) as before, unless `trusted_fields` is on; everything else (frozen, eq, hash, repr,
+    `replace`) is the dataclass's.
+
+    `@frozen_spec(kw_only=True)` makes every field keyword-only, as `dataclass(kw_only=True)`
+    (fields after a `KW_ONLY` marker are keyword-only either way); `always_check=True` runs
+    `__post_init__` even under `trusted_fields` (the network specs: their checks also store the
+    table as a tuple).
     """
-    cls = dataclass(frozen=True)(cls)
+    if cls is None:  # with options: @frozen_spec(kw_only=True)
+        return lambda cls: frozen_spec(cls, kw_only=kw_only, always_check=always_check)
+    cls = dataclass(frozen=True, kw_only=kw_only)(cls)
     fields = dataclasses.fields(cls)
     defaults = {f"_{f.name}": f.default for f in fields if f.default is not dataclasses.MISSING}
     if any(f.default_factory is not dataclasses.MISSING or not f.init for f in fields):
         raise TypeError(f"{cls.__name__}: frozen_spec takes plain fields with plain defaults")
-    arguments = ", ".join(f"{f.name}=_{f.name}" if f"_{f.name}" in defaults else f.name for f in fields)
+
+    def argument(f: dataclasses.Field) -> str:
+        return f"{f.name}=_{f.name}" if f"_{f.name}" in defaults else f.name
+
+    # as the dataclass orders them: the positional fields, then the keyword-only ones
+    keywords = [argument(f) for f in fields if f.kw_only]
+    arguments = ", ".join(
+        [argument(f) for f in fields if not f.kw_only] + (["*", *keywords] if keywords else [])
+    )
     # item by item into the instance's own dict: cheaper than a new dict, or a setattr per field
     values = "".join(f"\n    fields[{f.name!r}] = {f.name}" for f in fields)
-    post_init = (
-        "\n    if not _trusted.on:\n        self.__post_init__()" if hasattr(cls, "__post_init__") else ""
-    )
+    post_init = ""
+    if hasattr(cls, "__post_init__"):
+        post_init = (
+            "\n    self.__post_init__()"
+            if always_check
+            else "\n    if not _trusted.on:\n        self.__post_init__()"
+        )
     source = f"def __init__(self, {arguments}):\n    fields = self.__dict__{values}{post_init}"
     namespace: dict = {}
     exec(source, {"_trusted": _trusted, **defaults}, namespace)  # noqa: S102 - fixed template

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import ClassVar
 
 from lwcnn import cost as C
-from lwcnn.blocks import ConvBNAct, InvertedResidual
+from lwcnn.blocks import ConvBNAct, InvertedResidual, frozen_spec
 from lwcnn.models.mnasnet import MBRow
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, dropout_classifier, repeated_rows
 from lwcnn.tables import table
@@ -36,7 +36,7 @@ EFFICIENTNET_SCALING: dict[str, tuple[float, float, int, float]] = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class EfficientNet(ScaledNetwork):
     """EfficientNet-B0 (Tan & Le 2019, Table 1) and its compound scaling, as torchvision builds it.
 
@@ -98,7 +98,7 @@ def tinynet_resolution(resolution_multiplier: float) -> int:
     return int(224 * resolution_multiplier)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class TinyNet(EfficientNet):
     """A TinyNet (Han et al. 2020, Sec. 3): EfficientNet-B0 with its resolution, width and depth
     twisted by the "tiny formula", as the authors' code and timm's `tinynet_a..e` build it.

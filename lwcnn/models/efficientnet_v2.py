@@ -3,11 +3,11 @@ ones (Table 4), found by a training-aware search and scaled like EfficientNet.""
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, field
 from typing import ClassVar, NamedTuple
 
 from lwcnn import cost as C
-from lwcnn.blocks import ConvBNAct, FusedMBConv, InvertedResidual
+from lwcnn.blocks import ConvBNAct, FusedMBConv, InvertedResidual, frozen_spec
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, dropout_classifier, repeated_rows
 from lwcnn.tables import table
 
@@ -80,7 +80,7 @@ EFFICIENTNET_V2_VARIANTS: dict[str, V2Variant] = {
 }
 
 
-@dataclass(frozen=True)
+@frozen_spec(always_check=True)
 class EfficientNetV2(ScaledNetwork):
     """EfficientNetV2 (Tan & Le 2021, Table 4), as timm builds it (`efficientnetv2_s`; the B0-B3
     of the authors' code as `tf_efficientnetv2_b*` with PyTorch's symmetric padding).
@@ -106,7 +106,7 @@ class EfficientNetV2(ScaledNetwork):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for index, row in enumerate(self.rows):
+        for index, row in enumerate(self.table or ()):  # a table of one's own; the variants' are right
             if row.operator not in OPERATORS:
                 raise ValueError(
                     f"table[{index}].operator={row.operator!r} is unknown; allowed: {', '.join(OPERATORS)}"
@@ -125,8 +125,10 @@ class EfficientNetV2(ScaledNetwork):
         return self.preset.resolution
 
     def _width(self, channels: float) -> int:
-        limit = 0.0 if self.preset.nearest_rounding else 0.9
-        return C.make_divisible(channels * self.preset.width * self.width_multiplier, 8, round_limit=limit)
+        preset = self.preset
+        limit = 0.0 if preset.nearest_rounding else 0.9
+        # make_divisible, unchecked: the multipliers were checked positive
+        return C.nearest_multiple(channels * preset.width * self.width_multiplier, 8, 8, limit)
 
     def _block(self, row: EfficientNetV2Row, in_channels: int, out_channels: int, stride: int) -> Layer:
         expanded = C.make_divisible(in_channels * row.expand_ratio, 8)

@@ -4,13 +4,12 @@ spatial pyramids of dilated convolutions, and blocks that read the input image a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 from torch import nn
 
 from lwcnn import checks
-from lwcnn.blocks import ConvBNAct, EESPUnit, ESPNetLevel, ImageConcat, ImageTap, connect_image
+from lwcnn.blocks import ConvBNAct, EESPUnit, ESPNetLevel, ImageConcat, ImageTap, connect_image, frozen_spec
 from lwcnn.models.layers import Flatten, Linear
 from lwcnn.models.network import Layer, NetworkSpec, ScaledNetwork, StageLayers, dropout_classifier
 from lwcnn.tables import table
@@ -41,7 +40,7 @@ ESPNETV2_LEVELS: tuple[EESPLevel, ...] = table(
 )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class ESPNetV2(ScaledNetwork):
     """ESPNetv2 for ImageNet (Mehta et al. 2019), as the authors' EESPNet builds it.
 
@@ -110,7 +109,7 @@ class ESPNetV2(ScaledNetwork):
         return connect_image(super().build())
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class ESPNetC(NetworkSpec):
     """ESPNet-C (Mehta et al. 2018), the encoder of ESPNet, with a classifier head.
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import groupby
+from operator import attrgetter
 from typing import ClassVar, NamedTuple
 
 from lwcnn import cost as C
-from lwcnn.blocks import ConvBNAct, InvertedResidual
+from lwcnn.blocks import ConvBNAct, InvertedResidual, frozen_spec
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, dropout_classifier
 from lwcnn.tables import table
 
@@ -54,7 +55,7 @@ FBNET_C_TABLE: tuple[FBNetRow, ...] = table(
 )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class FBNet(ScaledNetwork):
     """FBNet-C (Wu et al. 2019, Table 1 and Fig. 4): a 3x3 stride-2 stem conv to 16, the searched
     inverted residuals (ReLU, linear projection, a shortcut when the shape allows; the expansion
@@ -70,14 +71,19 @@ class FBNet(ScaledNetwork):
     last_channels: ClassVar[int] = 1984  # Table 1's last 1x1 conv
 
     def _width(self, channels: float) -> int:
-        return C.make_divisible(channels * self.width_multiplier, 8)
+        return C.nearest_multiple(channels * self.width_multiplier, 8, 8)  # make_divisible, unchecked
 
     def _make_stages(self) -> list[StageLayers]:
         channels = self._width(self.stem_channels)
         stages: list[StageLayers] = [("stem", [ConvBNAct(self.in_channels, channels, 3, 2)])]
-        for stage, rows in groupby(self.table, key=lambda row: row.stage):
-            blocks = []
+        for stage, rows in groupby(self.table, key=attrgetter("stage")):
+            blocks, previous = [], None
             for row in rows:
+                if row == previous and blocks[-1].in_channels == channels:
+                    # a row repeated, C -> C: the same block again (made once, and costed once by `cost`)
+                    blocks.append(blocks[-1])
+                    continue
+                previous = row
                 out = self._width(row.out_channels)
                 expanded = C.make_divisible(channels * row.expand_ratio, 8)
                 blocks.append(

@@ -3,12 +3,12 @@ same layout with DFC attention on most bottlenecks."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import ClassVar, NamedTuple
 
 from lwcnn import checks
 from lwcnn import cost as C
-from lwcnn.blocks import ConvBNAct, GhostBottleneck, GhostBottleneckV2
+from lwcnn.blocks import ConvBNAct, GhostBottleneck, GhostBottleneckV2, frozen_spec
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, dropout_classifier
 from lwcnn.tables import table
 
@@ -49,7 +49,7 @@ GHOSTNET_TABLE: tuple[GhostRow, ...] = table(
 )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class GhostNet(ScaledNetwork):
     """GhostNet (Han et al. 2020, Table 1), as the authors' PyTorch code builds it: a 3x3 stem
     conv to 16, the G-bneck rows (SE squeezes the expanded E channels to `make_divisible(E/4, 4)`,
@@ -95,7 +95,7 @@ class GhostNet(ScaledNetwork):
         return [conv_head, *dropout_classifier(hidden, self.dropout, self.num_classes)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class GhostNetV2(GhostNet):
     """GhostNetV2 (Tang et al. 2022, Sec. 3.3): GhostNet's layout (Table 1, the same widths, SE
     and head), whose bottlenecks from row `dfc_from` on are `GhostBottleneckV2`s: DFC attention

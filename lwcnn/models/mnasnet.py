@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, field
 from typing import ClassVar, NamedTuple
 
 from lwcnn import cost as C
-from lwcnn.blocks import ConvBNAct, InvertedResidual
+from lwcnn.blocks import ConvBNAct, InvertedResidual, frozen_spec
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, dropout_classifier, repeated_rows
 from lwcnn.tables import table
 
@@ -54,7 +54,7 @@ MNASNET_A1_TABLE: tuple[MBRow, ...] = table(
 MNASNET_TABLES = {"b1": MNASNET_B1_TABLE, "a1": MNASNET_A1_TABLE}
 
 
-@dataclass(frozen=True)
+@frozen_spec(always_check=True)
 class MnasNet(ScaledNetwork):
     """MnasNet (Tan et al. 2019): `variant="b1"` is torchvision's mnasnet (no SE), `"a1"` the
     paper's Fig. 7(a) model with squeeze-and-excite (as timm's mnasnet_a1).

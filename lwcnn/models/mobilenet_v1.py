@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import ClassVar, NamedTuple
 
-from lwcnn.blocks import ConvBNAct, DepthwiseSeparable
+from lwcnn.blocks import ConvBNAct, DepthwiseSeparable, frozen_spec
 from lwcnn.models.layers import Flatten, Linear
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, without_first_stride
 from lwcnn.tables import table
@@ -40,7 +40,7 @@ MOBILENET_V1_TABLE: tuple[V1Row, ...] = table(
 )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class MobileNetV1(ScaledNetwork):
     """MobileNetV1 (Howard et al. 2017, Table 1): a 3x3 stem conv (stride 2), 13 depthwise
     separable layers, global average pooling, a linear classifier. BN + ReLU after every conv.

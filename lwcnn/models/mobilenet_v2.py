@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import ClassVar, NamedTuple
 
 from lwcnn import cost as C
-from lwcnn.blocks import ConvBNAct, InvertedResidual
+from lwcnn.blocks import ConvBNAct, InvertedResidual, frozen_spec
 from lwcnn.models.network import (
     NO_SE,
     Layer,
@@ -45,7 +45,7 @@ MOBILENET_V2_TABLE: tuple[V2Row, ...] = table(
 )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class MobileNetV2(ScaledNetwork):
     """MobileNetV2 (Sandler et al. 2018, Table 2), as torchvision builds it: a 3x3 stem conv to
     32, 17 inverted residuals with linear bottlenecks (ReLU6), a 1x1 conv to 1280, dropout and a

@@ -3,13 +3,13 @@ h-swish (Tables 1 and 2)."""
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, field
 from typing import ClassVar, NamedTuple
 
 from torch import nn
 
 from lwcnn import cost as C
-from lwcnn.blocks import ConvBNAct, InvertedResidual, chain_cost
+from lwcnn.blocks import ConvBNAct, InvertedResidual, chain_cost, frozen_spec
 from lwcnn.models.layers import Activation, BatchNorm, Dropout, Flatten, Linear
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers, without_first_stride
 from lwcnn.tables import table
@@ -72,7 +72,7 @@ MOBILENET_V3_TABLES = {"large": MOBILENET_V3_LARGE_TABLE, "small": MOBILENET_V3_
 MOBILENET_V3_LAST_CHANNELS = {"large": 1280, "small": 1024}
 
 
-@dataclass(frozen=True)
+@frozen_spec(always_check=True)
 class MobileNetV3(ScaledNetwork):
     """MobileNetV3-Large or -Small (Howard et al. 2019, Tables 1 and 2), as torchvision builds it.
 

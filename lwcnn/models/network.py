@@ -11,7 +11,6 @@ import functools
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torch import nn
@@ -119,9 +118,9 @@ class NetworkSpec:
         checks.check_int("in_channels", self.in_channels)
         if self.resolution is not None:
             checks.check_int("resolution", self.resolution)
-        if hasattr(self, "dropout"):
-            checks.check_probability("dropout", self.dropout)
         fields = self.__dataclass_fields__
+        if "dropout" in fields:  # not hasattr: a missing attribute raises and catches an error
+            checks.check_probability("dropout", self.dropout)
         for name in ("width_multiplier", "depth_multiplier"):
             if name in fields and name not in self.choices:
                 checks.check_positive_number(name, getattr(self, name))
@@ -204,7 +203,7 @@ class NetworkSpec:
         return _network_cost(self, size)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class ScaledNetwork(NetworkSpec):
     """A zoo family that scales by width and input size: the options every such family takes,
     by name (`MobileNetV2(width_multiplier=0.5)`); a family adds its own after them."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from lwcnn import cost as C
-from lwcnn.blocks import ConvBNAct, ShuffleNetV1Unit
+from lwcnn.blocks import ConvBNAct, ShuffleNetV1Unit, frozen_spec
 from lwcnn.models.layers import Flatten, Linear, MaxPool
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers
 
@@ -21,7 +20,7 @@ SHUFFLENET_V1_CHANNELS: dict[int, tuple[int, int, int]] = {
 SHUFFLENET_V1_REPEATS = (4, 8, 4)  # Table 1: units per stage, the first of each with stride 2
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class ShuffleNetV1(ScaledNetwork):
     """ShuffleNet (Zhang et al. 2018, Table 1): a 3x3 conv (stride 2) to 24 channels and a 3x3
     max pool (stride 2), Stage2-4 of 4, 8 and 4 ShuffleNet units (the first of each with
@@ -51,12 +50,14 @@ class ShuffleNetV1(ScaledNetwork):
     def channels(self) -> tuple[int, int, int]:
         """The output channels of Stage2-4 at this width."""
         g, width = self.groups, self.width_multiplier
-        return tuple(C.make_divisible(c * width, 4 * g) for c in SHUFFLENET_V1_CHANNELS[g])
+        # make_divisible, unchecked: the width multiplier was checked positive
+        return tuple(C.nearest_multiple(c * width, 4 * g, 4 * g) for c in SHUFFLENET_V1_CHANNELS[g])
 
     def _make_stages(self) -> list[StageLayers]:
-        stem = C.make_divisible(self.stem_channels * self.width_multiplier, self.groups)
+        g = self.groups
+        stem = C.nearest_multiple(self.stem_channels * self.width_multiplier, g, g)
         stages = [("stem", [ConvBNAct(self.in_channels, stem, 3, 2), MaxPool(stem, 3, 2, 1)])]
-        channels, g = stem, self.groups
+        channels = stem
         for index, (out, repeats) in enumerate(zip(self.channels, SHUFFLENET_V1_REPEATS, strict=True), 2):
             units = [ShuffleNetV1Unit(channels, out, g, stride=2, grouped_first=index > 2)]
             units += [ShuffleNetV1Unit(out, out, g)] * (repeats - 1)

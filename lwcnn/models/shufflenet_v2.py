@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from lwcnn import checks
-from lwcnn.blocks import ConvBNAct, ShuffleNetV2Unit
+from lwcnn.blocks import ConvBNAct, ShuffleNetV2Unit, frozen_spec
 from lwcnn.models.layers import Flatten, Linear, MaxPool
 from lwcnn.models.network import Layer, ScaledNetwork, StageLayers
 
@@ -19,7 +18,7 @@ SHUFFLENET_V2_CHANNELS: dict[float, tuple[int, int, int, int, int]] = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_spec(kw_only=True, always_check=True)
 class ShuffleNetV2(ScaledNetwork):
     """ShuffleNetV2 (Ma et al. 2018, Table 5): 3x3 conv (stride 2) and 3x3 max pool, then
     Stage2-4 of ShuffleNetV2 units (the first of each with stride 2, `stage_repeats` in all), a

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
-from lwcnn.blocks import ConvBNAct, Fire
+from lwcnn.blocks import ConvBNAct, Fire, frozen_spec
 from lwcnn.models.layers import Dropout, Flatten, MaxPool, PlainConv
 from lwcnn.models.network import Layer, NetworkSpec, StageLayers, numbered_stages
 from lwcnn.tables import table
@@ -58,7 +57,7 @@ SQUEEZENET_TABLES: dict[str, tuple[tuple[int, int], tuple[FireRow | str, ...]]] 
 }
 
 
-@dataclass(frozen=True)
+@frozen_spec(always_check=True)
 class SqueezeNet(NetworkSpec):
     """SqueezeNet 1.0 (Iandola et al. 2016, Table 1) and 1.1, as torchvision builds them: conv1
     (no padding, bias, ReLU), Fire modules between 3x3 stride-2 max pools (ceil mode), then

@@ -174,10 +174,10 @@ def spec(name: str, **options_: Any) -> NetworkSpec:
     """
     spec_class, fixed, defaults = _preset(name)
     allowed = _OPTIONS[name]
-    unknown = sorted(options_.keys() - allowed)
+    unknown = options_.keys() - allowed
     if unknown:
         raise ValueError(
-            f"{name}: unknown option(s) {', '.join(unknown)}; valid options: {', '.join(allowed)}"
+            f"{name}: unknown option(s) {', '.join(sorted(unknown))}; valid options: {', '.join(allowed)}"
         )
     return spec_class(**fixed, **defaults, **options_)
 
