@@ -13,9 +13,8 @@ from pathlib import Path
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LATENCY_DIR = DATA_DIR / "latency"  # recorded lesson tables (<device>.csv), lookup tables (<device>.lut.csv)
 TABLE_SUFFIX = ".lut.csv"  # a lookup table; `<slug>.csv` beside it is the lessons' recorded table
-LUT_ACCURACY_DIR = (
-    LATENCY_DIR / "lut_accuracy"
-)  # <slug>.csv: the table against networks measured whole, by size
+# <slug>.csv: the lookup table against networks measured whole, by input size
+LUT_ACCURACY_DIR = LATENCY_DIR / "lut_accuracy"
 NASBENCH_TABLE = DATA_DIR / "nasbench_digits.csv"  # benchmarks/nasbench_build.py
 NASBENCH_HELDOUT_TABLE = DATA_DIR / "nasbench_digits_heldout.csv"  # the same, --space heldout
 SCALING_TABLE = DATA_DIR / "scaling_distorted.csv"  # benchmarks/scaling_build.py

@@ -113,7 +113,7 @@ def _esp_dilations(branches: int) -> tuple[int, ...]:
 
 def _bn_prelu_params(channels: int) -> int:
     """BatchNorm's scale and shift and PReLU's slope, per channel: the "BR" after a concat."""
-    return 2 * channels + activation_params("prelu", channels)  # `cost.batchnorm_params`, unchecked
+    return C.batchnorm_params(channels) + activation_params("prelu", channels)
 
 
 # --- ESPNet-C: the input image and the long-range shortcuts -------------------------------------------

@@ -107,9 +107,8 @@ class Calibration:
     mape_percent: float = 0.0
     fitted_on: str = ""
     resolution: tuple[int, int] | None = None
-    share: float = (
-        1.0  # of the in-context excess a network pays: predicted = scale * (plain + share * excess)
-    )
+    # of the in-context excess a network pays: predicted = scale * (plain + share * excess)
+    share: float = 1.0
 
 
 def check_statistic(statistic: Any) -> str:

@@ -237,8 +237,7 @@ def time_side_by_side(
 
 def time_calls(module: nn.Module, x: torch.Tensor, calls: int, device: str = "cpu") -> list[float]:
     """Seconds of each of `calls` forward passes, timed one by one (CUDA-synchronised on a GPU)."""
-    if _allocator is None:
-        steady_allocator()
+    steady_allocator()
     times = []
     for _ in range(calls):
         if device == "cuda":
