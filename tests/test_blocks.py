@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 import torch
@@ -791,16 +792,33 @@ def test_a_cost_reads_its_own_spec_and_restates_nothing(cls):
     assert list(inspect.signature(cls._cost).parameters) == ["self", "height", "width"]
 
 
+# the composite blocks whose cost is a closed form, because a lesson teaches that formula (and
+# checks it against the count); the property test above holds each equal to its layers costed
+CLOSED_FORMS = {
+    B.InvertedResidual: ("05_inverted_residuals", "def inverted_residual_macs"),  # an exercise
+    B.ShuffleNetV1Unit: ("13_other_families", "hw(2cm/g + 9m)"),
+    B.EESPUnit: ("13_other_families", "MN/K^2 + 9N + N^2/K"),
+    B.FusedMBConv: ("13_other_families", "E(k^2 M + N)"),
+}
+
+
 @pytest.mark.parametrize("cls", [cls for cls in B.BLOCKS if hasattr(cls, "layers")])
 def test_a_composite_without_a_closed_form_costs_its_layers(cls):
-    """Only the inverted residual keeps a closed form (MobileNetV2's, lesson 05); every other
-    composite block's cost is its `layers()` (and branches) costed, not a formula of its own."""
+    """Only the blocks of `CLOSED_FORMS` keep a formula of their own; every other composite
+    block's cost is its `layers()` (and branches) costed."""
     own = cls.__dict__.get("_cost")
-    if cls is B.InvertedResidual:
+    if cls in CLOSED_FORMS:
         assert own is not None
     else:
         source = inspect.getsource(own) if own else ""
         assert own is None or "layers()" in source or "branches()" in source, source
+
+
+@pytest.mark.parametrize("cls", list(CLOSED_FORMS))
+def test_every_closed_form_is_taught_by_a_lesson(cls):
+    lesson, formula = CLOSED_FORMS[cls]
+    (path,) = (Path(__file__).parent.parent / "notebooks").glob(f"{lesson}.ipynb")
+    assert formula in path.read_text()
 
 
 @pytest.mark.parametrize("size", [0, -3, (4, 0), (4, 5, 6), [3], 2.0, "8", True, (2, 3.5)])

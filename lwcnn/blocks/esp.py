@@ -326,18 +326,13 @@ class EESPUnit(BlockSpec):
 
     def layers(self) -> tuple[ConvBNAct, list[ConvBNAct], ConvBNAct]:
         """(reduce, the K dilated depthwise convs side by side on its output, expand)."""
-        n, d = self.branch_channels, self.reduced_channels
-        return self._reduce(d), [self._dilated(d, rate) for rate in self.dilations], self._expand(n)
-
-    # the three kinds of conv of `layers()`, given d (`reduced_channels`) or N (`branch_channels`)
-    def _reduce(self, d: int) -> ConvBNAct:
-        return ConvBNAct(self.in_channels, d, 1, groups=self.branches, activation="prelu")
-
-    def _dilated(self, d: int, rate: int) -> ConvBNAct:
-        return ConvBNAct(d, d, 3, self.stride, groups=d, dilation=rate, activation=None, norm=False)
-
-    def _expand(self, n: int) -> ConvBNAct:
-        return ConvBNAct(n, n, 1, groups=self.branches, activation=None)
+        m, n, d, k = self.in_channels, self.branch_channels, self.reduced_channels, self.branches
+        reduce = ConvBNAct(m, d, 1, groups=k, activation="prelu")
+        dilated = [
+            ConvBNAct(d, d, 3, self.stride, groups=d, dilation=rate, activation=None, norm=False)
+            for rate in self.dilations
+        ]
+        return reduce, dilated, ConvBNAct(n, n, 1, groups=k, activation=None)
 
     def shortcut_layers(self) -> list[AvgPool]:
         """Stride 2: the 3x3 average pooling of the input; stride 1: nothing (identity or none)."""
@@ -354,24 +349,38 @@ class EESPUnit(BlockSpec):
         return EESPBlock(self)
 
     def _cost(self, height: int, width: int) -> LayerCost:
-        """The reduce conv, the dilated convs side by side on its output, BN + PReLU on their
-        concat, the expand conv (all from `layers()`); the image's shortcut at the output's size;
-        the last PReLU. Pooling costs nothing."""
-        k, n, d = self.branches, self.branch_channels, self.reduced_channels
-        expand = self._expand(n)
-        params, macs, _, height, width = self._reduce(d)._cost(height, width)
-        # the K depthwise convs of `layers()` differ only in their dilation, which changes no
-        # count ("same" padding): one of them, K times
-        step_params, step_macs, _, out_height, out_width = self._dilated(d, 1)._cost(height, width)
-        params, macs = params + k * step_params, macs + k * step_macs
-        step_params, step_macs, *_ = expand._cost(out_height, out_width)
-        params += step_params + _bn_prelu_params(expand.in_channels)
-        macs += step_macs
-        if self.image_channels:
-            image_params, image_macs, *_ = chain_cost(self.image_layers(), out_height, out_width)
-            params, macs = params + image_params, macs + image_macs
-        params += activation_params("prelu", self.out_channels)
-        return params, macs, self.out_channels, out_height, out_width
+        """The unit's formula (lesson 13 sets it beside the ESP module's and checks it).
+
+        With M channels in, K branches, the branches' N channels (`branch_channels`) and
+        d = N/K (`reduced_channels`): MACs `H*W*(M/K)*d + H'*W'*(K*9*d + (N/K)*N)`, the 1x1
+        group reduce at the input's size, the K depthwise 3x3 convs (their dilations change no
+        count: "same" padding) and the 1x1 group expand at the output's; per pixel at stride 1,
+        `MN/K^2 + 9N + N^2/K` against the ESP module's `MN/K + 9N^2/K`. The input image's
+        shortcut, when the unit has one, adds its 3x3 and 1x1 convs at the output's size.
+        Params: those weights, the reduce's BN + PReLU (`3d`), BN + PReLU on the concat (`3N`),
+        the expand's BN (`2N`), the last PReLU. Pooling costs nothing. The property tests hold
+        it equal to `layers()` (and `image_layers()`) costed one by one.
+        """
+        fields = self.__dict__  # read once: an ESPNetv2 costs a few of these per architecture
+        m, out, stride, k = (
+            fields["in_channels"],
+            fields["out_channels"],
+            fields["stride"],
+            fields["branches"],
+        )
+        n = out - m if stride == 2 else out  # self.branch_channels, written out
+        d = n // k  # self.reduced_channels
+        out_height = (height - 1) // stride + 1  # "same" padding: C.same_out, written out
+        out_width = out_height if width == height else (width - 1) // stride + 1
+        reduce, expand = m // k * d, n // k * n  # the 1x1 group convs' weights
+        macs = height * width * reduce + out_height * out_width * (k * 9 * d + expand)
+        params = reduce + 3 * d + k * 9 * d + 3 * n + expand + 2 * n + out
+        c = fields["image_channels"]
+        if c:  # the image's 3x3 conv + BN + PReLU and 1x1 conv + BN, on the pooled image
+            weights = 9 * c * c + c * out
+            macs += out_height * out_width * weights
+            params += weights + 3 * c + 2 * out
+        return params, macs, out, out_height, out_width
 
 
 def _eesp_dilations(branches: int, limit: int | None) -> tuple[int, ...]:

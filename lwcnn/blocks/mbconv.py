@@ -308,3 +308,37 @@ class FusedMBConv(Expanding):
         specs += optional_se(e, self.squeeze_channels, self.se_activation, self.se_gate)
         specs.append(ConvBNAct(e, n, 1, activation=None))
         return specs
+
+    def _cost(self, height: int, width: int) -> LayerCost:
+        """The formula lesson 13 sets beside the MBConv's: the `layers()` above in one go.
+
+        MACs `H'*W'*E*(k*k*M + N) + 2*E*S`: the k x k conv M -> E and the 1x1 projection E -> N
+        at the output size, SE's two 1x1 convs on the pooled map; per output pixel at stride 1
+        without SE, `E(k^2 M + N)` against the MBConv's `ME + E(k^2 + N)`. E == M: the k x k
+        conv M -> N alone (no SE), `k*k*M*N`. Params: those weights, BatchNorm's `2*C` after
+        each conv, SE's biases `S + E`, PReLU's slopes. The property tests hold it equal to
+        `layers()` costed one by one.
+        """
+        fields = self.__dict__  # read once: an EfficientNetV2 costs a few of these per architecture
+        m, e, n = fields["in_channels"], fields["expanded_channels"], fields["out_channels"]
+        k, stride, prelu = fields["kernel_size"], fields["stride"], fields["activation"] == "prelu"
+        out_height = (height - 1) // stride + 1  # "same" padding: C.same_out, written out
+        out_width = out_height if width == height else (width - 1) // stride + 1
+        if e == m:  # one k x k conv M -> N, with the activation
+            weights = k * k * m * n
+            return (
+                weights + 2 * n + (n if prelu else 0),
+                weights * out_height * out_width,
+                n,
+                out_height,
+                out_width,
+            )
+        weights = e * (k * k * m + n)
+        macs = weights * out_height * out_width
+        params = weights + 2 * (e + n) + (e if prelu else 0)
+        s = fields["squeeze_channels"]
+        if s:
+            squeeze = 2 * e * s
+            params += squeeze + s + e + (s if fields["se_activation"] == "prelu" else 0)
+            macs += squeeze
+        return params, macs, n, out_height, out_width

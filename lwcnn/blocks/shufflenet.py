@@ -233,6 +233,25 @@ class ShuffleNetV1Unit(BlockSpec):
         return ShuffleV1Block(self)
 
     def _cost(self, height: int, width: int) -> LayerCost:
-        """The residual branch of `branches()`; the shortcut (identity or pooling) costs nothing."""
-        params, macs, _, out_height, out_width = chain_cost(self._residual_branch(), height, width)
-        return params, macs, self.out_channels, out_height, out_width
+        """The paper's formula (ShuffleNet, Sec. 3.2; lesson 13 checks it against the count).
+
+        The residual branch of `branches()` in one go; the shortcut (identity or pooling) costs
+        nothing. With M channels in, bottleneck m, branch output B and g groups: MACs
+        `H*W*M*m/g + H'*W'*(9*m + m*B/g)` (the first 1x1 conv is dense when not `grouped_first`),
+        the paper's `hw(2cm/g + 9m)` at stride 1 (M = B = c). Params: those weights and
+        BatchNorm's `2*C` after each of the three convs. The property tests hold it equal to
+        the branch's layers costed one by one.
+        """
+        fields = self.__dict__  # read once: a ShuffleNet costs a few of these per architecture
+        m, n, g, stride = fields["in_channels"], fields["out_channels"], fields["groups"], fields["stride"]
+        mid = fields["bottleneck_channels"]
+        if mid is None:
+            mid = n // 4  # self.bottleneck, written out
+        made = n - m if stride == 2 else n  # self.branch_channels, written out
+        out_height = (height - 1) // stride + 1  # "same" padding: C.same_out, written out
+        out_width = out_height if width == height else (width - 1) // stride + 1
+        first = m // (g if fields["grouped_first"] else 1) * mid  # 1x1 (group) conv M -> m
+        last = mid // g * made  # 1x1 group conv m -> B, after the 3x3 depthwise conv's 9*m
+        macs = height * width * first + out_height * out_width * (9 * mid + last)
+        params = first + 9 * mid + last + 2 * (mid + mid + made)  # + BatchNorm's 2*C, three times
+        return params, macs, n, out_height, out_width
