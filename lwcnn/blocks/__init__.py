@@ -10,9 +10,10 @@ A spec (a frozen dataclass) holds a block's shape. From the spec come
 `cost` checks `input_size`, then calls the spec's `_cost(height, width)`: integer arithmetic
 on the spec's own fields (checked when it was made), with `lwcnn.cost`'s formulas. A layer that
 is one conv or one linear map writes its formula; a composite block's cost is its `layers()`
-costed in turn (`chain_cost`), with branches side by side where the block has them. The inverted
-residual, the bulk of every MobileNet after V1, keeps MobileNetV2's closed form, which is the
-point of lesson 05; the tests check it against its `layers()` and against torch's own counts.
+costed in turn (`chain_cost`), with branches side by side where the block has them. Where a
+lesson teaches a block's formula, the block costs by that formula: the inverted residual
+(MobileNetV2's, lesson 05), and ShuffleNet's unit, ESPNetv2's EESP unit and the fused MBConv
+(lesson 13). The tests check each against its `layers()` costed and against torch's own counts.
 
     >>> from lwcnn.blocks import InvertedResidual
     >>> block = InvertedResidual(16, 24, expanded_channels=96, stride=2)
