@@ -361,25 +361,19 @@ class EESPUnit(BlockSpec):
         the expand's BN (`2N`), the last PReLU. Pooling costs nothing. The property tests hold
         it equal to `layers()` (and `image_layers()`) costed one by one.
         """
-        fields = self.__dict__  # read once: an ESPNetv2 costs a few of these per architecture
-        m, out, stride, k = (
-            fields["in_channels"],
-            fields["out_channels"],
-            fields["stride"],
-            fields["branches"],
-        )
-        n = out - m if stride == 2 else out  # self.branch_channels, written out
-        d = n // k  # self.reduced_channels
-        out_height = (height - 1) // stride + 1  # "same" padding: C.same_out, written out
-        out_width = out_height if width == height else (width - 1) // stride + 1
-        reduce, expand = m // k * d, n // k * n  # the 1x1 group convs' weights
+        m, out, stride, k = self.in_channels, self.out_channels, self.stride, self.branches
+        n, d = self.branch_channels, self.reduced_channels
+        out_height = C.same_out(height, stride)
+        out_width = out_height if width == height else C.same_out(width, stride)
+        reduce, expand = C.conv_weights(m, d, 1, 1, k), C.conv_weights(n, n, 1, 1, k)  # the 1x1 group convs
         macs = height * width * reduce + out_height * out_width * (k * 9 * d + expand)
-        params = reduce + 3 * d + k * 9 * d + 3 * n + expand + 2 * n + out
-        c = fields["image_channels"]
+        # the reduce's BN + PReLU, the BN + PReLU on the concat, the expand's BN, the last PReLU
+        params = reduce + k * 9 * d + expand + _bn_prelu_params(d) + _bn_prelu_params(n) + 2 * n + out
+        c = self.image_channels
         if c:  # the image's 3x3 conv + BN + PReLU and 1x1 conv + BN, on the pooled image
-            weights = 9 * c * c + c * out
+            weights = C.conv_weights(c, c, 3, 3, 1) + C.conv_weights(c, out, 1, 1, 1)
             macs += out_height * out_width * weights
-            params += weights + 3 * c + 2 * out
+            params += weights + _bn_prelu_params(c) + 2 * out
         return params, macs, out, out_height, out_width
 
 

@@ -319,26 +319,24 @@ class FusedMBConv(Expanding):
         each conv, SE's biases `S + E`, PReLU's slopes. The property tests hold it equal to
         `layers()` costed one by one.
         """
-        fields = self.__dict__  # read once: an EfficientNetV2 costs a few of these per architecture
-        m, e, n = fields["in_channels"], fields["expanded_channels"], fields["out_channels"]
-        k, stride, prelu = fields["kernel_size"], fields["stride"], fields["activation"] == "prelu"
-        out_height = (height - 1) // stride + 1  # "same" padding: C.same_out, written out
-        out_width = out_height if width == height else (width - 1) // stride + 1
+        m, e, n, k, stride = (
+            self.in_channels,
+            self.expanded_channels,
+            self.out_channels,
+            self.kernel_size,
+            self.stride,
+        )
+        slopes = activation_params(self.activation, e if e != m else n)  # PReLU's, after the k x k conv
+        out_height = C.same_out(height, stride)
+        out_width = out_height if width == height else C.same_out(width, stride)
         if e == m:  # one k x k conv M -> N, with the activation
-            weights = k * k * m * n
-            return (
-                weights + 2 * n + (n if prelu else 0),
-                weights * out_height * out_width,
-                n,
-                out_height,
-                out_width,
-            )
-        weights = e * (k * k * m + n)
+            weights = C.conv_weights(m, n, k, k, 1)
+            return weights + 2 * n + slopes, weights * out_height * out_width, n, out_height, out_width
+        weights = C.conv_weights(m, e, k, k, 1) + C.conv_weights(e, n, 1, 1, 1)
         macs = weights * out_height * out_width
-        params = weights + 2 * (e + n) + (e if prelu else 0)
-        s = fields["squeeze_channels"]
+        params = weights + 2 * (e + n) + slopes  # + BatchNorm's 2*C after each conv
+        s = self.squeeze_channels
         if s:
-            squeeze = 2 * e * s
-            params += squeeze + s + e + (s if fields["se_activation"] == "prelu" else 0)
-            macs += squeeze
+            params += C.se_params(e, s) + activation_params(self.se_activation, s)
+            macs += C.se_macs(e, s)
         return params, macs, n, out_height, out_width

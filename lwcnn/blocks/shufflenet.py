@@ -242,16 +242,12 @@ class ShuffleNetV1Unit(BlockSpec):
         BatchNorm's `2*C` after each of the three convs. The property tests hold it equal to
         the branch's layers costed one by one.
         """
-        fields = self.__dict__  # read once: a ShuffleNet costs a few of these per architecture
-        m, n, g, stride = fields["in_channels"], fields["out_channels"], fields["groups"], fields["stride"]
-        mid = fields["bottleneck_channels"]
-        if mid is None:
-            mid = n // 4  # self.bottleneck, written out
-        made = n - m if stride == 2 else n  # self.branch_channels, written out
-        out_height = (height - 1) // stride + 1  # "same" padding: C.same_out, written out
-        out_width = out_height if width == height else (width - 1) // stride + 1
-        first = m // (g if fields["grouped_first"] else 1) * mid  # 1x1 (group) conv M -> m
-        last = mid // g * made  # 1x1 group conv m -> B, after the 3x3 depthwise conv's 9*m
+        m, n, g, stride = self.in_channels, self.out_channels, self.groups, self.stride
+        mid, made = self.bottleneck, self.branch_channels
+        out_height = C.same_out(height, stride)
+        out_width = out_height if width == height else C.same_out(width, stride)
+        first = C.conv_weights(m, mid, 1, 1, g if self.grouped_first else 1)  # 1x1 (group) conv M -> m
+        last = C.conv_weights(mid, made, 1, 1, g)  # 1x1 group conv m -> B, after the depthwise conv's 9*m
         macs = height * width * first + out_height * out_width * (9 * mid + last)
         params = first + 9 * mid + last + 2 * (mid + mid + made)  # + BatchNorm's 2*C, three times
         return params, macs, n, out_height, out_width
