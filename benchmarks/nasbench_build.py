@@ -202,6 +202,9 @@ def _train_shared(args, space_name: str, jobs: list, recipe: dict) -> tuple[dict
             return None, ""
     told = 0
     while True:
+        # States first, rows second: a job another worker finishes between the two reads is then
+        # counted as running (so we wait for it) rather than as missing with nothing left to run.
+        states = distributed.job_states(study)
         rows = distributed.collect(study)
         done = {
             (row["code"], row["seed"]): [row["code"], row["seed"], *(row[name] for name in TRAINED[2:])]
@@ -209,7 +212,6 @@ def _train_shared(args, space_name: str, jobs: list, recipe: dict) -> tuple[dict
             if row.get("space") == space_name
         }
         missing = sum((_code_text(code), seed) not in done for code, seed in jobs)
-        states = distributed.job_states(study)
         if not missing:
             break
         if args.collect or states["waiting"] + states["running"] == 0:

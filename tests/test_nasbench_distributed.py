@@ -10,8 +10,10 @@ builds, number for number (all but the latencies, which are timed anew).
 
 from __future__ import annotations
 
+import argparse
 import csv
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -126,6 +128,45 @@ def test_requeue_running_gives_back_a_dead_workers_job_on_a_journal(tmp_path):
     assert distributed.requeue_running(study) == 1
     assert distributed.run_worker(study, _square, objective="square") == 1
     assert sorted(row["x"] for row in distributed.collect(study)) == [2, 3]
+
+
+def _builder():
+    spec = importlib.util.spec_from_file_location("nasbench_build", ROOT / "benchmarks" / "nasbench_build.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_the_builder_waits_for_a_job_that_finishes_while_it_reads_the_study(tmp_path, monkeypatch):
+    """Another worker finishes the last job between the builder's two reads of the study (its
+    results, then its jobs' states). Read in that order, the job was neither among the results
+    nor running any more, and the builder gave up with "1 of 4 jobs not done" beside a study
+    whose four jobs were complete. It must wait for the job and write the table."""
+    build = _builder()
+    args = argparse.Namespace(
+        storage=f"journal:{tmp_path / 'j.log'}", study="race", heartbeat=None, requeue_running=False,
+        collect=False, jobs=1, worker=False, no_progress=True,
+    )  # fmt: skip
+    jobs = [((0, 1), 0), ((1, 0), 0)]
+    study = build._open_study(args, build.RECIPE)
+    distributed.enqueue_jobs(study, [{"space": "s", "code": build._code_text(c), "seed": s} for c, s in jobs])
+    result = {"params": 1, "macs": 2, "test_accuracy": 0.5, "train_seconds": 1.0}
+    elsewhere = study.ask()  # the other worker takes the first job ...
+    distributed.run_worker(study, lambda job: result, objective="test_accuracy")  # ... this one the second
+    read = distributed.collect
+
+    def collect_then_the_other_worker_finishes(study):
+        rows = read(study)
+        if elsewhere.number not in [t.number for t in study.get_trials(states=(TrialState.COMPLETE,))]:
+            for name, value in {**result, "worker": "elsewhere:1"}.items():
+                elsewhere.set_user_attr(name, value)
+            study.tell(elsewhere, result["test_accuracy"])
+        return rows
+
+    monkeypatch.setattr(distributed, "collect", collect_then_the_other_worker_finishes)
+    done, how = build._train_shared(args, "s", jobs, build.RECIPE)
+    assert done is not None and len(done) == 2, how
+    assert "2 worker processes" in how
 
 
 # --- the builder, for real -----------------------------------------------------------------------
