@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import multiprocessing
 import pathlib
@@ -109,7 +110,7 @@ def main() -> int:
             "# lwcnn: FBNet searches on lwcnn.nas.TABLE_SPACE (digits), one row per (beta, seed)\n"
             "# made by: .venv/bin/python benchmarks/fbnet_search.py\n"
             f"# machine: {latency.device_name()}; torch {torch.__version__}; Python {platform.python_version()}\n"
-            f"# settings: {json.dumps(nas.DIGITS_SEARCH)}; one thread per search; {search_seconds:.0f} s of "
+            f"# settings: {json.dumps(dataclasses.asdict(nas.DIGITS_SEARCH))}; one thread per search; {search_seconds:.0f} s of "
             f"searching in all, {args.jobs} processes\n"
             "# expected_ms: under softmax(theta) at the end; predicted_ms: data/fbnet_digits.lut.csv's prediction"
             " of the derived network; measured_ms: its lower quartile of 150 single calls (1 thread, batch 1);"

@@ -598,9 +598,7 @@ def test_fbnet_search_is_seeded_and_trains_theta_only_after_warm_up():
     assert all(p == pytest.approx(0.5) for row in warm.probabilities for p in row)
     assert math.isnan(warm.arch_loss) and not math.isnan(searched.arch_loss)
     assert any(abs(p - 0.5) > 1e-3 for row in searched.probabilities for p in row)
-    assert searched.temperature == pytest.approx(
-        nas.annealed_temperature(2, 5.0, nas.DIGITS_SEARCH["temperature_decay"])
-    )
+    assert searched.temperature == pytest.approx(nas.DIGITS_SEARCH.temperature_at(2))
     assert first.arch == first.supernet.derive()
 
 
@@ -617,6 +615,30 @@ def test_fbnet_search_is_seeded_and_trains_theta_only_after_warm_up():
 def test_fbnet_search_refuses_bad_settings(kwargs, name):
     with pytest.raises(ValueError, match=name):
         nas.fbnet_search(TINY_SPACE, TINY_COSTS, progress=False, **kwargs)
+
+
+def test_search_settings_are_checked_and_changed_by_name():
+    assert nas.DIGITS_SEARCH.replace(beta=1.0).beta == 1.0 and nas.DIGITS_SEARCH.beta == nas.FBNET_LOSS[1]
+    with pytest.raises(TypeError, match="betta: not a search setting; the settings are epochs, warmup"):
+        nas.DIGITS_SEARCH.replace(betta=1.0)
+    bad = {"temperature": 0.0, "temperature_decay": 1.5, "alpha": 0, "beta": -1, "unit_ms": 0.0,
+           "weight_lr": -1e-3, "batch_size": 2.5, "image_size": 0}  # fmt: skip
+    for name, value in bad.items():
+        with pytest.raises((ValueError, TypeError), match=name):
+            nas.DIGITS_SEARCH.replace(**{name: value})
+    for settings_ in (nas.DIGITS_SEARCH, nas.MASKED_SEARCH):  # both anneal tau from 5 to 0.5
+        assert settings_.temperature_at(0) == 5.0
+        assert settings_.temperature_at(settings_.epochs) == pytest.approx(0.5)
+
+
+def test_the_recorded_searches_ran_with_the_course_settings():
+    """data/fbnet_digits.csv's header names the settings it ran with: still DIGITS_SEARCH."""
+    import dataclasses
+
+    header = (nas.DEFAULT_TABLE.parent / "fbnet_digits.csv").read_text().splitlines()
+    (line,) = [line for line in header if line.startswith("# settings: ")]
+    recorded = json.loads(line.removeprefix("# settings: ").split("; ")[0])
+    assert recorded == dataclasses.asdict(nas.DIGITS_SEARCH)
 
 
 def test_the_stored_searches_agree_with_the_tables():

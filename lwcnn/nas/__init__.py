@@ -41,6 +41,7 @@ from lwcnn.nas.fbnet import (
     FBNET_TEMPERATURE,
     SearchEpoch,
     SearchResult,
+    SearchSettings,
     Supernet,
     SupernetLatency,
     _block_candidates,  # noqa: F401 - its old name, kept for a diagram helper
@@ -130,6 +131,7 @@ __all__ = [
     "FBNET_TEMPERATURE",
     "SearchEpoch",
     "SearchResult",
+    "SearchSettings",
     "Supernet",
     "SupernetLatency",
     "annealed_temperature",

@@ -18,11 +18,12 @@ on digits.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -278,6 +279,66 @@ class SearchResult:
         return self.history[-1].arch
 
 
+@dataclass(frozen=True)
+class SearchSettings:
+    """How a differentiable search trains (`fbnet_search`, `masked_search`): `epochs`, the first
+    `warmup_epochs` of them on the weights only, then theta too; digits at `image_size`,
+    `batch_size` a batch; the weights' Adam at `weight_lr` on `1 - theta_fraction` of the training
+    images, theta's at `theta_lr` on the rest; the Gumbel temperature `temperature *
+    temperature_decay^(epochs so far)`; `fbnet_loss`'s `alpha`, `beta` and `unit_ms`.
+
+    Checked when made. `replace(**changes)` is a copy with some of them changed, checked again.
+    """
+
+    epochs: int
+    warmup_epochs: int
+    image_size: int
+    batch_size: int
+    weight_lr: float
+    theta_lr: float
+    theta_fraction: float
+    temperature: float
+    temperature_decay: float
+    alpha: float
+    beta: float
+    unit_ms: float
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "image_size", "batch_size"):
+            checks.check_int(name, getattr(self, name))
+        warmup = self.warmup_epochs
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup < self.epochs:
+            raise ValueError(f"warmup_epochs must be an int in [0, epochs={self.epochs}), got {warmup!r}")
+        checks.check_interval(
+            "theta_fraction", self.theta_fraction, 0, 1, low_closed=False, high_closed=False
+        )
+        checks.check_greater("weight_lr", self.weight_lr)
+        checks.check_greater("theta_lr", self.theta_lr)
+        checks.check_greater("temperature", self.temperature)
+        checks.check_interval("temperature_decay", self.temperature_decay, 0, 1, low_closed=False)
+        checks.check_greater("alpha", self.alpha)
+        checks.check_greater("beta", self.beta, or_equal=True)
+        checks.check_greater("unit_ms", self.unit_ms)
+
+    def replace(self, **changes: Any) -> SearchSettings:
+        """These settings with `changes` (field names) applied, e.g. `replace(epochs=10, beta=3.0)`."""
+        names = [field.name for field in dataclasses.fields(self)]
+        unknown = sorted(set(changes) - set(names))
+        if unknown:
+            raise TypeError(
+                f"{', '.join(unknown)}: not a search setting; the settings are {', '.join(names)}"
+            )
+        return dataclasses.replace(self, **changes)
+
+    def temperature_at(self, epoch: float) -> float:
+        """The Gumbel temperature after `epoch` epochs (fractional: annealed per step)."""
+        return annealed_temperature(epoch, self.temperature, self.temperature_decay)
+
+    def check_latency(self, cheapest_ms: float) -> None:
+        """A ValueError if `fbnet_loss` cannot take the cheapest network's latency in `unit_ms`."""
+        fbnet_loss(torch.zeros(()), cheapest_ms, self.alpha, self.beta, self.unit_ms)
+
+
 # The course's short search on digits (lesson 10, benchmarks/fbnet_search.py), fixed before the
 # runs the lesson reports:
 # - 16x16 images: the digits are 8x8, so this 4x cheaper proxy loses nothing (latency is still
@@ -289,67 +350,38 @@ class SearchResult:
 # - LAT in units of 50 us: our 1.0-1.7 ms networks then read 20-34, the range of the paper's
 #   phone latencies in ms, so beta = 0.6 keeps the paper's trade-off. The unit is not cosmetic:
 #   log LAT = ln(LAT) scales the latency term's pull on theta by beta / ln(LAT).
-DIGITS_SEARCH: dict[str, Any] = {
-    "epochs": 5,
-    "warmup_epochs": 1,
-    "image_size": 16,
-    "batch_size": 64,
-    "weight_lr": 0.01,
-    "theta_lr": 0.3,
-    "theta_fraction": 0.2,
-    "temperature": 5.0,
-    "temperature_decay": 0.1 ** (1 / 5),
-    "alpha": FBNET_LOSS[0],
-    "beta": FBNET_LOSS[1],
-    "unit_ms": 0.05,
-}
-
-
-class Schedule(NamedTuple):
-    """How a differentiable search runs its epochs: `warmup_epochs` of weights only, then theta
-    too, at the temperature `temperature * temperature_decay^(epochs so far)`."""
-
-    epochs: int
-    warmup_epochs: int
-    temperature: float
-    temperature_decay: float
-
-
-def check_search_settings(
-    schedule: Schedule, image_size: int, batch_size: int, lrs: tuple[float, float], theta_fraction: float
-) -> None:
-    """The checks of a differentiable search's settings (`fbnet_search`, `masked_search`);
-    `lrs` are the weights' and theta's learning rates."""
-    epochs, warmup_epochs, temperature, temperature_decay = schedule
-    for name, value in (("epochs", epochs), ("image_size", image_size), ("batch_size", batch_size)):
-        checks.check_int(name, value)
-    if (
-        isinstance(warmup_epochs, bool)
-        or not isinstance(warmup_epochs, int)
-        or not 0 <= warmup_epochs < epochs
-    ):
-        raise ValueError(f"warmup_epochs must be an int in [0, epochs={epochs}), got {warmup_epochs!r}")
-    checks.check_interval("theta_fraction", theta_fraction, 0, 1, low_closed=False, high_closed=False)
-    checks.check_greater("weight_lr", lrs[0])
-    checks.check_greater("theta_lr", lrs[1])
-    annealed_temperature(0, temperature, temperature_decay)  # checks both
+DIGITS_SEARCH = SearchSettings(
+    epochs=5,
+    warmup_epochs=1,
+    image_size=16,
+    batch_size=64,
+    weight_lr=0.01,
+    theta_lr=0.3,
+    theta_fraction=0.2,
+    temperature=5.0,
+    temperature_decay=0.1 ** (1 / 5),
+    alpha=FBNET_LOSS[0],
+    beta=FBNET_LOSS[1],
+    unit_ms=0.05,
+)
 
 
 def search_loaders(
-    image_size: int, batch_size: int, theta_fraction: float, seed: int
+    settings: SearchSettings, seed: int
 ) -> tuple[DigitsSplit, dict[str, torch.utils.data.DataLoader]]:
-    """Digits at `image_size`, and its training images split in two seeded loaders: "theta"
-    (`theta_fraction` of them, for the architecture's steps) and "weights" (the rest)."""
+    """Digits at the settings' `image_size`, and its training images split in two seeded loaders
+    of `batch_size`: "theta" (`theta_fraction` of them, for the architecture's steps) and
+    "weights" (the rest)."""
     from lwcnn.data import digits_tensors
 
-    split = digits_tensors(image_size=image_size, seed=seed)
+    split = digits_tensors(image_size=settings.image_size, seed=seed)
     order = torch.randperm(len(split.train_labels), generator=torch.Generator().manual_seed(seed))
-    cut = round(theta_fraction * len(order))
+    cut = round(settings.theta_fraction * len(order))
     parts = {"theta": order[:cut], "weights": order[cut:]}
     loaders = {
         name: torch.utils.data.DataLoader(
             torch.utils.data.TensorDataset(split.train_images[index], split.train_labels[index]),
-            batch_size=batch_size,
+            batch_size=settings.batch_size,
             shuffle=True,
             generator=torch.Generator().manual_seed(seed + offset),
         )
@@ -361,37 +393,26 @@ def search_loaders(
 def fbnet_search(
     space: SearchSpace,
     latency: SupernetLatency,
-    epochs: int = DIGITS_SEARCH["epochs"],
-    warmup_epochs: int = DIGITS_SEARCH["warmup_epochs"],
-    image_size: int = DIGITS_SEARCH["image_size"],
-    batch_size: int = DIGITS_SEARCH["batch_size"],
-    weight_lr: float = DIGITS_SEARCH["weight_lr"],
-    theta_lr: float = DIGITS_SEARCH["theta_lr"],
-    theta_fraction: float = DIGITS_SEARCH["theta_fraction"],
-    temperature: float = DIGITS_SEARCH["temperature"],
-    temperature_decay: float = DIGITS_SEARCH["temperature_decay"],
-    alpha: float = DIGITS_SEARCH["alpha"],
-    beta: float = DIGITS_SEARCH["beta"],
-    unit_ms: float = DIGITS_SEARCH["unit_ms"],
+    settings: SearchSettings = DIGITS_SEARCH,
     seed: int = 0,
     progress: bool = True,
+    **changes: Any,
 ) -> SearchResult:
     """FBNet's search on digits: the weights (Adam, `weight_lr`) learn on `1 - theta_fraction` of
     the training images, theta (Adam, `theta_lr`) on the rest with `fbnet_loss`, after
     `warmup_epochs` of weights only. Every step draws fresh Gumbel weights at the annealed
     temperature `temperature * temperature_decay^(epochs so far)`. Seeded: the same call on one
     CPU thread gives the same result.
-    """
-    schedule = Schedule(epochs, warmup_epochs, temperature, temperature_decay)
-    check_search_settings(schedule, image_size, batch_size, (weight_lr, theta_lr), theta_fraction)
-    cheapest_ms = latency.fixed_ms + sum(min(row) for row in latency.block_ms)
-    fbnet_loss(torch.zeros(()), cheapest_ms, alpha, beta, unit_ms)  # checks alpha, beta, unit_ms
 
+    `settings` (`SearchSettings`) are the course's `DIGITS_SEARCH` unless given; `changes` change
+    some of them by name: `fbnet_search(space, latency, beta=1.0, epochs=10)`.
+    """
+    settings = settings.replace(**changes)
+    settings.check_latency(latency.fixed_ms + sum(min(row) for row in latency.block_ms))
     start = time.perf_counter()
-    _, loaders = search_loaders(image_size, batch_size, theta_fraction, seed)
+    _, loaders = search_loaders(settings, seed)
     supernet = Supernet(space, seed)
-    settings = ((weight_lr, theta_lr), schedule, (alpha, beta, unit_ms), seed, progress)
-    history = search_epochs(supernet, latency.expected_ms, loaders, *settings)
+    history = search_epochs(supernet, latency.expected_ms, loaders, settings, seed, progress)
     return SearchResult(supernet, history, time.perf_counter() - start)
 
 
@@ -399,16 +420,14 @@ def search_epochs(
     supernet: nn.Module,
     expected_latency: Callable[[Any], torch.Tensor],
     loaders: dict[str, torch.utils.data.DataLoader],
-    lrs: tuple[float, float],
-    schedule: Schedule,
-    loss_settings: tuple[float, float, float],
+    settings: SearchSettings,
     seed: int,
     progress: bool,
     record: Callable[..., Any] = SearchEpoch,
 ) -> list[Any]:
     """The loop of a differentiable search (`fbnet_search`, `masked_search`): per step, a weight
-    step (Adam at `lrs[0]`) on a fresh Gumbel sample; once the warm-up is over, a theta step (Adam
-    at `lrs[1]`) with `fbnet_loss` (its `alpha, beta, unit_ms` are `loss_settings`) every
+    step (Adam at `weight_lr`) on a fresh Gumbel sample; once the warm-up is over, a theta step
+    (Adam at `theta_lr`) with `fbnet_loss` (the settings' `alpha, beta, unit_ms`) every
     (1 - f) / f steps, so that each part of the training images is seen once per epoch. The supernet's
     `sample_weights` and `theta` are one tensor (FBNet's blocks) or one per layer (widths);
     `expected_latency` takes the same form. Each epoch ends in a `record` (`SearchEpoch` or
@@ -419,21 +438,19 @@ def search_epochs(
         return function(weights) if isinstance(weights, torch.Tensor) else [function(row) for row in weights]
 
     thetas = [supernet.theta] if isinstance(supernet.theta, torch.Tensor) else list(supernet.theta)
-    weight_optimizer = torch.optim.Adam(supernet.weight_parameters(), lr=lrs[0])
-    theta_optimizer = torch.optim.Adam(thetas, lr=lrs[1])
+    weight_optimizer = torch.optim.Adam(supernet.weight_parameters(), lr=settings.weight_lr)
+    theta_optimizer = torch.optim.Adam(thetas, lr=settings.theta_lr)
     theta_every = max(1, round(len(loaders["weights"].dataset) / len(loaders["theta"].dataset)))
     gumbel = torch.Generator().manual_seed(seed)
     steps_per_epoch = len(loaders["weights"])
     history = []
-    for epoch in tqdm(range(1, schedule.epochs + 1), desc="search", unit="epoch", disable=not progress):
+    for epoch in tqdm(range(1, settings.epochs + 1), desc="search", unit="epoch", disable=not progress):
         supernet.train()
-        searching = epoch > schedule.warmup_epochs
+        searching = epoch > settings.warmup_epochs
         theta_batches = iter(loaders["theta"])  # drawn every epoch: it draws the seed of its order
         weight_losses, arch_losses = [], []
         for step, (images, labels) in enumerate(loaders["weights"]):
-            tau = annealed_temperature(
-                epoch - 1 + step / steps_per_epoch, schedule.temperature, schedule.temperature_decay
-            )
+            tau = settings.temperature_at(epoch - 1 + step / steps_per_epoch)
             sample = each(supernet.sample_weights(tau, gumbel), torch.Tensor.detach)
             loss = F.cross_entropy(supernet(images, sample), labels)
             weight_optimizer.zero_grad()
@@ -444,7 +461,9 @@ def search_epochs(
             if batch is not None:
                 weights = supernet.sample_weights(tau, gumbel)
                 cross_entropy = F.cross_entropy(supernet(batch[0], weights), batch[1])
-                arch_loss = fbnet_loss(cross_entropy, expected_latency(weights), *loss_settings)
+                arch_loss = fbnet_loss(
+                    cross_entropy, expected_latency(weights), settings.alpha, settings.beta, settings.unit_ms
+                )
                 theta_optimizer.zero_grad()
                 arch_loss.backward()
                 theta_optimizer.step()
@@ -454,7 +473,7 @@ def search_epochs(
         history.append(
             record(
                 epoch,
-                annealed_temperature(epoch, schedule.temperature, schedule.temperature_decay),
+                settings.temperature_at(epoch),
                 sum(weight_losses) / len(weight_losses),
                 sum(arch_losses) / len(arch_losses) if arch_losses else math.nan,
                 expected,

@@ -53,10 +53,8 @@ from lwcnn import checks
 from lwcnn.models import SmallMobileNet
 from lwcnn.nas.fbnet import (
     DIGITS_SEARCH,
-    Schedule,
     SearchEpoch,
-    check_search_settings,
-    fbnet_loss,
+    SearchSettings,
     gumbel_softmax,
     search_epochs,
     search_loaders,
@@ -67,7 +65,7 @@ MASKED_WIDTHS = tuple(tuple(base * width for width in (8, 16, 24, 32)) for base 
 MASKED_STRIDES = (1, 2, 2)  # lesson 10's supernet: a stride-2 stem, then 32 -> 16 -> 16 -> 8 -> 4
 
 # The MACs stand-in for a latency table: 1 GMAC/s, a phone core's order of magnitude. Only the
-# ratios between widths matter to the search (and the unit, `MASKED_SEARCH["unit_ms"]`).
+# ratios between widths matter to the search (and the unit, `MASKED_SEARCH.unit_ms`).
 MACS_PER_MS = 1_000_000
 
 Weights = Sequence[torch.Tensor]  # one weight vector per searched layer, over its width options
@@ -442,32 +440,21 @@ class MaskedSearchResult:
 #   and theta gets 45 steps instead of 20 (the whole search takes ~3 s on one thread);
 # - LAT in units of 0.1 ms of the MACs stand-in: the networks then read 4.4-30, near the paper's
 #   phone latencies in ms, where beta = 0.6 keeps its trade-off.
-MASKED_SEARCH: dict[str, Any] = {
-    **DIGITS_SEARCH,
-    "epochs": 10,
-    "temperature_decay": 0.1 ** (1 / 10),  # tau from 5 to 0.5 over the search, as in DIGITS_SEARCH
-    "unit_ms": 0.1,
-}
+MASKED_SEARCH = DIGITS_SEARCH.replace(
+    epochs=10,
+    temperature_decay=0.1 ** (1 / 10),  # tau from 5 to 0.5 over the search, as in DIGITS_SEARCH
+    unit_ms=0.1,
+)
 
 
 def masked_search(
     widths: Sequence[Sequence[int]] = MASKED_WIDTHS,
     latency: WidthLatency | None = None,
-    epochs: int = MASKED_SEARCH["epochs"],
-    warmup_epochs: int = MASKED_SEARCH["warmup_epochs"],
-    image_size: int = MASKED_SEARCH["image_size"],
-    batch_size: int = MASKED_SEARCH["batch_size"],
-    weight_lr: float = MASKED_SEARCH["weight_lr"],
-    theta_lr: float = MASKED_SEARCH["theta_lr"],
-    theta_fraction: float = MASKED_SEARCH["theta_fraction"],
-    temperature: float = MASKED_SEARCH["temperature"],
-    temperature_decay: float = MASKED_SEARCH["temperature_decay"],
-    alpha: float = MASKED_SEARCH["alpha"],
-    beta: float = MASKED_SEARCH["beta"],
-    unit_ms: float = MASKED_SEARCH["unit_ms"],
+    settings: SearchSettings = MASKED_SEARCH,
     seed: int = 0,
     threads: int = 1,
     progress: bool = False,
+    **changes: Any,
 ) -> MaskedSearchResult:
     """FBNetV2's channel search on digits, run as `fbnet_search` runs FBNet's: the weights (Adam,
     `weight_lr`) learn on `1 - theta_fraction` of the training images, theta (Adam, `theta_lr`)
@@ -475,14 +462,16 @@ def masked_search(
     draws fresh Gumbel weights at the annealed temperature. `latency` defaults to
     `macs_latency_table` of the supernet (at 32x32; the search trains on `image_size` images).
 
+    `settings` are the course's `MASKED_SEARCH` unless given; `changes` change some of them by
+    name: `masked_search(beta=3.0)`.
+
     It runs on `threads` torch threads (restored after): one is fastest for convs this small,
     and on 2 shared cores two spin-wait for each other (10-50x slower). Seeded: the same call
     gives the same result on the same machine.
     """
     from lwcnn.train import evaluate, recalibrate_batchnorm
 
-    schedule = Schedule(epochs, warmup_epochs, temperature, temperature_decay)
-    check_search_settings(schedule, image_size, batch_size, (weight_lr, theta_lr), theta_fraction)
+    settings = settings.replace(**changes)
     checks.check_positive_int("threads", threads)
     supernet = MaskedSupernet(widths, seed=seed)
     latency = macs_latency_table(supernet) if latency is None else latency
@@ -491,17 +480,15 @@ def masked_search(
             f"latency must be a WidthLatency of the supernet's widths {supernet.widths}, got "
             f"{getattr(latency, 'widths', type(latency).__name__)}"
         )
-    cheapest = latency.latency_ms(tuple(options[0] for options in supernet.widths))
-    fbnet_loss(torch.zeros(()), cheapest, alpha, beta, unit_ms)  # checks alpha, beta, unit_ms
+    settings.check_latency(latency.latency_ms(tuple(options[0] for options in supernet.widths)))
 
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         start = time.perf_counter()
-        split, loaders = search_loaders(image_size, batch_size, theta_fraction, seed)
-        settings = ((weight_lr, theta_lr), schedule, (alpha, beta, unit_ms), seed, progress)
+        split, loaders = search_loaders(settings, seed)
         history = search_epochs(
-            supernet, latency.expected_latency, loaders, *settings, record=MaskedSearchEpoch
+            supernet, latency.expected_latency, loaders, settings, seed, progress, record=MaskedSearchEpoch
         )
         model = supernet.extract(history[-1].widths)
         images = torch.utils.data.TensorDataset(split.train_images)
