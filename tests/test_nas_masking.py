@@ -3,6 +3,7 @@ networks it stands for, the width latency table, and the seeded search."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracles import counted_params
 
+from lwcnn.models import SmallMobileNet
 from lwcnn.nas import fbnet_loss
 from lwcnn.nas.masking import (
     MACS_PER_MS,
@@ -80,6 +82,17 @@ def test_one_hot_supernet_is_the_extracted_network(choice, seed):
         options[int(logits.argmax())] for options, logits in zip(MASKED_WIDTHS, supernet.theta, strict=True)
     )
     assert torch.equal(supernet.extract()(x), supernet.extract(supernet.derive())(x))
+
+
+def test_the_base_network_gives_the_stem_input_and_classes_of_every_width_choice():
+    base = SmallMobileNet(num_classes=5, in_channels=3, stem_channels=8, stem_stride=1, conv="standard")
+    supernet = spread_statistics(MaskedSupernet(SMALL_WIDTHS, strides=(2, 1, 2), base=base, seed=4), 4).eval()
+    choice = (4, 16, 8)
+    assert supernet.spec(choice) == dataclasses.replace(base, stages=((4, 2), (16, 1), (8, 2)))
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(5))
+    model = supernet.extract(choice).eval()
+    assert model(x).shape == (2, 5)
+    assert torch.allclose(model(x), supernet(x, supernet.one_hot(choice)), atol=1e-5)
 
 
 def test_the_switched_off_channels_are_exactly_zero_going_into_the_next_layer():
@@ -198,6 +211,14 @@ def test_table_from_lut_gives_the_luts_prediction_of_every_network():
         (lambda: ChannelMask((4, 8)).masked(torch.ones(1, 6, 2, 2), torch.ones(2)), ValueError, "8 channels"),
         (lambda: ChannelMask((4, 8)).mask(torch.ones(3)), ValueError, r"weights must have shape \(2,\)"),
         (lambda: MaskedSupernet(strides=(1, 2)), ValueError, "strides must have one entry per layer"),
+        (lambda: MaskedSupernet(base=(16, 2)), TypeError, "base must be a SmallMobileNet"),
+        (lambda: MaskedSupernet(base=SmallMobileNet()), ValueError, "base must have conv='standard'"),
+        (
+            lambda: MaskedSupernet(base=SmallMobileNet(conv="standard", width_multiplier=0.5)),
+            ValueError,
+            "width_multiplier=1.0",
+        ),
+        (lambda: masked_search(betta=1.0), TypeError, "betta: not a search setting"),
         (
             lambda: MaskedSupernet(widths=((8, 16), (32, 16), (8,))),
             ValueError,

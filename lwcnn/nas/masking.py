@@ -41,6 +41,7 @@ from MACs, a stand-in that needs no timing; `table_from_lut` from an `lwcnn.late
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -63,6 +64,9 @@ from lwcnn.nas.fbnet import (
 # Width options of the three searched layers: (8, 16, 24, 32) times a base of 1, 2, 2 channels.
 MASKED_WIDTHS = tuple(tuple(base * width for width in (8, 16, 24, 32)) for base in (1, 2, 2))
 MASKED_STRIDES = (1, 2, 2)  # lesson 10's supernet: a stride-2 stem, then 32 -> 16 -> 16 -> 8 -> 4
+# What surrounds the searched layers: SmallMobileNet's stem (16 channels, stride 2), input (one
+# channel) and classifier (10 classes), with plain convs (see MaskedSupernet)
+MASKED_BASE = SmallMobileNet(conv="standard")
 
 # The MACs stand-in for a latency table: 1 GMAC/s, a phone core's order of magnitude. Only the
 # ratios between widths matter to the search (and the unit, `MASKED_SEARCH.unit_ms`).
@@ -157,10 +161,10 @@ class ChannelMask:
 class MaskedSupernet(nn.Module):
     """Every width choice of a small digits network in one network of the widest widths.
 
-    A 3x3 stem conv (`stem_channels`, `stem_stride`), then one plain 3x3 conv -> BN -> ReLU per
-    entry of `widths` (that layer's options, narrowest first) with the matching `strides`, then
-    global average pooling and a linear classifier: `SmallMobileNet(conv="standard")` at the
-    widest widths, built from the same spec as the narrow networks (`spec`). Each searched
+    `base`'s 3x3 stem conv, then one plain 3x3 conv -> BN -> ReLU per entry of `widths` (that
+    layer's options, narrowest first) with the matching `strides`, then global average pooling
+    and `base`'s linear classifier: `base` (a `SmallMobileNet(conv="standard")`) at the widest
+    widths, built from the same spec as the narrow networks (`spec`). Each searched
     layer's output is masked after its ReLU (`ChannelMask`). `theta[i]` holds layer i's logits.
 
     Plain convs, not depthwise-separable: a masked (zero) input channel contributes nothing to a
@@ -172,10 +176,7 @@ class MaskedSupernet(nn.Module):
         self,
         widths: Sequence[Sequence[int]] = MASKED_WIDTHS,
         strides: Sequence[int] = MASKED_STRIDES,
-        stem_channels: int = 16,
-        stem_stride: int = 2,
-        num_classes: int = 10,
-        in_channels: int = 1,
+        base: SmallMobileNet = MASKED_BASE,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -187,12 +188,14 @@ class MaskedSupernet(nn.Module):
             raise ValueError(
                 f"strides must have one entry per layer of widths ({len(self.widths)}), got {len(self.strides)}"
             )
-        self.options = dict(
-            stem_channels=stem_channels,
-            stem_stride=stem_stride,
-            num_classes=num_classes,
-            in_channels=in_channels,
-        )
+        if not isinstance(base, SmallMobileNet):
+            raise TypeError(f"base must be a SmallMobileNet (its stem, input and classes), got {base!r}")
+        if base.conv != "standard" or base.width_multiplier != 1.0:
+            raise ValueError(
+                "base must have conv='standard' (a masked channel adds nothing to a plain conv only) and "
+                f"width_multiplier=1.0 (the widths are the options'), got {base!r}"
+            )
+        self.base = base
         widest = self.spec(tuple(options[-1] for options in self.widths))  # checks the options
         with torch.random.fork_rng(devices=[]):  # seeded weights, the global generator untouched
             torch.manual_seed(seed)
@@ -203,8 +206,7 @@ class MaskedSupernet(nn.Module):
     def spec(self, widths: Sequence[int]) -> SmallMobileNet:
         """The spec of the narrow network of `widths` (one per layer): build it, cost it."""
         widths = self.check_choice(widths)
-        stages = tuple(zip(widths, self.strides, strict=True))
-        return SmallMobileNet(**self.options, stages=stages, conv="standard")
+        return dataclasses.replace(self.base, stages=tuple(zip(widths, self.strides, strict=True)))
 
     def check_choice(self, widths: Sequence[int]) -> tuple[int, ...]:
         """`widths` as a tuple, if it picks one of its options for every layer (`check_width_choice`)."""
