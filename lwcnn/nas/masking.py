@@ -64,8 +64,8 @@ from lwcnn.nas.fbnet import (
 # Width options of the three searched layers: (8, 16, 24, 32) times a base of 1, 2, 2 channels.
 MASKED_WIDTHS = tuple(tuple(base * width for width in (8, 16, 24, 32)) for base in (1, 2, 2))
 MASKED_STRIDES = (1, 2, 2)  # lesson 10's supernet: a stride-2 stem, then 32 -> 16 -> 16 -> 8 -> 4
-# What surrounds the searched layers: SmallMobileNet's stem (16 channels, stride 2), input (one
-# channel) and classifier (10 classes), with plain convs (see MaskedSupernet)
+# What surrounds the searched layers: SmallMobileNet's default stem, input and classifier, with
+# plain convs (MaskedSupernet says why)
 MASKED_BASE = SmallMobileNet(conv="standard")
 
 # The MACs stand-in for a latency table: 1 GMAC/s, a phone core's order of magnitude. Only the
