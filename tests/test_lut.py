@@ -4,12 +4,12 @@ and the recorded lesson tables. No assertion looks at a real timing."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import random
 import subprocess
 import sys
 
+import benchmark_scripts
 import pytest
 import torch
 from hypothesis import given, settings
@@ -496,20 +496,10 @@ def test_the_cpu_recording_holds_lesson_12s_precisions_with_the_networks_macs():
     assert len(rows) == 8
 
 
-def _benchmark_module(name: str):
-    path = os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", f"{name}.py"
-    )
-    loader = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
-    module = importlib.util.module_from_spec(loader)
-    loader.loader.exec_module(module)
-    return module
-
-
 def test_shipped_lookup_tables_predict_what_the_benchmark_recorded():
     """Written by the benchmark's process, read here: the keys must match across processes, and
     each size's shipped table predicts every network recorded at that size as the benchmark did."""
-    benchmark = _benchmark_module("lut_accuracy")
+    benchmark = benchmark_scripts.load("lut_accuracy")
     rows = lut.lut_accuracy()
     sizes = sorted({row["resolution"] for row in rows})
     assert sizes == [32, 64, 128, 224]

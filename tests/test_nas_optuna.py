@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
 import statistics
-from pathlib import Path
 
+import benchmark_scripts
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,8 +15,6 @@ pytest.importorskip("optuna")
 
 from lwcnn import nas  # noqa: E402
 from lwcnn.nas import optuna_search as O  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -182,11 +179,7 @@ def test_tpe_needs_fewer_evaluations_than_random_search_on_the_heldout_table(hel
 
 
 def test_the_chosen_settings_come_from_the_scripts_grids():
-    spec = importlib.util.spec_from_file_location(
-        "optuna_settings", ROOT / "benchmarks" / "optuna_settings.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = benchmark_scripts.load("optuna_settings")
     for name, setting in O.OPTUNA_SETTINGS.items():
         assert setting in script.GRID[name], name
     for name, setting in O.FRONT_SETTINGS.items():

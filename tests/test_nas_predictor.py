@@ -9,11 +9,10 @@ limits (one candidate; a warmup longer than any search).
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 import random
-from pathlib import Path
 
+import benchmark_scripts
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -236,10 +235,7 @@ def test_predictor_evolution_refuses_bad_settings(kwargs, error, message):
 
 def test_the_settings_are_a_setting_of_the_scripts_grid():
     """PREDICTOR_SETTINGS must be one the held-out grid tried (its choice: the script's last line)."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "predictor_settings.py"
-    spec = importlib.util.spec_from_file_location("predictor_settings", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = benchmark_scripts.load("predictor_settings")
     assert P.PREDICTOR_SETTINGS in script.GRID
     rows = [
         {"settings": '{"a": 1}', "median": 20.0, "mean": 25.0},

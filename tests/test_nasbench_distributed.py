@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import glob
-import importlib.util
 import os
 import pwd
 import shutil
@@ -25,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import benchmark_scripts
 import pytest
 
 optuna = pytest.importorskip("optuna")
@@ -130,19 +130,12 @@ def test_requeue_running_gives_back_a_dead_workers_job_on_a_journal(tmp_path):
     assert sorted(row["x"] for row in distributed.collect(study)) == [2, 3]
 
 
-def _builder():
-    spec = importlib.util.spec_from_file_location("nasbench_build", ROOT / "benchmarks" / "nasbench_build.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
-
-
 def test_the_builder_waits_for_a_job_that_finishes_while_it_reads_the_study(tmp_path, monkeypatch):
     """Another worker finishes the last job between the builder's two reads of the study (its
     results, then its jobs' states). Read in that order, the job was neither among the results
     nor running any more, and the builder gave up with "1 of 4 jobs not done" beside a study
     whose four jobs were complete. It must wait for the job and write the table."""
-    build = _builder()
+    build = benchmark_scripts.load("nasbench_build")
     args = argparse.Namespace(
         storage=f"journal:{tmp_path / 'j.log'}", study="race", heartbeat=None, requeue_running=False,
         collect=False, jobs=1, worker=False, no_progress=True,
