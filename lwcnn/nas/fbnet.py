@@ -334,9 +334,13 @@ class SearchSettings:
         """The Gumbel temperature after `epoch` epochs (fractional: annealed per step)."""
         return annealed_temperature(epoch, self.temperature, self.temperature_decay)
 
+    def loss(self, cross_entropy: torch.Tensor, latency_ms: torch.Tensor | float) -> torch.Tensor:
+        """`fbnet_loss` with these settings' `alpha`, `beta` and `unit_ms`."""
+        return fbnet_loss(cross_entropy, latency_ms, self.alpha, self.beta, self.unit_ms)
+
     def check_latency(self, cheapest_ms: float) -> None:
-        """A ValueError if `fbnet_loss` cannot take the cheapest network's latency in `unit_ms`."""
-        fbnet_loss(torch.zeros(()), cheapest_ms, self.alpha, self.beta, self.unit_ms)
+        """A ValueError if `loss` cannot take the cheapest network's latency in `unit_ms`."""
+        self.loss(torch.zeros(()), cheapest_ms)
 
 
 # The course's short search on digits (lesson 10, benchmarks/fbnet_search.py), fixed before the
@@ -461,9 +465,7 @@ def search_epochs(
             if batch is not None:
                 weights = supernet.sample_weights(tau, gumbel)
                 cross_entropy = F.cross_entropy(supernet(batch[0], weights), batch[1])
-                arch_loss = fbnet_loss(
-                    cross_entropy, expected_latency(weights), settings.alpha, settings.beta, settings.unit_ms
-                )
+                arch_loss = settings.loss(cross_entropy, expected_latency(weights))
                 theta_optimizer.zero_grad()
                 arch_loss.backward()
                 theta_optimizer.step()
