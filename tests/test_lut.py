@@ -99,11 +99,18 @@ def test_block_keys_tell_specs_apart_and_match_equal_specs():
 def test_block_keys_are_the_same_in_another_process():
     code = (
         "from lwcnn import lut\n"
-        "from tests.test_lut import KEY_SPECS\n"
+        "from test_lut import KEY_SPECS\n"
         "print('\\n'.join(lut.block_key(s) for s in KEY_SPECS))\n"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONHASHSEED": "123"}
+    # tests/ on the path, as pytest puts it for a test module (test_lut imports its neighbours)
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "123",
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [os.path.join(root, "tests"), os.environ.get("PYTHONPATH")])
+        ),
+    }
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True
     )
