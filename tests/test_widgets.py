@@ -603,6 +603,33 @@ def test_summary_widget_starts_at_the_clamped_start_and_snaps_a_value_the_summar
     assert plt.get_fignums() == []
 
 
+@pytest.mark.parametrize(
+    ("make", "summarize", "describe", "start", "move"),
+    [
+        (widgets.separable_ratio_widget, widgets.separable_summary, widgets.describe_separable,
+         {"in_channels": 32, "feature_size": 14}, ("out_channels", 128)),
+        (widgets.expansion_widget, widgets.expansion_summary, widgets.describe_expansion,
+         {"kernel_size": 5}, ("expand_ratio", 4)),
+        (widgets.fire_widget, widgets.fire_summary, widgets.describe_fire,
+         {"in_channels": 16, "expand_channels": 64}, ("feature_size", 28)),
+    ],
+    ids=["lesson02", "lesson05", "lesson13"],
+)  # fmt: skip
+def test_a_start_argument_without_a_slider_holds_for_every_move(
+    capsys, make, summarize, describe, start, move
+):
+    """A widget started on another layer (`in_channels=32` where no slider sets it) shows that
+    layer after a slider moves, not the summary's default one."""
+    widget = make(**start)
+    name, value = move
+    capsys.readouterr()
+    widget.controls[name].value = value
+    shown = capsys.readouterr().out
+    values = {slider: control.value for slider, control in widget.controls.items()}
+    assert summarize(**start, **values) != summarize(**values)  # the start argument matters
+    assert describe(summarize(**start, **values)) in shown
+
+
 def test_in_a_kernel_the_numbers_go_out_before_the_figure_is_drawn(monkeypatch):
     """A render sends its text first (`say` flushes), so the learner reads it while the figure draws."""
     import IPython

@@ -203,15 +203,17 @@ def summary_widget(
     """Sliders over `summarize`: each move prints `describe(summary)` and draws `draw(summary)`.
 
     `sliders` maps `summarize`'s argument names to sliders; each starts at its value in
-    `summarize(**start)` (the start, clamped). A slider named in `snap` whose value the summary
+    `summarize(**start)` (the start, clamped). The start's other arguments hold for every move.
+    A slider named in `snap` whose value the summary
     replaces by a valid one (groups that divide neither width) is moved there, and that move
     draws, so the numbers are shown once, for the valid value.
     """
     first = summarize(**start)
     controls = {name: spec.build(first[name]) for name, spec in sliders.items()}
+    fixed = {name: value for name, value in start.items() if name not in sliders}
 
     def render(**values) -> None:
-        summary = summarize(**values)
+        summary = summarize(**fixed, **values)
         for name in snap:
             if summary[name] != values[name]:
                 controls[name].value = summary[name]  # this move renders, with the valid value
