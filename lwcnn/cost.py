@@ -319,15 +319,16 @@ def se_channels(channels: int, ratio: float = 0.25, divisor: int | None = 8) -> 
 
     `divisor=None` keeps the floor (at least 1), as EfficientNet does.
 
-    >>> se_channels(72), se_channels(120), se_channels(96, divisor=None)
-    (24, 32, 24)
+    >>> se_channels(72), se_channels(120), se_channels(96, divisor=None), se_channels(360, 0.35, None)
+    (24, 32, 24, 126)
     """
     check_int("channels", channels)
-    if not 0 < ratio <= 1:
-        raise ValueError(f"ratio must be in (0, 1], got {ratio}")
+    if isinstance(ratio, bool) or not 0 < ratio <= 1:
+        raise ValueError(f"ratio must be a number in (0, 1], got {ratio!r}")
     # Floor first, then round: torchvision's MobileNetV3 computes `_make_divisible(C // 4, 8)`,
-    # which differs from rounding C/4 itself (C = 143 gives 32, not 40).
-    squeeze = max(1, math.floor(channels * ratio))
+    # which differs from rounding C/4 itself (C = 143 gives 32, not 40). The ratio as written
+    # (its shortest decimal): in floats 360 * 0.35 is 125.99999999999999, whose floor is 125.
+    squeeze = max(1, math.floor(channels * Fraction(str(ratio))))
     return squeeze if divisor is None else make_divisible(squeeze, divisor)
 
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from oracles import counted_macs, counted_params
 from reference import outcome
@@ -161,6 +161,16 @@ def test_make_divisible_matches_torchvision(value, divisor):
 def test_se_channels_match_mobilenet_v3_rule(expanded):
     # torchvision's MobileNetV3: _make_divisible(expanded // 4, 8)
     assert cost.se_channels(expanded, 0.25) == _make_divisible(expanded // 4, 8)
+
+
+@given(channels=st.integers(1, 4096), hundredths=st.integers(1, 100))
+@example(channels=360, hundredths=35).via("lesson 06's widget grid")
+@example(channels=100, hundredths=29).via("a ratio typed with two digits")
+def test_se_channels_floor_the_ratio_as_written(channels, hundredths):
+    """`floor(C r)` of the ratio a reader writes, r = 0.35 and not the float just below it:
+    360 * 0.35 is 125.99999999999999 in floats, and the squeeze is 126."""
+    ratio = hundredths / 100
+    assert cost.se_channels(channels, ratio, divisor=None) == max(1, channels * hundredths // 100)
 
 
 @given(channels=st.integers(1, 256), squeeze=st.integers(1, 64))
