@@ -132,6 +132,18 @@ def test_fake_quantize_per_channel_is_torchs_at_every_width(x, scheme, axis_seed
     assert torch.equal(quant.fake_quantize(x, scheme), theirs)
 
 
+@pytest.mark.parametrize("scheme", [Scheme(8, False), Scheme(8, True), Scheme(4, False)], ids=str)
+def test_values_past_the_int64_range_clamp_to_the_end_codes_as_torchs(scheme):
+    """A scale far below the data (or an inf) must give the highest and lowest codes, as torch's
+    kernels do: cast to int64 first, 1e30 and inf become an arbitrary integer."""
+    x = torch.tensor([1e30, float("inf"), 1e19, 3e9, -1e30, float("-inf"), -3e9, 0.0])
+    zero_point = (scheme.quant_min + scheme.quant_max + 1) // 2
+    theirs = torch.fake_quantize_per_tensor_affine(x, 1.0, zero_point, scheme.quant_min, scheme.quant_max)
+    codes = quant.quantize(x, 1.0, zero_point, scheme)
+    assert codes.tolist() == [scheme.quant_max] * 4 + [scheme.quant_min] * 3 + [zero_point]
+    assert torch.equal(quant.fake_quantize(x, scheme, torch.tensor(1.0), torch.tensor(zero_point)), theirs)
+
+
 def test_a_negative_axis_counts_from_the_end():
     x = torch.randn(3, 4, 5, generator=torch.Generator().manual_seed(0))
     assert torch.equal(quant.qparams(x, Scheme(axis=-1))[0], quant.qparams(x, Scheme(axis=2))[0])

@@ -165,8 +165,9 @@ def quantize(x: torch.Tensor, scale, zero_point, scheme: Scheme) -> torch.Tensor
     """
     x = _check_tensor("x", x).detach().to(torch.float32)
     scale, zero_point = _checked_params(x, scale, zero_point, scheme)
-    codes = torch.round(x * (1.0 / scale)).to(torch.int64) + zero_point
-    return torch.clamp(codes, scheme.quant_min, scheme.quant_max)
+    # clamp before the cast: a float past int64's range (or inf) casts to an arbitrary integer
+    codes = torch.clamp(torch.round(x * (1.0 / scale)) + zero_point, scheme.quant_min, scheme.quant_max)
+    return codes.to(torch.int64)
 
 
 def dequantize(codes: torch.Tensor, scale, zero_point, scheme: Scheme) -> torch.Tensor:
