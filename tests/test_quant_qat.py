@@ -177,6 +177,22 @@ def test_evaluation_reuses_the_weight_grid_until_the_weight_changes():
     assert torch.equal(layer.quantized_weight(), 2 * first)
 
 
+def test_evaluation_recomputes_the_grid_for_a_new_weight_or_a_new_dtype():
+    """A new Parameter starts at version 0 again and `.double()` keeps the version: neither may
+    reuse the grid of the weight that was there before."""
+    simulated = simulate_int(_network(2), 8, 8)
+    x = torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    calibrate(simulated.eval(), [x])
+    layer = next(m for m in simulated.modules() if isinstance(m, QuantizedLayer))
+    first = layer.quantized_weight()
+    layer.layer.weight = nn.Parameter(torch.zeros_like(layer.layer.weight))
+    assert torch.equal(layer.quantized_weight(), torch.zeros_like(first))
+    simulated(x)
+    simulated.double()
+    assert layer.quantized_weight().dtype == torch.float64
+    assert simulated(x.double()).dtype == torch.float64
+
+
 def test_bad_use_raises_clear_errors():
     model = _network(0)
     with pytest.raises(ValueError, match="weight_bits"):

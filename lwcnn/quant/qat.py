@@ -78,7 +78,7 @@ class QuantizedLayer(nn.Module):
         self.layer, self.weight_scheme, self.activation_scheme = layer, weight_scheme, activation_scheme
         self.register_buffer("input_range", torch.tensor([float("inf"), float("-inf")]))
         self.observing = False  # calibration: record the range, compute in float
-        self._frozen: tuple[int, torch.Tensor] | None = None  # (weight version, its grid) in eval
+        self._frozen: tuple[tuple, torch.Tensor] | None = None  # (weight's key, its grid) in eval
 
     def _observe(self, x: torch.Tensor) -> None:
         low, high = x.detach().min().float(), x.detach().max().float()
@@ -93,14 +93,17 @@ class QuantizedLayer(nn.Module):
         """The weight on its grid: recomputed in training mode, computed once and kept (without
         gradient) in eval mode until the weight changes."""
         weight = self.layer.weight
-        if not self.training and self._frozen is not None and self._frozen[0] == weight._version:
+        # which tensor, which storage, which write: a new Parameter, `.double()` or `.to(device)`
+        # (new storage, version unchanged) and an in-place update (version bumped) all recompute
+        key = (id(weight), weight.data_ptr(), weight.dtype, weight.device, weight._version)
+        if not self.training and self._frozen is not None and self._frozen[0] == key:
             return self._frozen[1]
         scale, zero_point = qparams(weight.detach(), self.weight_scheme)
         quantized = straight_through(weight, self.weight_scheme, scale, zero_point)
         if self.training:
             self._frozen = None
             return quantized
-        self._frozen = (weight._version, quantized.detach())
+        self._frozen = (key, quantized.detach())
         return self._frozen[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
