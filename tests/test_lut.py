@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from lwcnn import lut
 from lwcnn.blocks import ConvBNAct, DepthwiseSeparable, InvertedResidual, SqueezeExcite
-from lwcnn.models import MobileNetV2, MobileNetV3, SmallMobileNet, V2Row, V3Row, spec
+from lwcnn.models import MODEL_NAMES, MobileNetV2, MobileNetV3, SmallMobileNet, V2Row, V3Row, spec
 
 DEVICE, THREADS = "Test CPU", 1
 
@@ -94,6 +94,35 @@ def test_block_keys_tell_specs_apart_and_match_equal_specs():
     assert all(" at 0x" not in key for key in keys)
     for block in KEY_SPECS:
         assert lut.block_key(dataclasses.replace(block)) == lut.block_key(block)
+
+
+def _other_number_type(value):
+    """The same number as another type (2.0 for 2, 1 for 1.0 or True), or None."""
+    if isinstance(value, bool) or type(value) is float and value.is_integer():
+        return int(value)
+    return float(value) if type(value) is int else None
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_specs_that_compare_equal_share_a_key(name):
+    """`Dropout(96, p=0)` equals `Dropout(96, p=0.0)`, and tables are looked up by key: every field
+    of every layer of every zoo network, written as the same number of another type, keeps it."""
+    for block, _ in lut.network_blocks(spec(name), 64):
+        for field in dataclasses.fields(block):
+            other = _other_number_type(getattr(block, field.name))
+            try:
+                twin = dataclasses.replace(block, **{field.name: other})
+            except (TypeError, ValueError):  # the spec refuses that type: nothing to key
+                continue
+            if other is not None and twin == block:
+                assert lut.block_key(twin) == lut.block_key(block), (name, field.name)
+
+
+def test_a_network_predicts_from_a_table_of_an_equal_spec_made_with_other_number_types():
+    zero_int, zero_float = (dataclasses.replace(TINY_V2, dropout=p) for p in (0, 0.0))
+    assert zero_int == zero_float
+    for made, asked in ((zero_int, zero_float), (zero_float, zero_int)):
+        assert fake_table(made).predict(asked).latency_ms > 0
 
 
 def test_block_keys_are_the_same_in_another_process():

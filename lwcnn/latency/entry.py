@@ -16,6 +16,8 @@ under-predicts).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,13 +40,36 @@ def block_key(spec: Any) -> str:
     """
     if not dataclasses.is_dataclass(spec) or isinstance(spec, type):
         raise ValueError(f"spec must be a block spec (a dataclass instance), got {type(spec).__name__}")
+    kinds = _numeric_kinds(type(spec))
     parts = []
     for field in dataclasses.fields(spec):
-        value, default = getattr(spec, field.name), field.default
+        kind = kinds.get(field.name)
+        value, default = _as_declared(getattr(spec, field.name), kind), _as_declared(field.default, kind)
         is_default = default is not dataclasses.MISSING and value == default and type(value) is type(default)
         if field.repr and not is_default:
             parts.append(f"{field.name}={value!r}")
     return f"{type(spec).__name__}({', '.join(parts)})"
+
+
+@functools.cache
+def _numeric_kinds(spec_type: type) -> dict[str, type]:
+    """{field: float, int or bool} for the fields a spec class declares as one of those numbers
+    (or as it or None)."""
+    kinds = {}
+    for name, hint in typing.get_type_hints(spec_type).items():
+        options = set(typing.get_args(hint)) - {type(None)} or {hint}
+        if len(options) == 1 and (kind := options.pop()) in (float, int, bool):
+            kinds[name] = kind
+    return kinds
+
+
+def _as_declared(value: Any, kind: type | None) -> Any:
+    """`value` as the number type its field declares, where it equals it: `p=0` in a float field
+    is written `p=0.0`, so two specs that compare equal share one key."""
+    if kind is None or isinstance(value, bool) and kind is bool or type(value) not in (int, float, bool):
+        return value
+    converted = kind(value)
+    return converted if converted == value else value
 
 
 def entry_key(spec: Any, shape: Sequence[int], device: str, threads: int) -> tuple:
