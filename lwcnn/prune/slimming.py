@@ -129,7 +129,11 @@ def _check_masks(spec: NetworkSpec, masks: Mapping[str, torch.Tensor]) -> dict[s
         if not mask.any():
             raise ValueError(f"masks[{name!r}] keeps no channel; every layer must keep at least one")
         checked[name] = mask.cpu()
-    return checked
+    # a group not named keeps every channel, and says so: the result's masks cover every group
+    return {
+        name: checked.get(name, torch.ones(group.channels, dtype=torch.bool))
+        for name, group in groups.items()
+    }
 
 
 def _cfg_from_masks(spec: NetworkSpec, masks: Mapping[str, torch.Tensor]) -> PrunedSpec:
