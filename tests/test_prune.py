@@ -329,8 +329,24 @@ def test_bad_masks_and_cfgs_are_refused():
         prune.PrunedSpec(spec, tuple({**widths, "features.stem.0.out": 17}.items()))
     with pytest.raises(ValueError, match="missing"):
         prune.PrunedSpec(spec, tuple(list(widths.items())[1:]))
+    with pytest.raises(ValueError, match=r"named twice: \['features.stem.0.out'\]"):
+        prune.PrunedSpec(spec, (*widths.items(), ("features.stem.0.out", 3)))
     with pytest.raises(TypeError, match="unpruned network spec"):
         prune.PrunedSpec(prune.unpruned_cfg(spec), tuple(widths.items()))
+
+
+def test_masks_of_some_groups_keep_the_rest_and_count_them_in_the_kept_fraction():
+    """Groups `apply_masks` is not given keep every channel, and the result says so: its masks
+    cover every prunable group, so `kept_fraction` is the share of all prunable channels."""
+    spec = models.spec("mobilenet_v3_small", small_input=True, num_classes=10)
+    model = spec.build()
+    groups = [group for group in prune.channel_groups(spec) if group.prunable]
+    first = groups[0]
+    result = prune.apply_masks(model, {first.name: torch.arange(first.channels) < 1})
+    assert set(result.masks) == {group.name for group in groups}
+    total = sum(group.channels for group in groups)
+    assert result.kept_fraction == (total - first.channels + 1) / total
+    assert prune.apply_masks(model, {}).kept_fraction == 1.0
 
 
 def test_unpruned_cfg_builds_and_costs_the_same_network():

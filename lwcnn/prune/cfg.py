@@ -36,15 +36,16 @@ class PrunedSpec(NetworkSpec):
         except (TypeError, ValueError) as error:
             raise TypeError("widths must be (group name, kept channels) pairs") from error
         prunable = {group.name: group.channels for group in channel_groups(self.base) if group.prunable}
-        names = [name for name, _ in widths]
+        names = [str(name) for name, _ in self.widths]
         unknown, missing = (
             sorted(set(names) - set(prunable)),
             [name for name in prunable if name not in names],
         )
-        if unknown or missing or len(names) != len(self.widths):
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if unknown or missing or repeated:
             raise ValueError(
                 f"widths must name each prunable channel group of the base once; unknown: {unknown or 'none'}, "
-                f"missing: {missing or 'none'}"
+                f"missing: {missing or 'none'}, named twice: {repeated or 'none'}"
             )
         for name, kept in widths:
             if isinstance(kept, bool) or not isinstance(kept, int) or not 1 <= kept <= prunable[name]:
