@@ -230,8 +230,12 @@ def test_a_missing_entry_names_the_block_and_how_to_measure_it():
     with pytest.raises(ValueError, match=r"Linear\(in_features=.*out_features=100\).*measure_blocks"):
         table.predict(bigger)
     assert [lut.block_key(s) for s, _ in table.missing(bigger)] == [lut.block_key(bigger.classifier()[-1])]
-    with pytest.raises(ValueError, match="at input"):
+    with pytest.raises(ValueError, match=r"at input.*network_blocks\(network, resolution=64\)"):
         table.predict(TINY_V3, resolution=64)
+    with pytest.raises(ValueError, match=r"network_blocks\(network, batch_size=4\)"):
+        table.predict(TINY_V3, batch_size=4)
+    # the advice works: a table of the blocks it names has no block missing
+    assert fake_table(TINY_V3, batch_size=4).missing(TINY_V3, batch_size=4) == []
     with pytest.raises(ValueError, match="measure"):
         table.lookup(InvertedResidual(8, 8, 8), (1, 8, 4, 4))
 

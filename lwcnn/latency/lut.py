@@ -259,7 +259,7 @@ class LatencyTable:
         layers = network_layers(network, resolution, batch_size)
         lacking = self.missing(network, resolution, batch_size, device, threads)
         if lacking:
-            raise ValueError(_missing_message(lacking, device, threads, network))
+            raise ValueError(_missing_message(lacking, device, threads, network, resolution, batch_size))
         rows = []
         for layer in layers:
             entry = self._entries[
@@ -501,13 +501,23 @@ def _as_pair(item: Any) -> tuple[Any, tuple[int, ...]]:
 
 
 def _missing_message(
-    lacking: Sequence[tuple[Any, tuple[int, ...]]], device: str, threads: int, network: Any = None
+    lacking: Sequence[tuple[Any, tuple[int, ...]]],
+    device: str,
+    threads: int,
+    network: Any = None,
+    resolution: C.Size | None = None,
+    batch_size: int = 1,
 ) -> str:
+    """What the table lacks and the call that measures it, at the size and batch that were asked."""
     spec, shape = lacking[0]
     where = f" of {type(network).__name__}" if network is not None else ""
     more = f" (and {len(lacking) - 1} more)" if len(lacking) > 1 else ""
+    asked = "".join(
+        f", {name}={value!r}" for name, value, plain in (("resolution", resolution, None), ("batch_size", batch_size, 1))
+        if value != plain
+    )  # fmt: skip
     how = (
-        "table.measure_blocks(network_blocks(network, resolution), ...)"
+        f"table.measure_blocks(network_blocks(network{asked}), ...)"
         if network is not None
         else f"table.measure_blocks([(spec, {shape})], ...)"
     )
