@@ -11,7 +11,7 @@ batch-norm, activation, pooling and element-wise work that other counters add is
 of `lwcnn.counting`.
 
 Sizes are an `int` (square) or an `(height, width)` pair; functions that return a size return
-the same form they were given.
+the same form they were given, or a pair where a square input gives a map that is not square.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ DTYPE_BYTES = {
 
 
 def _like(template: Size, pair: tuple[int, int]) -> Size:
-    """Return `pair` in the form `template` was given (int for an int)."""
-    return pair[0] if isinstance(template, int) else pair
+    """Return `pair` in the form `template` was given: an int for an int, unless the two sides
+    differ (a square map under a (3, 5) kernel is not square any more)."""
+    return pair[0] if isinstance(template, int) and pair[0] == pair[1] else pair
 
 
 def _area(size: Size, name: str = "output_size") -> int:
@@ -128,8 +129,8 @@ def conv2d_output_size(
 
     >>> conv2d_output_size(224, 3, stride=2, padding=1)
     112
-    >>> conv2d_output_size((7, 9), 3, padding="same")
-    (7, 9)
+    >>> conv2d_output_size((7, 9), 3, padding="same"), conv2d_output_size(10, (3, 5))
+    ((7, 9), (8, 6))
     """
     size = check_pair("input_size", input_size)
     k = check_pair("kernel_size", kernel_size)

@@ -77,6 +77,21 @@ def test_conv2d_formulas_match_torch(shape):
 
 @fast
 @given(
+    side=st.integers(8, 20),
+    sides=st.lists(st.tuples(st.integers(1, 3), st.integers(1, 3)), min_size=4, max_size=4),
+)
+def test_a_square_input_gives_an_int_only_when_the_output_is_square(side, sides):
+    """An int input is a square map; a kernel, stride, padding or dilation with two different
+    sides makes it oblong, and the size comes back as the pair torch gives."""
+    kernel, stride, padding, dilation = sides
+    conv = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding, dilation=dilation)
+    expected = tuple(conv(torch.zeros(1, 1, side, side)).shape[2:])
+    out = cost.conv2d_output_size(side, kernel, stride, padding, dilation)
+    assert out == (expected[0] if expected[0] == expected[1] else expected)
+
+
+@fast
+@given(
     size=st.integers(1, 40), kernel=st.sampled_from([1, 3, 5, 7]), stride=st.integers(1, 3), dilation=small
 )
 def test_same_padding_gives_ceil_of_size_over_stride(size, kernel, stride, dilation):
