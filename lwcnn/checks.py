@@ -9,7 +9,9 @@ and says what is allowed, and returns the checked value.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import math
+import numbers
+from collections.abc import Callable, Collection
 from typing import Any
 
 Size = int | tuple[int, int]
@@ -55,9 +57,28 @@ def check_probability(name: str, value: Any) -> float:
 
 
 def check_positive_number(name: str, value: Any) -> float:
-    """A number > 0 (a width multiplier, a scale)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    """A finite number > 0 (a width multiplier, a scale)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return value
+
+
+def check_bool(name: str, value: Any, optional: bool = False) -> bool | None:
+    """True or False (or None where `optional`): a switch. A truthy "no" or 0/1 is refused."""
+    if type(value) is not bool and not (optional and value is None):
+        raise TypeError(
+            f"{name} must be {'None, True or False' if optional else 'True or False'}, got {value!r}"
+        )
+    return value
+
+
+def check_real(name: str, value: Any, allowed: str, holds: Callable[[Any], bool]) -> Any:
+    """A real number for which `holds(value)`: a TypeError for what is not a number (a bool, a
+    string), a ValueError for one outside; both say `allowed`, e.g. "a number in (0, 1]"."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {allowed}, got {value!r}")
+    if not holds(value):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
     return value
 
 

@@ -20,7 +20,7 @@ import math
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
-from lwcnn.checks import Size, check_groups, check_int, check_pair
+from lwcnn.checks import Size, check_bool, check_groups, check_int, check_pair, check_real
 
 DTYPE_BYTES = {
     "float64": 8,
@@ -182,7 +182,9 @@ def conv2d_params(
     check_int("out_channels", out_channels)
     check_groups(groups, in_channels, out_channels)
     kh, kw = check_pair("kernel_size", kernel_size)
-    return conv_weights(in_channels, out_channels, kh, kw, groups) + (out_channels if bias else 0)
+    return conv_weights(in_channels, out_channels, kh, kw, groups) + (
+        out_channels if check_bool("bias", bias) else 0
+    )
 
 
 def conv2d_macs(
@@ -273,7 +275,7 @@ def linear_params(in_features: int, out_features: int, bias: bool = True) -> int
     """Parameters of a fully-connected layer: `M*N` (+ N with bias)."""
     check_int("in_features", in_features)
     check_int("out_features", out_features)
-    return linear_weights(in_features, out_features) + (out_features if bias else 0)
+    return linear_weights(in_features, out_features) + (out_features if check_bool("bias", bias) else 0)
 
 
 def linear_macs(in_features: int, out_features: int, rows: int = 1) -> int:
@@ -288,7 +290,7 @@ def batchnorm_params(channels: int, affine: bool = True) -> int:
     The running mean and variance are buffers, not parameters.
     """
     check_int("channels", channels)
-    return _batchnorm_params(channels) if affine else 0
+    return _batchnorm_params(channels) if check_bool("affine", affine) else 0
 
 
 def make_divisible(
@@ -307,11 +309,14 @@ def make_divisible(
     """
     if type(divisor) is not int or divisor < 1:  # one test in the common case: every width comes here
         check_int("divisor", divisor)
-    if not value > 0:
-        raise ValueError(f"value must be positive, got {value}")
+    try:
+        usual = 0 < value < math.inf and 0 <= round_limit < 1
+    except TypeError:  # a string, None: said below by name
+        usual = False
+    if not usual:
+        check_real("value", value, "a positive finite number", lambda v: 0 < v < math.inf)
+        check_real("round_limit", round_limit, "a number in [0, 1)", lambda v: 0 <= v < 1)
     min_value = divisor if min_value is None else check_int("min_value", min_value)
-    if not 0 <= round_limit < 1:
-        raise ValueError(f"round_limit must be in [0, 1), got {round_limit}")
     return nearest_multiple(value, divisor, min_value, round_limit)
 
 
@@ -324,8 +329,7 @@ def se_channels(channels: int, ratio: float = 0.25, divisor: int | None = 8) -> 
     (24, 32, 24, 126)
     """
     check_int("channels", channels)
-    if isinstance(ratio, bool) or not 0 < ratio <= 1:
-        raise ValueError(f"ratio must be a number in (0, 1], got {ratio!r}")
+    check_real("ratio", ratio, "a number in (0, 1]", lambda r: 0 < r <= 1)
     # Floor first, then round: torchvision's MobileNetV3 computes `_make_divisible(C // 4, 8)`,
     # which differs from rounding C/4 itself (C = 143 gives 32, not 40). The ratio as written
     # (its shortest decimal): in floats 360 * 0.35 is 125.99999999999999, whose floor is 125.

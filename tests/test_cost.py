@@ -307,6 +307,28 @@ def test_bad_arguments_raise_value_error_naming_them(call, argument):
         call()
 
 
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (lambda: cost.conv2d_params(8, 8, 3, bias="no"), "bias"),
+        (lambda: cost.linear_params(8, 8, bias=0), "bias"),
+        (lambda: cost.batchnorm_params(8, affine="no"), "affine"),
+        (lambda: cost.make_divisible("3"), "value"),
+        (lambda: cost.make_divisible(30, round_limit="a"), "round_limit"),
+        (lambda: cost.se_channels(72, "0.25"), "ratio"),
+    ],
+)
+def test_arguments_of_the_wrong_type_raise_type_error_naming_them(call, argument):
+    with pytest.raises(TypeError, match=argument):
+        call()
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), -1.0, 0])
+def test_make_divisible_refuses_what_is_not_a_positive_finite_number(value):
+    with pytest.raises(ValueError, match="value must be a positive finite number"):
+        cost.make_divisible(value)
+
+
 @pytest.mark.parametrize("bad", [2.0, "3", True, None])
 def test_non_integers_raise_type_error(bad):
     with pytest.raises(TypeError, match="in_channels"):
@@ -328,7 +350,7 @@ def test_cost_module_is_plain_python():
         imported |= {
             node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
         }
-        stdlib = {"__future__", "math", "fractions", "collections", "collections.abc", "typing"}
+        stdlib = {"__future__", "math", "numbers", "fractions", "collections", "collections.abc", "typing"}
         assert imported <= stdlib | {"lwcnn.checks"}, (module.__name__, imported)
 
 

@@ -13,6 +13,7 @@ torchvision models are built once per module (cached); everything runs on one th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import pytest
@@ -25,6 +26,7 @@ from reference import outcome, reference_cost, reference_network_cost
 from torch import nn
 
 from lwcnn import blocks, models
+from lwcnn.blocks.spec import BOOL_TYPES
 
 TORCHVISION_NAMES = models.TORCHVISION_NAMES
 
@@ -668,6 +670,8 @@ def test_cold_calls_compute_and_clear_cost_caches_forgets_everything(monkeypatch
         (lambda: models.ESPNetV2(width_multiplier=0.01), "width_multiplier"),
         (lambda: models.ESPNetC(alpha2=0), "alpha2"),
         (lambda: models.spec("espnet_c", alpha3=0), "alpha3"),
+        (lambda: models.spec("mobilenet_v2", width_multiplier=float("inf")), "width_multiplier"),
+        (lambda: models.spec("efficientnet_b0", depth_multiplier=float("inf")), "depth_multiplier"),
     ],
 )
 def test_bad_options_and_table_rows_raise_value_error_naming_them(make, argument):
@@ -766,3 +770,25 @@ def test_unchecked_width_rounding_is_make_divisible(width, channels, groups):
         C.make_divisible(c * width, 4 * g) for c in models.SHUFFLENET_V1_CHANNELS[g]
     )
     assert network.stages()[0].layers[0].out_channels == C.make_divisible(24 * width, g)
+
+
+def _bool_fields(spec):
+    return [f.name for f in dataclasses.fields(spec) if f.type in BOOL_TYPES[0] + BOOL_TYPES[1]]
+
+
+@pytest.mark.parametrize("name", models.MODEL_NAMES)
+def test_a_switch_takes_true_or_false_only(name):
+    """`classifier_norm="no"` is truthy: taken as it is, it would add the BatchNorm it asks to
+    leave out. Every field declared bool, of the network and of each of its layers, refuses it."""
+    from lwcnn import lut
+
+    network = models.spec(name)
+    layers = [layer for layer, _ in lut.network_blocks(network, 64)]
+    switched = 0
+    for spec in (network, *layers):
+        for field in _bool_fields(spec):
+            for value in ("no", 0, 1):
+                with pytest.raises(TypeError, match=f"{field} must be .*True or False, got {value!r}"):
+                    dataclasses.replace(spec, **{field: value})
+            switched += 1
+    assert switched, "no switch found to test"

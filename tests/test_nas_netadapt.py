@@ -290,7 +290,7 @@ def test_uniform_scaling_at_checks_its_arguments():
         uniform_scaling_at(prune.unpruned_cfg(TINY), macs, 1.0)
     with pytest.raises(ValueError, match="target must be reachable"):
         uniform_scaling_at(TINY, macs, 1.0)
-    with pytest.raises(ValueError, match="tolerance must be a positive number"):
+    with pytest.raises(ValueError, match="tolerance must be a positive finite number"):
         uniform_scaling_at(TINY, macs, macs(TINY) / 2, tolerance=0)
     with pytest.raises(ValueError, match=r"min_width must be in \(0, 1.0\]"):
         uniform_scaling_at(TINY, macs, macs(TINY) / 2, min_width=2.0)

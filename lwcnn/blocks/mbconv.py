@@ -178,9 +178,6 @@ class InvertedResidual(Expanding):
         checks.check_int("squeeze_channels", self.squeeze_channels, minimum=0)
         C.same_padding(self.kernel_size, self.dilation)
         check_activation(self.activation)
-        for name in ("expand", "residual"):
-            if getattr(self, name) not in (None, True, False):
-                raise TypeError(f"{name} must be None, True or False, got {getattr(self, name)!r}")
         if self.expand is False and self.expanded_channels != self.in_channels:
             raise ValueError(
                 f"expand=False needs expanded_channels == in_channels, got {self.expanded_channels} "

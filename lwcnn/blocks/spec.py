@@ -109,6 +109,9 @@ class trusted_fields:  # noqa: N801 - used as a function: `with trusted_fields()
         _trusted.on = self.before
 
 
+BOOL_TYPES = ((bool, "bool"), ("bool | None", "None | bool", "Optional[bool]"))  # plain, optional
+
+
 def frozen_spec(cls: type | None = None, /, *, kw_only: bool = False, always_check: bool = False) -> Any:
     """`@dataclass(frozen=True)`, with an `__init__` that sets all the fields in one step.
 
@@ -121,7 +124,8 @@ def frozen_spec(cls: type | None = None, /, *, kw_only: bool = False, always_che
     `@frozen_spec(kw_only=True)` makes every field keyword-only, as `dataclass(kw_only=True)`
     (fields after a `KW_ONLY` marker are keyword-only either way); `always_check=True` runs
     `__post_init__` even under `trusted_fields` (the network specs: their checks also store the
-    table as a tuple).
+    table as a tuple). Before `__post_init__`, each field declared `bool` (or `bool | None`) is
+    checked to be one: a TypeError names it.
     """
     if cls is None:  # with options: @frozen_spec(kw_only=True)
         return lambda cls: frozen_spec(cls, kw_only=kw_only, always_check=always_check)
@@ -141,16 +145,21 @@ def frozen_spec(cls: type | None = None, /, *, kw_only: bool = False, always_che
     )
     # item by item into the instance's own dict: cheaper than a new dict, or a setattr per field
     values = "".join(f"\n    fields[{f.name!r}] = {f.name}" for f in fields)
-    post_init = ""
+    # a field declared bool takes True or False only: a truthy "no" must not switch a part on
+    checks_ = "".join(
+        f"\n    if {f.name} is not None and type({f.name}) is not bool: _check_bool({f.name!r}, {f.name}, True)"
+        if f.type in BOOL_TYPES[1]
+        else f"\n    if type({f.name}) is not bool: _check_bool({f.name!r}, {f.name})"
+        for f in fields
+        if f.type in BOOL_TYPES[0] or f.type in BOOL_TYPES[1]
+    )
     if hasattr(cls, "__post_init__"):
-        post_init = (
-            "\n    self.__post_init__()"
-            if always_check
-            else "\n    if not _trusted.on:\n        self.__post_init__()"
-        )
-    source = f"def __init__(self, {arguments}):\n    fields = self.__dict__{values}{post_init}"
+        checks_ += "\n    self.__post_init__()"
+    if checks_ and not always_check:
+        checks_ = "\n    if not _trusted.on:" + checks_.replace("\n    ", "\n        ")
+    source = f"def __init__(self, {arguments}):\n    fields = self.__dict__{values}{checks_}"
     namespace: dict = {}
-    exec(source, {"_trusted": _trusted, **defaults}, namespace)  # noqa: S102 - fixed template
+    exec(source, {"_trusted": _trusted, "_check_bool": checks.check_bool, **defaults}, namespace)  # noqa: S102 - fixed template
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     cls.__init__ = init
