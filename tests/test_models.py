@@ -463,11 +463,41 @@ def test_unknown_names_and_options_raise_value_error_listing_the_valid_ones(call
         call()
 
 
-def test_maxpool_ceil_mode_size_matches_torch():
-    for length in range(3, 40):
-        pool = models.MaxPool(1, 3, 2, ceil_mode=True)
-        out = pool.build()(torch.zeros(1, 1, length, length))
-        assert pool.cost(length).out_size == tuple(out.shape[2:])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_maxpool_size_matches_torch_and_fails_where_torch_fails(ceil_mode):
+    """Every window, stride and padding torch takes, on maps from 1 to 11, both roundings: the
+    same output size, or an error where torch raises one (rounded up, a 3x3 window pools 2x2)."""
+    for k in range(1, 6):
+        for stride in range(1, 4):
+            for padding in range(k // 2 + 1):
+                pool = models.MaxPool(1, k, stride, padding, ceil_mode=ceil_mode)
+                for length in range(1, 12):
+                    try:
+                        theirs = tuple(pool.build()(torch.zeros(1, 1, length, length + 1)).shape[2:])
+                    except RuntimeError:
+                        theirs = None
+                    try:
+                        ours = pool.cost((length, length + 1)).out_size
+                    except ValueError:
+                        ours = None
+                    assert ours == theirs, (k, stride, padding, length)
+    with pytest.raises(ValueError, match="at most half of kernel_size"):
+        models.MaxPool(4, 3, 2, 2)
+
+
+def test_squeezenet_costs_every_size_it_runs_at():
+    for name in ("squeezenet1_0", "squeezenet1_1"):
+        model = models.build(name).eval()
+        for size in range(15, 32):
+            try:
+                shape = tuple(model(torch.zeros(1, 3, size, size)).shape)
+            except RuntimeError:
+                shape = None
+            try:
+                cost = models.cost(name, size)
+            except ValueError:
+                cost = None
+            assert (cost is None) == (shape is None), (name, size)
 
 
 # --- the fast cost against the composed one ------------------------------------------------------

@@ -92,6 +92,8 @@ class MaxPool(PassThrough):
         for name in ("channels", "kernel_size", "stride"):
             checks.check_int(name, getattr(self, name))
         checks.check_int("padding", self.padding, minimum=0)
+        if 2 * self.padding > self.kernel_size:  # torch's rule: "pad should be at most half"
+            raise ValueError(f"padding={self.padding} must be at most half of kernel_size={self.kernel_size}")
 
     def build(self) -> nn.MaxPool2d:
         return nn.MaxPool2d(self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode)
@@ -106,9 +108,16 @@ class MaxPool(PassThrough):
 
     def _cost(self, height: int, width: int) -> LayerCost:
         k, s, p = self.kernel_size, self.stride, self.padding
-        out_height, out_width = C.window_out(height, width, k, s, p)  # floor; raises on a too-small map
-        if self.ceil_mode:
-            out_height, out_width = self._ceil_pooled(height, k, s, p), self._ceil_pooled(width, k, s, p)
+        if not self.ceil_mode:
+            out_height, out_width = C.window_out(height, width, k, s, p)  # raises on a too-small map
+            return 0, 0, self.channels, out_height, out_width
+        # rounded up, a window may hang over the map's end: torch pools a 2x2 map with a 3x3 window
+        out_height, out_width = self._ceil_pooled(height, k, s, p), self._ceil_pooled(width, k, s, p)
+        if out_height < 1 or out_width < 1:
+            raise ValueError(
+                f"input_size={(height, width)} is too small for max pooling with kernel_size={k}, "
+                f"stride={s}, padding={p} even rounded up (ceil_mode)"
+            )
         return 0, 0, self.channels, out_height, out_width
 
 
