@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 
@@ -902,3 +903,32 @@ def test_predictor_widget_in_a_kernel_sends_one_png_and_closes_its_figure(monkey
     widget.controls["train_share"].value = 0.3
     images = [o for o in shown if isinstance(o, IPython.display.Image)]
     assert len(images) == 2 and plt.get_fignums() == []
+
+
+NUMERIC_SUMMARIES = [
+    widgets.conv_layer_summary,
+    widgets.separable_summary,
+    widgets.width_resolution_summary,
+    widgets.kernel_choice_summary,
+    widgets.expansion_summary,
+    widgets.se_summary,
+    widgets.gumbel_summary,
+    widgets.compound_summary,
+    widgets.fire_summary,
+]
+
+
+@pytest.mark.parametrize("summarize", NUMERIC_SUMMARIES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 1e12, -1e12, 2.7, 0])
+def test_every_number_a_summary_takes_gives_a_valid_setting(summarize, value):
+    """A typed argument may be anything a float can be; the summary clamps it (NaN to the low
+    end) and answers, with the settings it echoes valid: given back, they change nothing."""
+    numbers = [
+        name
+        for name, parameter in inspect.signature(summarize).parameters.items()
+        if type(parameter.default) in (int, float)
+    ]
+    for name in numbers:
+        summary = summarize(**{name: value})
+        settings_ = {key: summary[key] for key in numbers if type(summary.get(key)) in (int, float)}
+        assert summarize(**{name: value, **settings_}) == summary, (name, settings_)

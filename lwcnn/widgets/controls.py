@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import sys
 import threading
 import time
@@ -29,8 +30,13 @@ from lwcnn import plots
 
 
 def clamp(value: int, low: int, high: int) -> int:
-    """`value` limited to [low, high]."""
-    return max(low, min(high, int(value)))
+    """`value` limited to [low, high], a float rounded to the nearest int (inf to an end, NaN to
+    `low`): whatever a slider or a typed argument sends, a valid setting comes back."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return low
+        value = value if math.isinf(value) else round(value)
+    return max(low, min(high, value if isinstance(value, float) else int(value)))
 
 
 def nearest_odd(value: int, low: int = 1, high: int = 7) -> int:
@@ -40,8 +46,10 @@ def nearest_odd(value: int, low: int = 1, high: int = 7) -> int:
 
 
 def clamp_float(value: float, low: float, high: float, digits: int = 2) -> float:
-    """`value` limited to [low, high] and rounded to `digits` decimals (a slider's float)."""
-    return round(max(low, min(high, float(value))), digits)
+    """`value` limited to [low, high] and rounded to `digits` decimals (a slider's float); NaN
+    gives `low`, as `clamp`."""
+    value = float(value)
+    return round(low if math.isnan(value) else max(low, min(high, value)), digits)
 
 
 def slider(description: str, value, low, high, step=1, kind: type = W.IntSlider) -> W.Widget:

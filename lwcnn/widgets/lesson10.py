@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from lwcnn import plots
-from lwcnn.widgets.controls import clamp_float, float_slider, live, say, show_figure
+from lwcnn.widgets.controls import clamp, clamp_float, float_slider, live, say, show_figure
 
 GUMBEL_TOY_LOGITS = (1.0, 0.5, 0.0, -1.0)  # four candidate blocks; softmax 0.47 / 0.28 / 0.17 / 0.06
 
@@ -22,6 +22,7 @@ def gumbel_summary(
     from lwcnn import nas
 
     temperature = clamp_float(temperature, 0.05, 10.0)
+    draws, samples, seed = clamp(draws, 1, 100_000), clamp(samples, 0, 100_000), clamp(seed, 0, 2**63 - 1)
     logits_t = torch.tensor(logits, dtype=torch.float64)
     weights = nas.gumbel_softmax(logits_t.expand(draws, -1), temperature, torch.Generator().manual_seed(seed))
     winners = torch.bincount(weights.argmax(dim=-1), minlength=len(logits)) / draws
