@@ -244,6 +244,7 @@ def test_tied_centroids_take_the_summed_gradient_of_their_weights_and_untie_keep
         (lambda: model_size("mobilenet_v2", 1), ValueError, "an int from 2 to 8"),
         (lambda: model_size("mobilenet_v2", True), ValueError, "bits"),
         (lambda: model_size("mobilenet_v2", "8"), ValueError, "bits"),
+        (lambda: model_size("mobilenet_v2", 32.0), ValueError, "got 32.0"),
         (lambda: model_size("mobilenet_v2", 8, per_channel="yes"), TypeError, "per_channel"),
         (lambda: model_size("mobilenet_v2", fold=1), TypeError, "fold"),
         (lambda: model_size(3), TypeError, "network must be"),

@@ -112,7 +112,7 @@ def model_size(network, bits: int = 32, *, per_channel: bool = True, fold: bool 
     >>> round(model_size("mobilenet_v2", 8).ratio_to(size), 2)   # int8 codes, per-channel scales
     3.84
     """
-    if bits not in FLOAT_BITS or isinstance(bits, bool):
+    if type(bits) is not int or bits not in FLOAT_BITS:  # 32.0 is no more a width than 8.0 is
         try:
             checks.check_int_in("bits", bits, BITS)
         except ValueError:
