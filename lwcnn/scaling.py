@@ -46,7 +46,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lwcnn import models, paths
+from lwcnn import checks, models, paths
 from lwcnn.models import EfficientNet, MBRow
 
 EFFICIENTNET_ALPHA, EFFICIENTNET_BETA, EFFICIENTNET_GAMMA = 1.2, 1.1, 1.15  # EfficientNet, Sec. 3.3
@@ -120,7 +120,10 @@ def compound_multipliers(
     [1.44, 1.21, 1.3225]
     """
     phi = _check_phi(phi)
-    return Multipliers(*(coefficient**phi for coefficient in _coefficients(alpha, beta, gamma)))
+    try:
+        return Multipliers(*(coefficient**phi for coefficient in _coefficients(alpha, beta, gamma)))
+    except OverflowError:
+        raise ValueError(f"phi={phi!r} scales past what a float holds; phi must be smaller") from None
 
 
 def compound_grid(
@@ -234,6 +237,8 @@ def tinynet_samples(
     r_low, r_high = _check_range("resolution_range", resolution_range)
     d_low, d_high = _check_range("depth_range", depth_range)
     w_low, w_high = _check_range("width_range", width_range)
+    if isinstance(max_draws, bool) or not isinstance(max_draws, int) or max_draws < count:
+        raise ValueError(f"max_draws must be an integer >= count={count}, got {max_draws!r}")
     width_rule = tinynet_width if width_rule is None else width_rule
     rng = np.random.default_rng(seed)
     samples: list[Multipliers] = []
@@ -382,6 +387,7 @@ def train_scaled(multipliers: Multipliers | Sequence[float], seed: int = 0, prog
 
 def scaled_resolution(base_resolution: int, multiplier: float) -> int:
     """The input side `round(r * base)` (halves up), at least 1: pixels are whole."""
+    checks.check_int("base_resolution", base_resolution)
     multiplier = _check_positive("resolution multiplier", multiplier)
     return max(1, math.floor(base_resolution * multiplier + 0.5))
 
@@ -469,8 +475,14 @@ def real_budget_phi(
 ) -> float:
     """Inverse compound scaling on the rounded network: the phi of `phis` whose
     `compound_multipliers(phi)` give a real FLOPs factor nearest `budget` (ties: nearest
-    `inverse_compound_phi`)."""
+    `inverse_compound_phi`). A budget whose phi lies outside `phis` (the default steps run from
+    -4 to 0, budgets up to 1) is refused: the nearest end would only be the closest miss."""
     nominal = inverse_compound_phi(budget, alpha, beta, gamma)
+    if not min(phis) <= nominal <= max(phis):
+        raise ValueError(
+            f"budget={budget!r} needs phi = {nominal:.3f}, outside phis [{min(phis)}, {max(phis)}]; "
+            "pass phis that cover it"
+        )
     return min(
         phis,
         key=lambda phi: (

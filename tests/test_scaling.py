@@ -236,6 +236,11 @@ def test_imagenet_released_multipliers_are_smaller_than_alpha_to_the_phi():
             "resolution_range must be a \\(low, high\\) pair",
         ),
         (lambda: S.tinynet_samples(50.0, 3, max_draws=200), "only 0 of count=3 samples met budget=50.0"),
+        (lambda: S.tinynet_samples(0.5, 3, max_draws=0), "max_draws must be an integer >= count=3"),
+        (lambda: S.tinynet_samples(0.5, 3, max_draws=2.5), "max_draws must be an integer"),
+        (lambda: S.compound_multipliers(1e6), "phi=1000000.0 scales past what a float holds"),
+        (lambda: S.scaled_resolution(0, 1.0), "base_resolution"),
+        (lambda: S.real_budget_phi(S.digits_base(), 2.0), "budget=2.0 needs phi = 1.06.*outside phis"),
         (lambda: S.fit_tinynet_gp([0.5], [1], [1]), "at least 2"),
         (lambda: S.fit_tinynet_gp([0.5, 0.6], [1], [1, 1]), "resolutions must have one value per budget"),
         (lambda: S.best_per_budget([], 0), "top must be a positive integer"),
@@ -253,6 +258,11 @@ def test_imagenet_released_multipliers_are_smaller_than_alpha_to_the_phi():
 def test_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_a_resolution_is_a_whole_number_of_pixels():
+    with pytest.raises(TypeError, match="base_resolution must be an int"):
+        S.scaled_resolution(24.5, 1.0)
 
 
 def test_a_missing_table_says_how_to_build_it(tmp_path):
