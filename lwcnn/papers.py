@@ -67,7 +67,7 @@ PAPER_FIGURES: dict[str, PaperFigure] = {
     "mobilenet_v1": PaperFigure(70.6, 569, 4.2, "MobileNetV1, Table 6"),
     "mobilenet_v2": PaperFigure(72.0, 300, 3.4, "MobileNetV2, Table 4"),
     "mobilenet_v3_large": PaperFigure(75.2, 219, 5.4, "MobileNetV3, Table 3"),
-    "mobilenet_v3_small": PaperFigure(67.4, 56, 2.5, "MobileNetV3, Table 4"),
+    "mobilenet_v3_small": PaperFigure(67.4, 56, 2.5, "MobileNetV3, Table 3"),
     "mnasnet_a1": PaperFigure(75.2, 312, 3.9, "MnasNet, Table 1"),
     "shufflenet_v2_x0_5": PaperFigure(60.3, 41, 1.4, "ShuffleNetV2, Table 5 (error 39.7)"),
     "shufflenet_v2_x1_0": PaperFigure(69.4, 146, 2.3, "ShuffleNetV2, Table 5 (error 30.6)"),
