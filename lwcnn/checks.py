@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 Size = int | tuple[int, int]
@@ -80,6 +80,14 @@ def check_real(name: str, value: Any, allowed: str, holds: Callable[[Any], bool]
     if not holds(value):
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
     return value
+
+
+def check_sequence(name: str, value: Any, of: str) -> tuple:
+    """A list or tuple (or another iterable that is not a string or a number), as a tuple: a
+    bare `3` where `[3, 3]` is meant is refused by name. `of` says what it holds."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a sequence of {of}, got {value!r}")
+    return tuple(value)
 
 
 def check_choice(name: str, value: Any, allowed: Collection[Any]) -> Any:

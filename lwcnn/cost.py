@@ -20,7 +20,7 @@ import math
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
-from lwcnn.checks import Size, check_bool, check_groups, check_int, check_pair, check_real
+from lwcnn.checks import Size, check_bool, check_groups, check_int, check_pair, check_real, check_sequence
 
 DTYPE_BYTES = {
     "float64": 8,
@@ -252,6 +252,7 @@ def separable_to_standard_ratio(out_channels: int, kernel_size: int) -> Fraction
 
 def stacked_separable_macs(channels: int, kernel_sizes: Sequence[int], output_size: Size) -> int:
     """Multiply-adds of separable layers applied one after another, M -> M channels each."""
+    kernel_sizes = check_sequence("kernel_sizes", kernel_sizes, "kernel sizes")
     return sum(depthwise_separable_macs(channels, channels, k, output_size) for k in kernel_sizes)
 
 
@@ -471,7 +472,9 @@ def receptive_field(layers: Iterable[int | tuple[int, ...]]) -> int:
     """
     field, jump = 1, 1
     count = 0
-    for index, layer in enumerate(layers):
+    for index, layer in enumerate(
+        check_sequence("layers", layers, "kernels or (kernel, stride[, dilation])")
+    ):
         parts = (layer,) if isinstance(layer, int) else tuple(layer)
         if not 1 <= len(parts) <= 3:
             raise ValueError(f"layers[{index}] must be kernel or (kernel, stride[, dilation]), got {layer!r}")

@@ -316,6 +316,8 @@ def test_bad_arguments_raise_value_error_naming_them(call, argument):
         (lambda: cost.make_divisible("3"), "value"),
         (lambda: cost.make_divisible(30, round_limit="a"), "round_limit"),
         (lambda: cost.se_channels(72, "0.25"), "ratio"),
+        (lambda: cost.receptive_field(3), "layers must be a sequence"),
+        (lambda: cost.stacked_separable_macs(8, 3, 4), "kernel_sizes must be a sequence"),
     ],
 )
 def test_arguments_of_the_wrong_type_raise_type_error_naming_them(call, argument):

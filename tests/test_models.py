@@ -709,6 +709,11 @@ def test_bad_options_and_table_rows_raise_value_error_naming_them(make, argument
         make()
 
 
+def test_a_count_where_counts_are_meant_is_refused_by_name():
+    with pytest.raises(TypeError, match="stage_repeats must be a sequence of 3 counts"):
+        models.spec("shufflenet_v2_x1_0", stage_repeats=4)
+
+
 def test_table_repeats_must_be_whole_numbers():
     with pytest.raises(TypeError, match=r"table\[0\]\.repeats must be an int"):
         models.MobileNetV2(table=[(6, 24, 2.0, 2)])

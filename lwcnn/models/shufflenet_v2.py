@@ -32,7 +32,7 @@ class ShuffleNetV2(ScaledNetwork):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if len(self.stage_repeats) != 3:
+        if len(checks.check_sequence("stage_repeats", self.stage_repeats, "3 counts (Stage2-4)")) != 3:
             raise ValueError(f"stage_repeats must hold 3 counts (Stage2-4), got {self.stage_repeats!r}")
         for index, repeats in enumerate(self.stage_repeats):
             checks.check_int(f"stage_repeats[{index}]", repeats)
