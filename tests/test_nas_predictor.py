@@ -13,6 +13,7 @@ import math
 import random
 
 import benchmark_scripts
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -63,6 +64,9 @@ def test_kendall_tau_is_scipys_tau_b(data, x):
     expected = stats.kendalltau(x, y, variant="b").statistic
     ours = P.kendall_tau(x, y)
     assert (math.isnan(ours) and math.isnan(expected)) or ours == pytest.approx(expected, abs=1e-12)
+    # a regressor's predictions come as NumPy arrays: the same tau
+    as_arrays = P.kendall_tau(np.array(x), np.array(y))
+    assert (math.isnan(ours) and math.isnan(as_arrays)) or as_arrays == ours
 
 
 def test_kendall_tau_edges():
@@ -70,6 +74,8 @@ def test_kendall_tau_edges():
     assert math.isnan(P.kendall_tau([1, 1, 1], [1, 2, 3]))  # a constant ranks nothing
     with pytest.raises(ValueError, match="same length"):
         P.kendall_tau([1, 2], [1, 2, 3])
+    with pytest.raises(ValueError, match="no NaN"):
+        P.kendall_tau([1, math.nan, 3], [1, 2, 3])
 
 
 @settings(max_examples=100, deadline=None)

@@ -129,6 +129,9 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
     """
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    x, y = [float(value) for value in x], [float(value) for value in y]  # NumPy's bools do not subtract
+    if any(math.isnan(value) for value in x + y):
+        raise ValueError("x and y must hold no NaN: a NaN has no rank")
     concordant = discordant = ties_x = ties_y = 0
     for i in range(len(x)):
         for j in range(i + 1, len(x)):
