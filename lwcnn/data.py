@@ -357,11 +357,11 @@ def distorted_digits_tensors(
     train_images = _resized(torch.from_numpy(train_pixels).unsqueeze(1).double() / 255, image_size)
     test_images = _resized(torch.from_numpy(test_pixels).unsqueeze(1).double() / 255, image_size)
     train_images, test_images = train_images.float(), test_images.float()
-    return _split(
+    return _split(  # the labels copied: the cached arrays stay as made for the next call
         train_images,
-        torch.from_numpy(train_labels),
+        torch.from_numpy(train_labels.copy()),
         test_images,
-        torch.from_numpy(test_labels),
+        torch.from_numpy(test_labels.copy()),
         channels,
         normalize,
     )

@@ -299,6 +299,21 @@ def test_distorted_digits_are_the_same_for_a_seed_and_differ_across_seeds():
     assert not torch.equal(first.test_images, other.test_images)
 
 
+@pytest.mark.parametrize(
+    "make", [data.digits_tensors, data.distorted_digits_tensors], ids=lambda f: f.__name__
+)
+def test_changing_a_split_leaves_the_next_call_as_made(make):
+    """A label-noise experiment writes into its split: the next call for the seed is untouched."""
+    first = make(seed=0)
+    labels, images = first.train_labels.clone(), first.train_images.clone()
+    first.train_labels[:] = 0
+    first.test_labels[:] = 0
+    first.train_images[:] = 0
+    again = make(seed=0)
+    assert torch.equal(again.train_labels, labels) and torch.equal(again.train_images, images)
+    assert bool(again.test_labels.any())
+
+
 def test_distorted_copies_of_one_digit_differ_and_the_test_digits_are_never_trained_on():
     split = data.distorted_digits_tensors(normalize=False)
     copies = data.DISTORTED_TEST_COPIES
