@@ -197,10 +197,16 @@ def recalibrate_batchnorm(
     return model.eval()
 
 
+def _check_optimizer(name: str) -> None:
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+
+
 def make_optimizer(
     name: str, parameters: Iterable[nn.Parameter], lr: float, weight_decay: float, momentum: float
 ) -> torch.optim.Optimizer:
     """The optimizer `train` uses for `name` (one of `OPTIMIZERS`); SGD with Nesterov momentum."""
+    _check_optimizer(name)
     if name == "adam":
         return torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
     if name == "adamw":
@@ -230,8 +236,7 @@ def _check_train_arguments(
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    _check_optimizer(optimizer)
     if scheduler not in SCHEDULERS:
         raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {scheduler!r}")
 

@@ -197,6 +197,15 @@ def test_train_rejects_bad_arguments(arguments, message):
         train(model, loaders, **{"epochs": 1, "progress": False, **arguments})
 
 
+@pytest.mark.parametrize("name", ["adamx", "Adam", None])
+def test_make_optimizer_names_an_optimizer_it_does_not_know(name):
+    """Not a silent SGD for a misspelt name: the caller asked for something else."""
+    from lwcnn.train import make_optimizer
+
+    with pytest.raises(ValueError, match=r"optimizer must be one of \('adam', 'adamw', 'sgd'\)"):
+        make_optimizer(name, nn.Linear(2, 2).parameters(), 0.1, 0.0, 0.9)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when there is no GPU")
 def test_cuda_without_a_gpu_fails_clearly():
     model, loaders = tiny_setup()
