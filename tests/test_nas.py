@@ -264,14 +264,15 @@ def test_load_table_reads_what_the_builder_writes(tmp_path):
     archs = space.all_archs()[:3]
     path = tmp_path / "table.csv"
     lines = ["# a header line", "code,op1,kernel1,params,macs,test_accuracy,latency_ms"]
+    params = [space.spec(arch).cost().params for arch in archs]
     for index, arch in enumerate(archs):
         code = "-".join(map(str, space.encode(arch)))
-        lines.append(f"{code},x,3,{100 + index},{1000 + index},0.9{index},1.{index}")
+        lines.append(f"{code},x,3,{params[index]},{1000 + index},0.9{index},1.{index}")
     path.write_text("\n".join(lines) + "\n")
     rows = nas.load_table(path)
     assert [row.arch for row in rows] == archs
     assert [(row.params, row.macs, row.accuracy, row.latency_ms) for row in rows[1:2]] == [
-        (101, 1001, 0.91, 1.1)
+        (params[1], 1001, 0.91, 1.1)
     ]
     assert rows[0].seed_accuracies == ()
     with pytest.raises(FileNotFoundError, match="nasbench_build.py"):
@@ -280,9 +281,23 @@ def test_load_table_reads_what_the_builder_writes(tmp_path):
     code = "-".join(map(str, space.encode(archs[0])))
     seeded.write_text(
         "code,params,macs,test_accuracy,accuracy_seed0,accuracy_seed1,latency_ms\n"
-        f"{code},100,1000,0.5,0.25,0.75,1.5\n"
+        f"{code},{params[0]},1000,0.5,0.25,0.75,1.5\n"
     )
-    assert nas.load_table(seeded)[0] == nas.TableRow(archs[0], 100, 1000, 0.5, 1.5, (0.25, 0.75))
+    assert nas.load_table(seeded)[0] == nas.TableRow(archs[0], params[0], 1000, 0.5, 1.5, (0.25, 0.75))
+
+
+def test_a_table_loads_in_its_own_space_or_says_it_is_of_another():
+    """The two shipped tables have the same shape of code: decoded in the wrong space, every
+    network would be labelled with the other space's SE and shortcut, silently."""
+    assert nas.load_table(nas.HELDOUT_TABLE) == nas.load_table(nas.HELDOUT_TABLE, nas.HELDOUT_SPACE)
+    with pytest.raises(ValueError, match="a table of another search space"):
+        nas.load_table(nas.HELDOUT_TABLE, nas.TABLE_SPACE)
+    with pytest.raises(ValueError, match="a table of another search space"):
+        nas.load_table(nas.DEFAULT_TABLE, nas.HELDOUT_SPACE)
+    held = nas.load_table(nas.HELDOUT_TABLE)
+    strategy = nas.predictor_strategy(0, space=nas.HELDOUT_SPACE)
+    assert strategy.target == nas.table_task(held)[0]
+    assert strategy.latency(held[0].arch) == held[0].latency_ms
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lwcnn import checks, paths
 from lwcnn.nas.reward import SOFT, mnas_reward
-from lwcnn.nas.space import TABLE_SPACE, Arch, SearchSpace
+from lwcnn.nas.space import HELDOUT_SPACE, TABLE_SPACE, Arch, SearchSpace
 from lwcnn.nas.strategies import Strategy
 
 DEFAULT_TABLE = paths.NASBENCH_TABLE
@@ -41,10 +41,17 @@ class TableRow:
 
 
 def load_table(path: str | Path = DEFAULT_TABLE, space: SearchSpace | None = None) -> list[TableRow]:
-    """The rows of a tabular benchmark written by `benchmarks/nasbench_build.py` (`#` lines skipped)."""
-    space = TABLE_SPACE if space is None else space
+    """The rows of a tabular benchmark written by `benchmarks/nasbench_build.py` (`#` lines skipped).
+
+    `space` defaults to the one the shipped table at `path` was built from (`HELDOUT_SPACE` for
+    `HELDOUT_TABLE`, else `TABLE_SPACE`). A row's code is decoded in `space`; a table of another
+    space of the same shape would decode to other networks, so each row's recorded parameter
+    count must be its decoded network's, or a ValueError says so.
+    """
+    if space is None:
+        space = HELDOUT_SPACE if Path(path).resolve() == Path(HELDOUT_TABLE).resolve() else TABLE_SPACE
     rows, seeded = paths.read_recorded_csv(path, "benchmarks/nasbench_build.py", minutes=35)
-    return [
+    table = [
         TableRow(
             space.decode([int(part) for part in row["code"].split("-")]),
             int(row["params"]),
@@ -55,6 +62,14 @@ def load_table(path: str | Path = DEFAULT_TABLE, space: SearchSpace | None = Non
         )
         for row in rows
     ]
+    for index, row in enumerate(table):
+        params = space.spec(row.arch).cost().params
+        if row.params != params:
+            raise ValueError(
+                f"{path}: row {index} records {row.params:,} parameters, but its code is a network of "
+                f"{params:,} in this space: a table of another search space? Pass its space"
+            )
+    return table
 
 
 def table_rewards(

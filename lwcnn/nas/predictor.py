@@ -77,9 +77,9 @@ from sklearn.linear_model import Ridge
 from sklearn.neural_network import MLPRegressor
 
 from lwcnn import checks
-from lwcnn.nas.benchmark import DEFAULT_TABLE, TableRow, load_table, table_task
+from lwcnn.nas.benchmark import DEFAULT_TABLE, HELDOUT_TABLE, TableRow, load_table, table_task
 from lwcnn.nas.reward import SOFT, mnas_reward
-from lwcnn.nas.space import TABLE_SPACE, Arch, BlockChoice, SearchSpace
+from lwcnn.nas.space import HELDOUT_SPACE, TABLE_SPACE, Arch, BlockChoice, SearchSpace
 from lwcnn.nas.strategies import RegularizedEvolution
 
 # --- the encoding -------------------------------------------------------------------------------
@@ -387,10 +387,11 @@ def predictor_strategy(
 ) -> PredictorEvolution:
     """`PredictorEvolution` for the search task `table_task(rows)` sets: T = the table's median
     latency, the soft constraint, latency looked up in the rows (their accuracies are never read).
-    `rows` default to the course's table of `space` (TABLE_SPACE); `settings` override
-    `PREDICTOR_SETTINGS`."""
+    `rows` default to the shipped table of `space` (`TABLE_SPACE`: the course's, `HELDOUT_SPACE`:
+    the held-out one); `settings` override `PREDICTOR_SETTINGS`."""
     space = TABLE_SPACE if space is None else space
-    rows = load_table(DEFAULT_TABLE, space) if rows is None else rows
+    if rows is None:
+        rows = load_table(HELDOUT_TABLE if space == HELDOUT_SPACE else DEFAULT_TABLE, space)
     latency = {row.arch: row.latency_ms for row in rows}
     target = table_task(rows)[0]
     return PredictorEvolution(
