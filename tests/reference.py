@@ -41,11 +41,12 @@ def sequence_cost(specs, in_channels: int, size: C.Size) -> B.BlockCost:
 
 
 def _pooled(pool: M.MaxPool, length: int) -> int:
-    floor = C.conv2d_output_size(length, pool.kernel_size, pool.stride, pool.padding)
     if not pool.ceil_mode:
-        return floor
+        return C.conv2d_output_size(length, pool.kernel_size, pool.stride, pool.padding)
+    # torch's pooling_output_shape: the ceil as floor((L + 2p - k + s - 1) / s) + 1, less a last
+    # window that would start in the right padding
     k, s, p = pool.kernel_size, pool.stride, pool.padding
-    out = -(-(length + 2 * p - k) // s) + 1
+    out = (length + 2 * p - k + s - 1) // s + 1
     return out - 1 if (out - 1) * s >= length + p else out
 
 
@@ -166,8 +167,17 @@ def reference_cost(spec, size: C.Size) -> B.BlockCost:
         return B.BlockCost(params, macs, spec.out_channels, out_size)
     if isinstance(spec, M.MaxPool):
         height, width = checks.check_pair("input_size", size)
-        C.conv2d_output_size((height, width), spec.kernel_size, spec.stride, spec.padding)  # a map too small
-        return B.BlockCost(0, 0, spec.channels, (_pooled(spec, height), _pooled(spec, width)))
+        if not spec.ceil_mode:
+            C.conv2d_output_size(
+                (height, width), spec.kernel_size, spec.stride, spec.padding
+            )  # a map too small
+        out = (_pooled(spec, height), _pooled(spec, width))
+        if spec.ceil_mode and min(out) < 1:
+            raise ValueError(
+                f"input_size={(height, width)} is too small for max pooling with kernel_size={spec.kernel_size}, "
+                f"stride={spec.stride}, padding={spec.padding} even rounded up (ceil_mode)"
+            )
+        return B.BlockCost(0, 0, spec.channels, out)
     if isinstance(spec, (M.Flatten, M.Dropout)):
         return B.BlockCost(0, 0, spec.channels, checks.check_pair("input_size", size))
     if isinstance(spec, M.BatchNorm):

@@ -593,13 +593,15 @@ glue_specs = st.one_of(
         st.integers(0, 3),
         st.sampled_from(["relu", "prelu", None]),
     ),
-    st.builds(
-        models.MaxPool,
-        st.integers(1, 16),
-        st.integers(1, 5),
-        st.integers(1, 3),
-        st.integers(0, 2),
-        st.booleans(),
+    st.integers(1, 5).flatmap(  # padding at most half the window, as torch takes
+        lambda kernel: st.builds(
+            models.MaxPool,
+            st.integers(1, 16),
+            st.just(kernel),
+            st.integers(1, 3),
+            st.integers(0, kernel // 2),
+            st.booleans(),
+        )
     ),
     st.builds(models.Flatten, st.integers(1, 64)),
     st.builds(models.Dropout, st.integers(1, 64), st.floats(0, 0.9)),
