@@ -125,6 +125,30 @@ def test_same_is_exact_for_counts_and_tolerant_for_floats():
     assert exercises.same(t + 1e-9, t) and not exercises.same(t[:3], t) and not exercises.same(t.tolist(), t)
 
 
+def test_a_count_of_any_integer_type_is_right_and_a_float_one_says_so():
+    """NumPy's and Python's ints are counts alike; a float count fails with its ".0" shown, so
+    the message does not read "returned 223; expected 223"."""
+    import numpy as np
+
+    from lwcnn.exercises import lesson01
+
+    right = lambda out, k, s=1, p=0, d=1: max(1, (out - 1) * s + d * (k - 1) + 1 - 2 * p)  # noqa: E731
+    assert lesson01.check_smallest_input(lambda *args: np.int64(right(*args)))
+    with pytest.raises(AssertionError, match=r"returned \d+\.0; expected \d+$"):
+        lesson01.check_smallest_input(lambda *args: float(right(*args)))
+    assert exercises.same(np.int64(3), 3) and not exercises.same(np.float64(3.0), 3)
+
+
+def test_a_function_that_changes_its_input_in_place_fails_naming_the_argument():
+    import torch
+
+    double = lambda x: x.mul_(2)  # noqa: E731 - the right values, written into the caller's tensor
+    with pytest.raises(AssertionError, match="changed its argument 0 in place"):
+        exercises.check_function(double, lambda x: 2 * x, [(torch.ones(3),)], "double")
+    nan = torch.tensor([float("nan"), 1.0])
+    assert exercises.check_function(lambda x: x * 2, lambda x: 2 * x, [(nan,)], "double")  # NaN stays NaN
+
+
 def test_the_students_lessons_are_generated_from_the_instructors():
     """`benchmarks/student_notebooks.py --check` regenerates every student lesson with Otter
     Assign and compares: a lesson edited without regenerating fails here."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,10 +70,11 @@ def same(got: Any, expected: Any, rel: float = 1e-6, abs_: float = 1e-9) -> bool
     if isinstance(expected, bool) or expected is None:
         return got is expected or (isinstance(got, bool) and got == expected)
     if isinstance(expected, (int, Fraction)) and not isinstance(expected, bool):
-        return isinstance(got, (int, Fraction)) and not isinstance(got, bool) and got == expected
+        # a count is any integer type (NumPy's too), never a float or a bool
+        return isinstance(got, (numbers.Integral, Fraction)) and not isinstance(got, bool) and got == expected
     if isinstance(expected, float):
         return (
-            isinstance(got, (int, float, Fraction))
+            isinstance(got, numbers.Real)
             and not isinstance(got, bool)
             and math.isclose(float(got), expected, rel_tol=rel, abs_tol=abs_)
         )
@@ -92,8 +94,8 @@ def describe(value: Any) -> str:
         head = ", ".join(f"{v:.4g}" for v in flat[:6].tolist())
         more = ", ..." if flat.numel() > 6 else ""
         return f"tensor(shape={tuple(value.shape)}, [{head}{more}])"
-    if isinstance(value, float):
-        return f"{value:.6g}"
+    if isinstance(value, float):  # a whole float shows its ".0": 819200.0 is no int
+        return repr(value) if value.is_integer() and abs(value) < 1e15 else f"{value:.6g}"
     if value is Ellipsis:
         return "... (not written yet)"
     text = repr(value)
@@ -124,8 +126,9 @@ def check_function(
     for case in cases:
         args, kwargs = case if len(case) == 2 and isinstance(case[1], dict) else (case, {})
         expected = reference(*_cloned(args), **_cloned(kwargs))
+        given, given_kwargs = _cloned(args), _cloned(kwargs)
         try:
-            got = fn(*_cloned(args), **_cloned(kwargs))
+            got = fn(*given, **given_kwargs)
         except Exception as error:  # the student's code: report it, do not crash the check
             raise AssertionError(
                 f"{name}({_call(args, kwargs)}) raised {type(error).__name__}: {error}; "
@@ -134,9 +137,43 @@ def check_function(
         if not compare(got, expected):
             raise AssertionError(
                 f"{name}({_call(args, kwargs)}) returned {describe(got)}; expected {describe(expected)}"
+                f"{_difference(got, expected)}"
+            )
+        pairs = [*zip(range(len(args)), args, given, strict=True)]
+        pairs += [(key, kwargs[key], value) for key, value in given_kwargs.items()]
+        changed = [str(key) for key, before, after in pairs if not _unchanged(before, after)]
+        if changed:
+            raise AssertionError(
+                f"{name}({_call(args, kwargs)}) changed its argument {', '.join(changed)} in place "
+                "(counting from 0); expected the inputs left as they were and a new tensor returned"
             )
         count += 1
     return f"{name}: right on {count} inputs"
+
+
+def _difference(got: Any, expected: Any) -> str:
+    """What the two printed values may hide: another type, a difference below the digits shown,
+    or a gradient the result does not carry."""
+    if isinstance(expected, torch.Tensor) and isinstance(got, torch.Tensor) and got.shape == expected.shape:
+        gap = (got.detach().double() - expected.detach().double()).abs().max().item()
+        if gap == 0 and expected.requires_grad and not got.requires_grad:
+            return " (the values agree, but the result carries no gradient back to the inputs)"
+        return f" (largest difference {gap:.3g}, dtype {got.dtype}; expected {expected.dtype})"
+    if type(got) is not type(expected) and describe(got) == describe(expected):
+        return f" (a {type(got).__name__}; expected a {type(expected).__name__})"
+    return ""
+
+
+def _unchanged(before: Any, after: Any) -> bool:
+    """Whether a tensor argument is as it was given (NaN where it was NaN); other values pass."""
+    if not isinstance(before, torch.Tensor):
+        return True
+    before, after = before.detach(), after.detach()
+    if before.shape != after.shape or before.dtype != after.dtype:
+        return False
+    if before.is_floating_point():
+        return bool(((before == after) | (before.isnan() & after.isnan())).all())
+    return torch.equal(before, after)
 
 
 def _cloned(values):
@@ -193,16 +230,19 @@ def check_answer(question: Question, answer: Any, name: str) -> str:
             )
         correct = answer.strip().lower() == right
     elif isinstance(right, int) and question.tolerance == 0:
-        correct = isinstance(answer, int) and not isinstance(answer, bool) and answer == right
+        correct = isinstance(answer, numbers.Integral) and not isinstance(answer, bool) and answer == right
     else:
         correct = (
-            isinstance(answer, (int, float, Fraction))
+            isinstance(answer, numbers.Real)
             and not isinstance(answer, bool)
             and math.isclose(float(answer), float(right), rel_tol=question.tolerance, abs_tol=1e-12)
         )
     if not correct:
         hint = f" Hint: {question.hint}" if question.hint else ""
-        raise AssertionError(f"{name} = {describe(answer)} is not right.{hint}")
+        kind = ""
+        if isinstance(right, int) and question.tolerance == 0 and not isinstance(answer, numbers.Integral):
+            kind = f" (a {type(answer).__name__}; the answer is a whole number)"
+        raise AssertionError(f"{name} = {describe(answer)} is not right{kind}.{hint}")
     return f"{name}: right"
 
 

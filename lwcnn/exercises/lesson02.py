@@ -28,6 +28,7 @@ def check_separable_ratio(separable_ratio) -> str:
     """`1/N + 1/Dk^2` as an exact fraction, for N output channels and a Dk x Dk kernel."""
     r = rng("separable_ratio")
     cases = [(64, 3), (1, 1), (1, 3), (9, 3), (72, 3), (512, 3), (1024, 7), (25, 5), (3, 1)]
+    cases += [(100_003, 11)]  # a denominator past 10^6: a float turned back into a Fraction misses it
     while len(cases) < RANDOM_CASES:
         cases.append((r.randint(1, 2048), r.randint(1, 11)))
     return check_function(separable_ratio, cost.separable_to_standard_ratio, cases, "separable_ratio")
@@ -112,6 +113,7 @@ check_question = question_checker(QUESTIONS)
 COMMON_MISTAKES = {
     "separable_ratio": [
         lambda n, k: 1 / n + 1 / k**2,  # a float, not the exact fraction
+        lambda n, k: Fraction(1 / n + 1 / k**2).limit_denominator(),  # a float, turned back
         lambda n, k: Fraction(1, n) + Fraction(1, k),  # the kernel's area forgotten
         lambda n, k: Fraction(k * k * n, k * k + n),  # the saving (standard / separable), upside down
     ],

@@ -76,6 +76,7 @@ def check_make_divisible(make_divisible) -> str:
     r = rng("make_divisible")
     cases = [(24.0,), (18.0,), (30,), (11.2, 8), (52, 8), (35.75, 8), (4, 8), (0.5, 8), (12, 8), (20, 8)]
     cases += [(1, 1), (7.5, 1), (3, 16), (100, 16), (36, 8), (84, 8)]
+    cases += [(10, 9)]  # 9 is exactly 90% of 10: kept (the rule adds one only below 90%)
     multipliers = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
     while len(cases) < RANDOM_CASES:
         divisor = r.choice((1, 2, 4, 8, 8, 8, 16))
@@ -164,6 +165,10 @@ COMMON_MISTAKES = {
         lambda value, divisor=8: _with_floor_rule(round(value / divisor) * divisor, value, divisor),
         # the 10% rule forgotten
         lambda value, divisor=8: max(divisor, int(value + divisor / 2) // divisor * divisor),
+        # "never more than 10% down" read as "<= 90%": a rounding to exactly 90% gets one more
+        lambda value, divisor=8: (lambda r: r + divisor if r <= 0.9 * value else r)(
+            max(divisor, int(value + divisor / 2) // divisor * divisor)
+        ),
     ],
 }
 

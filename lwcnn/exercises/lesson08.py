@@ -81,7 +81,11 @@ def check_slimming_masks(slimming_masks) -> str:
         cases.append((scores, round(r.uniform(0, 0.95), 2), r.choice((1, 1, 1, 2, 3))))
     shown = (lambda *args: _shown(slimming_masks(*args))) if callable(slimming_masks) else slimming_masks
     return check_function(
-        shown, lambda *args: _shown(reference_slimming_masks(*args)), cases, "slimming_masks"
+        shown,
+        lambda *args: _shown(reference_slimming_masks(*args)),
+        cases,
+        "slimming_masks",
+        compare=lambda got, expected: got == expected and list(got) == list(expected),  # the scores' order
     )
 
 
@@ -161,7 +165,20 @@ def check_sparsity_penalty(sparsity_penalty) -> str:
     bn = nn.BatchNorm2d(4)
     with torch.no_grad():
         bn.weight.copy_(torch.tensor([1.0, -2.0, 0.0, 0.5]))
-    cases = [(_Net(nn.Conv2d(1, 4, 3), bn), 0.01), (_Net(nn.Conv2d(1, 4, 3), bn), 0.0)]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        nested = _Net(nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4)), nn.ReLU(), nn.Sequential(
+            nn.Sequential(nn.Conv2d(4, 6, 1), nn.BatchNorm2d(6))))  # fmt: skip
+        grouped = _Net(nn.Conv2d(1, 4, 3), nn.GroupNorm(2, 4), nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4))
+        for norm in (*nested.modules(), *grouped.modules()):
+            if isinstance(norm, nn.BatchNorm2d | nn.GroupNorm):
+                nn.init.uniform_(norm.weight, -1.0, 1.0)
+    cases = [
+        (_Net(nn.Conv2d(1, 4, 3), bn), 0.01),
+        (_Net(nn.Conv2d(1, 4, 3), bn), 0.0),
+        (nested, 0.01),  # BatchNorms "however deeply nested"
+        (grouped, 0.01),  # a GroupNorm's scale is no BatchNorm's: not penalised
+    ]
     while len(cases) < 60:  # each case builds a network: fewer, still random
         cases.append((_random_net(r, r.randrange(10**6)), r.choice((1e-5, 1e-4, 5e-3, 0.01, 0.1, 1.0))))
     done = check_function(sparsity_penalty, reference_sparsity_penalty, cases, "sparsity_penalty")
@@ -306,6 +323,9 @@ def _penalty(model, s, kinds=(nn.BatchNorm1d, nn.BatchNorm2d), absolute=True, sh
 
 COMMON_MISTAKES = {
     "slimming_masks": [
+        lambda scores, prune_rate, min_channels=1: dict(  # the right masks, in another order
+            reversed(reference_slimming_masks(scores, prune_rate, min_channels).items())
+        ),
         _masks_int_rule,
         _masks_per_layer,
         _masks_threshold,
@@ -318,10 +338,21 @@ COMMON_MISTAKES = {
         lambda model, s: _penalty(model, s, kinds=(nn.BatchNorm2d,)),  # the classifier's BatchNorm1d missed
         lambda model, s: _penalty(model, s, shifts=True),  # the shifts beta penalised too
         lambda model, s: _penalty(model, s).detach(),  # the right value, cut from the graph
+        lambda model, s: s
+        * sum(  # the top level only: model.children(), not model.modules()
+            m.weight.abs().sum() for m in model.children() if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d)
+        ),
+        lambda model, s: s
+        * sum(  # every 1-D weight: a GroupNorm's scale too
+            p.abs().sum() for name, p in model.named_parameters() if name.endswith("weight") and p.dim() == 1
+        ),
     ],
     "folded_bias": [
         lambda weight, bias, beta, keep: bias,  # what slimming does: the constant is lost
         lambda weight, bias, beta, keep: bias + weight[:, ~keep] @ beta[~keep],  # Hardswish forgotten
         lambda weight, bias, beta, keep: bias + weight[:, keep] @ F.hardswish(beta[keep]),  # the kept ones
+        lambda weight, bias, beta, keep: bias.add_(
+            weight[:, ~keep] @ F.hardswish(beta[~keep])
+        ),  # the model's bias changed
     ],
 }

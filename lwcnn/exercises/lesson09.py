@@ -177,6 +177,9 @@ COMMON_MISTAKES = {
     ],
     "pareto_front": [_front_by_neighbour, _front_by_index],
     "reinforce_step": [
+        lambda logits, choice, advantage, lr, entropy=0.0: logits.copy_(
+            reference_reinforce_step(logits, choice, advantage, lr, entropy)
+        ),  # the right step, written into the policy's logits instead of a new tensor
         lambda logits, choice, advantage, lr, entropy=0.0: _reinforce(
             logits, choice, advantage, lr, entropy, baseline=False
         ),  # only the chosen logit moves: d log p / d logits forgotten

@@ -123,7 +123,34 @@ def check_fbnet_loss(fbnet_loss) -> str:
         latency = torch.tensor(latency_ms, dtype=torch.float64) if r.random() < 0.3 else latency_ms
         alpha, beta = round(r.uniform(0.05, 1), 3), round(r.uniform(0, 2), 3)
         cases.append((ce, latency, alpha, beta, unit_ms))
-    return check_function(fbnet_loss, reference_fbnet_loss, cases, "fbnet_loss")
+    done = check_function(fbnet_loss, reference_fbnet_loss, cases, "fbnet_loss")
+    if callable(fbnet_loss):  # the latency term is there to move theta: its gradient must flow
+        check_function(
+            _latency_gradient_of(fbnet_loss),
+            _latency_gradient_of(reference_fbnet_loss),
+            [
+                case
+                for case in cases[:60]
+                if float(torch.as_tensor(case[1])) > (case[4] if len(case) > 4 else 1.0)
+            ],
+            "the gradient (w.r.t. latency_ms, of the summed loss) of fbnet_loss",
+        )
+    return done + ", and its gradient w.r.t. the latency"
+
+
+def _latency_gradient_of(fbnet_loss):
+    """d sum(loss) / d latency_ms, the latency given as a tensor that requires grad (as the
+    supernet's expected latency is); None when the loss does not depend on it through autograd."""
+
+    def gradient(ce: torch.Tensor, latency_ms, *settings) -> torch.Tensor | None:
+        latency = torch.as_tensor(latency_ms, dtype=torch.float64).detach().clone().requires_grad_(True)
+        loss = fbnet_loss(ce, latency, *settings)
+        if not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
+            return None
+        loss.sum().backward()
+        return latency.grad
+
+    return gradient
 
 
 # --- 3. the gradient of the expected latency -------------------------------------------------------
@@ -223,6 +250,9 @@ COMMON_MISTAKES = {
         lambda ce, latency_ms, alpha=0.2, beta=0.6, unit_ms=1.0: ce
         * alpha
         * torch.log10(torch.as_tensor(latency_ms / unit_ms)) ** beta,  # base 10
+        lambda ce, latency_ms, alpha=0.2, beta=0.6, unit_ms=1.0: ce
+        * alpha
+        * math.log(float(latency_ms) / unit_ms) ** beta,  # right values, but no gradient to theta
     ],
     "latency_gradient": [
         lambda theta, block_ms, tau=1.0: _latency_gradient(theta, block_ms, tau, over_tau=False),

@@ -18,6 +18,7 @@ from the widget's summary), `q_thin` (why a thin MobileNet compresses less than 
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -52,8 +53,16 @@ def _compare_grid(got, expected) -> bool:
     if not isinstance(got, tuple | list) or len(got) != 2:
         return False
     scale, zero_point = got
+    if (
+        isinstance(zero_point, torch.Tensor)
+        and zero_point.numel() == 1
+        and not zero_point.is_floating_point()
+    ):
+        zero_point = zero_point.item()
+    if isinstance(zero_point, bool) or not isinstance(zero_point, numbers.Integral):
+        return False  # a zero point is an integer code: 85.0 or "85" is not one
     try:
-        return math.isclose(float(scale), expected[0], rel_tol=1e-5) and int(zero_point) == expected[1]
+        return math.isclose(float(scale), expected[0], rel_tol=1e-5) and zero_point == expected[1]
     except (TypeError, ValueError):
         return False
 
@@ -283,7 +292,15 @@ def _lone_symbol_free(counts):
 
 
 COMMON_MISTAKES = {
-    "scale_and_zero_point": [_grid_without_zero, _grid_with_2_to_the_b, _grid_symmetric_over_q_max],
+    "scale_and_zero_point": [
+        _grid_without_zero,
+        _grid_with_2_to_the_b,
+        _grid_symmetric_over_q_max,
+        # the right grid, its zero point left a float: a code is an integer
+        lambda x_min, x_max, bits, symmetric: (lambda scale, zero: (scale, float(zero)))(
+            *reference_scale_and_zero_point(x_min, x_max, bits, symmetric)
+        ),
+    ],
     "fold": [_fold_without_root, _fold_without_mean, _fold_bias_unscaled],
     "huffman_bits": [_fixed_length_bits, _entropy_bits, _lone_symbol_free],
 }

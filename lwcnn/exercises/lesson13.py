@@ -66,9 +66,12 @@ def _as_rows(value) -> list[list[int]] | None:
     if isinstance(value, torch.Tensor):
         value = value.tolist()
     try:
-        return [[int(bool(v)) for v in row] for row in value]
+        rows = [list(row) for row in value]
     except TypeError:
         return None
+    if any(v not in (0, 1) for row in rows for v in row):  # a 0/1 matrix (or bools), not path counts
+        return None
+    return [[int(v) for v in row] for row in rows]
 
 
 def _same_reach(got, expected) -> bool:
@@ -171,6 +174,16 @@ def _reach_transposed(channels, groups, shuffle):
     return [list(column) for column in zip(*rows, strict=True)]
 
 
+def _reach_path_counts(channels, groups, shuffle):
+    """How many paths lead from input j to output i, not whether one does."""
+    first = torch.zeros(channels, channels)
+    size = channels // groups
+    for group in range(groups):
+        first[group * size : (group + 1) * size, group * size : (group + 1) * size] = 1
+    order = torch.arange(channels).reshape(groups, size).T.flatten() if shuffle else torch.arange(channels)
+    return (first @ first[order]).int().tolist()  # A P A, P the shuffle's permutation
+
+
 def _esp_equal_branches(channels, branches, size):
     """Every branch d = N // K channels: the remainder forgotten."""
     d = channels // branches
@@ -195,6 +208,6 @@ def _esp_dilated_taps(channels, branches, size):
 
 COMMON_MISTAKES = {
     "fire_params": [_fire_without_biases, _fire_expands_on_the_input, _fire_3x3_as_1x1],
-    "group_reach": [_reach_without_shuffle, _reach_all_connected, _reach_transposed],
+    "group_reach": [_reach_without_shuffle, _reach_all_connected, _reach_transposed, _reach_path_counts],
     "esp_macs": [_esp_equal_branches, _esp_reduce_to_n, _esp_dilated_taps],
 }

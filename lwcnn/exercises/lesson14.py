@@ -45,6 +45,8 @@ def check_filters_removed(filters_removed) -> str:
         (32, 1000, 50_000, 53_999, 4),  # 3.999 channels: not even 4
         (32, 1000, 50_000, 54_000, 4),  # exactly 4
         (30, 10, 0, 295, 8),  # 30 is no multiple of 8: keep 24
+        (30, 10, 0, 400, 8),  # all 30 would fit, but 30 is no multiple of 8: keep 24, remove 6
+        (6, 1, 0, 100, 4),  # the same below one step's worth: keep 4, remove 2
         (1, 5, 5, 10, 1),
         (16, 7, 100, 99, 1),  # the fixed part alone misses the target
     ]
@@ -52,7 +54,7 @@ def check_filters_removed(filters_removed) -> str:
         step = r.choice([1, 2, 4, 8])
         channels = r.randint(1, 64) * r.choice([1, step])
         per, fixed = r.randint(1, 5000), r.randint(0, 200_000)
-        cases.append((channels, per, fixed, fixed + r.randint(-per, per * channels + per), step))
+        cases.append((channels, per, fixed, fixed + r.randint(-per, per * (channels + step)), step))
     return check_function(filters_removed, reference_filters_removed, cases, "filters_removed")
 
 
@@ -172,6 +174,13 @@ def _removed_rounds_to_nearest(channels, macs_per_channel, fixed_macs, target_ma
     return channels - kept if kept >= step else None
 
 
+def _removed_caps_at_channels(channels, macs_per_channel, fixed_macs, target_macs, step):
+    """The affordable multiple of step capped at `channels`, which need not be a multiple itself."""
+    affordable = (target_macs - fixed_macs) // macs_per_channel
+    kept = min(channels, affordable - affordable % step)
+    return channels - kept if kept >= step else None
+
+
 def _removed_ignores_fixed_macs(channels, macs_per_channel, fixed_macs, target_macs, step):
     return reference_filters_removed(channels, macs_per_channel, 0, target_macs, step)
 
@@ -238,7 +247,12 @@ def _hypervolume_keeps_outside(points, reference):
 
 
 COMMON_MISTAKES = {
-    "filters_removed": [_removed_rounds_to_nearest, _removed_ignores_fixed_macs, _returns_kept],
+    "filters_removed": [
+        _removed_rounds_to_nearest,
+        _removed_caps_at_channels,
+        _removed_ignores_fixed_macs,
+        _returns_kept,
+    ],
     "kendall_tau": [_tau_a, _tau_ties_concordant, _tau_of_values],
     "hypervolume": [_hypervolume_sum_of_boxes, _hypervolume_largest_box, _hypervolume_keeps_outside],
 }
