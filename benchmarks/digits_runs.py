@@ -1,6 +1,6 @@
 """Record the training experiments of lessons 02, 03 and 06 over several seeds.
 
-    .venv/bin/python benchmarks/digits_runs.py            # about 2 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/digits_runs.py            # about 8 minutes on 2 CPU cores
 
 Trains every variant of every experiment in `lwcnn.experiments.EXPERIMENTS` (lesson 02: standard
 vs separable; lesson 03: three widths, both on digits; lesson 06: ReLU, h-swish or h-swish in the

@@ -1,6 +1,6 @@
 """NetAdapt against uniform width scaling on the distorted digits, at the same predicted latency.
 
-    .venv/bin/python benchmarks/netadapt.py    # 325 s of CPU in all: ~4 minutes on 2 idle cores
+    .venv/bin/python benchmarks/netadapt.py    # about 10 minutes on 2 shared cores (325 s of it on a CPU)
 
 The network is lesson 11's: `lwcnn.scaling.digits_base()` (EfficientNet-style MBConv blocks with
 squeeze-and-excite, MobileNetV2's inverted residuals) at width 1.25, on the distorted digits at

@@ -1,6 +1,6 @@
 """Train the scaled networks of lesson 11 on distorted digits: scaling curves, compound grid, TinyNet.
 
-    .venv/bin/python benchmarks/scaling_build.py            # about 35 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/scaling_build.py            # about 32 minutes on 2 CPU cores
 
 Every network is `lwcnn.scaling.scaled_spec(digits_base(), (d, w, r))`, trained on the distorted
 digits (resized to the network's input side) by `lwcnn.scaling.train_scaled`, with its recipe,

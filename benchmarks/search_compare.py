@@ -1,6 +1,6 @@
 """Every search of lessons 09-14 on the course's tabular benchmark, side by side.
 
-    .venv/bin/python benchmarks/search_compare.py            # about 3 minutes on 2 cores
+    .venv/bin/python benchmarks/search_compare.py            # about a minute on 2 cores
     .venv/bin/python benchmarks/search_compare.py --save     # also writes data/search_compare.csv
 
 One task for all, `benchmarks/nas_compare.py`'s: on `data/nasbench_digits.csv`, the soft-constraint

@@ -2,7 +2,7 @@
 
 Every lesson ends with exercises in which the student writes a core piece of the lesson from
 scratch (a conv's output size, h-swish, one REINFORCE update) or answers a question with a
-number or a choice. One module per lesson (`lesson01` ... `lesson11`) holds the checks:
+number or a choice. One module per lesson (`lesson01` ... `lesson14`) holds the checks:
 
 - a code exercise's check, `check_<name>(fn)`, calls the student's function on edge cases and
   seeded random valid inputs and compares each result with the course's reference (`lwcnn` or
