@@ -16,6 +16,7 @@ regularisers such as network slimming's L1 penalty on batch-norm scales
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -180,20 +181,20 @@ def recalibrate_batchnorm(
     statistics of this model's own activations. Returns `model` in eval mode, momenta restored.
     """
     device = resolve_device(device)
+    batches = iter(loader)
+    first = next(batches, None)
+    if first is None:  # before anything changes: the model keeps the statistics it has
+        raise ValueError("recalibrate_batchnorm got an empty loader")
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     momenta = [norm.momentum for norm in norms]
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # cumulative average over the batches
     model.train()
-    batches = 0
-    for images, *_ in loader:
+    for images, *_ in itertools.chain([first], batches):
         model(images.to(device))
-        batches += 1
     for norm, momentum in zip(norms, momenta, strict=True):
         norm.momentum = momentum
-    if batches == 0:
-        raise ValueError("recalibrate_batchnorm got an empty loader")
     return model.eval()
 
 

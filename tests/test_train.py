@@ -334,8 +334,11 @@ def test_recalibrate_batchnorm_sets_the_statistics_of_the_models_own_inputs():
     assert torch.allclose(model[1].running_mean, inputs.mean(dim=(0, 2, 3)), atol=1e-5)
     per_batch_var = torch.stack([inputs[i : i + 32].var(dim=(0, 2, 3)) for i in range(0, 96, 32)])  # unbiased
     assert torch.allclose(model[1].running_var, per_batch_var.mean(dim=0), atol=1e-5)
+    kept = model[1].running_mean.clone()
     with pytest.raises(ValueError, match="empty"):
         recalibrate_batchnorm(model, [])
+    # refused before anything changed: the statistics and the mode are as they were
+    assert torch.equal(model[1].running_mean, kept) and not model.training
 
 
 # --- inference_copy: BatchNorm folded into the conv before it ---------------------------------

@@ -284,7 +284,8 @@ class PredictorEvolution(RegularizedEvolution):
 
     `latency(arch) -> ms` is a lookup (`lwcnn.lut`, a table's column), not a measurement of the
     search. `last_screen` holds the latest ask's fresh proposals with their predicted rewards.
-    With `candidates=1` the asks are exactly `RegularizedEvolution`'s.
+    With `candidates=1` and `warmup` at most `population_size` the asks are exactly
+    `RegularizedEvolution`'s (a longer warm-up keeps sampling after the population is full).
     """
 
     def __init__(
