@@ -12,6 +12,7 @@ import math
 import random
 import statistics
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -69,6 +70,7 @@ def test_every_architecture_builds_what_cost_says(code, resolution, stem_stride)
 def test_encode_and_decode_are_inverse(code):
     arch = SPACE.decode(list(code))
     assert SPACE.encode(arch) == code
+    assert SPACE.decode(np.array(code)) == arch  # NumPy's integers are indices too
     assert len(arch) == SPACE.blocks and all(isinstance(block, nas.BlockChoice) for block in arch)
 
 
@@ -118,6 +120,7 @@ def test_mutation_changes_exactly_one_decision(code, seed):
         (lambda: nas.ConvBlock(8, 16, residual=True), "residual=True needs stride 1"),
         (lambda: nas.mnas_reward(0.9, 0, 5), "latency must be > 0"),
         (lambda: nas.mnas_reward(0.9, 5, -1), "target must be > 0"),
+        (lambda: nas.mnas_reward(0.9, 5, math.inf), "latency and target must be finite"),
         (lambda: nas.RegularizedEvolution(SPACE, population_size=3, sample_size=5), "sample_size"),
         (lambda: nas.Reinforce(SPACE, lr=0), "lr must be > 0"),
         (lambda: nas.Reinforce(SPACE, entropy=-0.1), "entropy must be a finite number >= 0"),

@@ -33,6 +33,8 @@ def mnas_reward(
     checks.check_greater("accuracy", accuracy, or_equal=True)
     checks.check_greater("latency", latency)
     checks.check_greater("target", target)
+    if not math.isfinite(latency) or not math.isfinite(target):  # an inf ratio has no power
+        raise ValueError(f"latency and target must be finite, got latency={latency!r}, target={target!r}")
     exponent = alpha if latency <= target else beta
     return accuracy * (latency / target) ** exponent
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -260,11 +261,16 @@ class SearchSpace:
             raise ValueError(f"code must have {len(choices)} indices, got {len(code)}")
         values: list[dict[str, Any]] = [{} for _ in range(self.blocks)]
         for index, (block, name, options) in zip(code, choices, strict=True):
-            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(options):
+            # any integer type: a code may come from NumPy (an argmax, an array of indices)
+            if (
+                isinstance(index, bool)
+                or not isinstance(index, numbers.Integral)
+                or not 0 <= index < len(options)
+            ):
                 raise ValueError(
                     f"code index for block {block} {name} must be in [0, {len(options)}), got {index!r}"
                 )
-            values[block][name] = options[index]
+            values[block][name] = options[int(index)]
         return tuple(BlockChoice(**block) for block in values)
 
     def sample(self, rng: random.Random) -> Arch:
