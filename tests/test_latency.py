@@ -4,6 +4,8 @@ import statistics
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from torch import nn
 
 from lwcnn import latency
@@ -55,6 +57,21 @@ def test_compare_times_each_module_side_by_side_and_restores_state(timer):
         timer({"fast": fast}, (1, 8, 8, 8), rounds=0)
     with pytest.raises(ValueError, match="modules is empty"):
         timer({}, (1, 8, 8, 8))
+
+
+@given(times=st.lists(st.floats(1e-6, 1.0), min_size=1, max_size=9))
+def test_quartiles_lie_within_the_calls_however_few(times):
+    """Two calls used to give a lower quartile below the fastest (the exclusive method
+    extrapolates): a table entry measured with two passes could predict a negative time."""
+    summary = timing.summarize_ms(times)
+    low, high = min(times) * 1e3, max(times) * 1e3
+    assert low - 1e-9 <= summary["p25"] <= summary["median"] <= high + 1e-9
+    assert 0 <= summary["iqr"] <= high - low + 1e-9
+
+
+def test_one_call_is_a_lower_quartile_too(monkeypatch):
+    monkeypatch.setattr(timing, "time_side_by_side", lambda *args: {"a": [[0.002]]})
+    assert latency.lower_quartile({"a": nn.Identity()}, (1, 3), rounds=1, calls=1) == {"a": 0.002}
 
 
 def test_lower_quartile_is_the_p25_of_every_single_call(monkeypatch):

@@ -142,10 +142,22 @@ def measure(
 
 
 # what `compare` makes of each module's per-round single-call times (ms)
+def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
+    """(q1, median, q3) of the values: `statistics.quantiles`' default method from three values
+    up; of one value, itself; of two, the inclusive method, as the exclusive one extrapolates
+    past them (a lower quartile below the fastest call, even a negative one)."""
+    if not values:
+        raise ValueError("no times to summarise")
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive" if len(values) == 2 else "exclusive")
+    return q1, q2, q3
+
+
 SIDE_BY_SIDE_STATISTICS = {
     "median": lambda timed: statistics.median(statistics.fmean(times) for times in timed),
     "min": lambda timed: min(min(times) for times in timed),
-    "p25": lambda timed: statistics.quantiles([t for times in timed for t in times], n=4)[0],
+    "p25": lambda timed: quartiles([t for times in timed for t in times])[0],
 }
 
 
@@ -258,12 +270,12 @@ def summarize_ms(times_s: Sequence[float]) -> dict[str, float]:
 
     >>> summarize_ms([0.001])
     {'p25': 1.0, 'median': 1.0, 'iqr': 0.0}
+    >>> {k: round(v, 6) for k, v in summarize_ms([0.001, 0.010]).items()}  # two: between them
+    {'p25': 3.25, 'median': 5.5, 'iqr': 4.5}
     """
     if not times_s:
         raise ValueError("times_s is empty")
-    if len(times_s) == 1:
-        return {"p25": times_s[0] * 1e3, "median": times_s[0] * 1e3, "iqr": 0.0}
-    q1, q2, q3 = statistics.quantiles(times_s, n=4)
+    q1, q2, q3 = quartiles(list(times_s))
     return {"p25": q1 * 1e3, "median": q2 * 1e3, "iqr": (q3 - q1) * 1e3}
 
 
