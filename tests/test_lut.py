@@ -280,6 +280,35 @@ def test_load_reads_text_only_and_rejects_what_is_not_a_table(tmp_path):
         lut.LatencyTable.load(path)
 
 
+def test_a_table_saves_only_what_it_can_load_back(tmp_path):
+    """Each of these saved without a word and then failed to load: the metadata's own "format"
+    overwrote the file's, and a line break in a device name split its row."""
+    table = fake_table(TINY_V2)
+    with pytest.raises(ValueError, match=r"metadata must not set \['format'\]"):
+        lut.LatencyTable(list(table.entries), metadata={"format": "fp32"}).save(tmp_path / "a.lut.csv")
+    broken = dataclasses.replace(next(iter(table.entries)), device="line\nbreak")
+    with pytest.raises(ValueError, match="device must not hold a line break"):
+        lut.LatencyTable([broken]).save(tmp_path / "b.lut.csv")
+    odd = dataclasses.replace(next(iter(table.entries)), device='a "quoted", tabbed\tname')
+    assert lut.LatencyTable.load(lut.LatencyTable([odd]).save(tmp_path / "c.lut.csv")).entries == (odd,)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda text: text.replace('"statistic": "p25"', '"statistic": "mean"'), "t.lut.csv: the meta line's statistic"),
+        (lambda text: text.replace('"version": 1', '"version": 99'), "t.lut.csv: format version '99'"),
+        (lambda text: text.replace("Test CPU", 'Test\n"CPU', 1), "t.lut.csv"),
+    ],
+    ids=["statistic", "version", "quote over a line"],
+)  # fmt: skip
+def test_a_hand_edited_table_names_its_file(tmp_path, edit, message):
+    path = fake_table(TINY_V2).save(tmp_path / "t.lut.csv")
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(ValueError, match=message):
+        lut.LatencyTable.load(path)
+
+
 # --- arguments ----------------------------------------------------------------------------------------------
 
 BLOCK = (ConvBNAct(3, 8, 3), (1, 3, 8, 8))

@@ -21,6 +21,7 @@ import torch
 from lwcnn.latency.entry import Calibration, Entry, check_statistic
 
 FORMAT, VERSION = "lwcnn-latency-table", 1
+LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")  # where str.splitlines breaks
 COLUMNS = (
     "block",
     "input_shape",
@@ -53,8 +54,18 @@ def write_table(
     """Write a table's entries, calibrations (by (device, threads, statistic, resolution)), metadata and
     default statistic to `path` as CSV; returns the path."""
     path = Path(path)
+    reserved = sorted({"format", "version", "statistic"} & set(metadata))
+    if reserved:
+        raise ValueError(f"metadata must not set {reserved}: the file's own format, version and statistic")
+    entries = list(entries)
+    for entry in entries:  # a line break inside a field would split its row when read back
+        for name in ("block", "device"):
+            if any(character in LINE_BREAKS for character in getattr(entry, name)):
+                raise ValueError(
+                    f"an entry's {name} must not hold a line break, got {getattr(entry, name)!r}"
+                )
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"format": FORMAT, "version": VERSION, "torch": torch.__version__, **metadata}
+    meta = {"torch": torch.__version__, **metadata, "format": FORMAT, "version": VERSION}
     meta["statistic"] = statistic
     lines = [
         "# lwcnn latency lookup table: one row per block at one input shape (CxHxW) on one device.",
@@ -88,7 +99,11 @@ def read_table(
         raise ValueError(f"path={str(path)!r}: no such file; build a table and save() it first")
     metadata: dict[str, str] = {}
     calibrations, rows = [], []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not a lwcnn latency table (not UTF-8 text: {error})") from None
+    for number, line in enumerate(text.splitlines(), 1):
         if line.startswith("# meta:"):
             metadata = {str(k): str(v) for k, v in _json(line, path, number).items()}
         elif line.startswith("# calibration:"):
@@ -112,13 +127,24 @@ def read_table(
         raise ValueError(
             f'{path} is not a lwcnn latency table (no \'# meta: {{"format": "{FORMAT}"...\' line)'
         )
+    if metadata.get("version") != str(VERSION):
+        raise ValueError(
+            f"{path}: format version {metadata.get('version')!r}; this lwcnn reads version {VERSION}"
+        )
+    try:
+        check_statistic(metadata.get("statistic", "p25"))
+    except ValueError as error:
+        raise ValueError(f"{path}: the meta line's {error}") from None
     reader = csv.reader(line for _, line in rows)
     header = next(reader, None)
     if header is None or tuple(header) != COLUMNS:
         raise ValueError(f"{path}: the header must be {','.join(COLUMNS)}, got {header}")
     types = {f.name: f.type for f in dataclasses.fields(Entry)}
     entries = []
-    for (number, _), values in zip(rows[1:], reader, strict=True):
+    parsed = list(reader)
+    if len(parsed) != len(rows) - 1:
+        raise ValueError(f"{path}: a quoted field runs over a line break; rows must be one line each")
+    for (number, _), values in zip(rows[1:], parsed, strict=True):
         try:
             record = dict(zip(COLUMNS, values, strict=True))
             converted: dict[str, Any] = {}
