@@ -685,3 +685,21 @@ def test_side_by_side_puts_every_recorded_device_in_a_column(tmp_path):
     assert len(table) == 1 + len(source.select("zoo"))
     with pytest.raises(ValueError, match="table='nope'"):
         lut.side_by_side("nope", tmp_path)
+    # a device recorded before a table was added: "-" in its column, not an error
+    older = [line for line in text.splitlines() if not line.startswith("fused,")]
+    (tmp_path / "second-device.csv").write_text(
+        "\n".join(older).replace(f"# device: {source.device}", "# device: Second")
+    )
+    fused = lut.side_by_side("fused", tmp_path).splitlines()
+    assert len(fused) == 1 + len(source.select("fused"))
+    assert all(line.rstrip().endswith("-") for line in fused[1:])
+
+
+def test_a_hand_edited_recording_names_its_file_and_row(tmp_path):
+    shipped = next(iter(lut.recorded_tables().values()))
+    lines = (lut.DATA_DIR / f"{shipped.slug}.csv").read_text().splitlines()
+    last = lines[-1].split(",")
+    lines[-1] = ",".join(last[:-3])  # a row cut short
+    (tmp_path / "edited.csv").write_text("\n".join(lines))
+    with pytest.raises(ValueError, match=r"edited.csv: row \d+ of the table"):
+        lut.recorded_tables(tmp_path)

@@ -91,12 +91,17 @@ def _read_recorded(path: Path) -> RecordedTable:
     if reader.fieldnames is None or tuple(reader.fieldnames) != RECORDED_COLUMNS:
         raise ValueError(f"{path}: the header must be {','.join(RECORDED_COLUMNS)}, got {reader.fieldnames}")
     rows = []
-    for record in reader:
+    for number, record in enumerate(reader, 2):
         row: dict[str, Any] = dict(record)
-        for name in ("batch", "threads", "params", "macs", "runs"):
-            row[name] = int(record[name])
-        for name in ("median_ms", "iqr_ms"):
-            row[name] = float(record[name])
+        try:
+            for name in ("batch", "threads", "params", "macs", "runs"):
+                row[name] = int(record[name])
+            for name in ("median_ms", "iqr_ms"):
+                row[name] = float(record[name])
+        except (TypeError, ValueError) as error:  # a short row gives None, a hand edit any text
+            raise ValueError(
+                f"{path}: row {number} of the table (after the # lines): bad value ({error})"
+            ) from None
         rows.append(row)
     return RecordedTable(path.stem, metadata, tuple(rows))
 
@@ -109,9 +114,12 @@ def side_by_side(table: str, directory: str | Path | None = None) -> str:
     others (with only this CPU's recording, one column).
     """
     recorded = recorded_tables(directory)
-    columns = {
-        slug: {(r["item"], r["input_shape"]): r for r in rec.select(table)} for slug, rec in recorded.items()
+    columns = {  # a device recorded before the table existed shows "-" in its column
+        slug: {(r["item"], r["input_shape"]): r for r in rec.rows if r["table"] == table}
+        for slug, rec in recorded.items()
     }
+    if not any(columns.values()):
+        next(iter(recorded.values())).select(table)  # no device has it: say which tables there are
     keys = list(dict.fromkeys(key for rows in columns.values() for key in rows))
     macs = {key: rows[key]["macs"] for rows in columns.values() for key in rows}
     width = max(len(f"{item} @ {shape}") for item, shape in keys)
