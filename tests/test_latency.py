@@ -30,6 +30,8 @@ def test_measure_returns_a_positive_median_and_restores_state():
         (dict(input_size=(0, 3)), "input_size"),
         (dict(input_size=()), "input_size"),
         (dict(threads=0), "threads"),
+        (dict(warmup=-1), "warmup"),
+        (dict(min_run_time_s=0), "min_run_time_s"),
     ],
 )
 def test_bad_arguments(kwargs, argument):
@@ -55,6 +57,11 @@ def test_compare_times_each_module_side_by_side_and_restores_state(timer):
     assert slow.training and torch.get_num_threads() == threads
     with pytest.raises(ValueError, match="rounds"):
         timer({"fast": fast}, (1, 8, 8, 8), rounds=0)
+    with pytest.raises(TypeError, match="warmup must be an int"):
+        timer({"fast": fast}, (1, 8, 8, 8), warmup=1.5)
+    if timer is not latency.compare:
+        with pytest.raises(TypeError, match="takes no statistic"):
+            timer({"fast": fast}, (1, 8, 8, 8), statistic="median")
     with pytest.raises(ValueError, match="modules is empty"):
         timer({}, (1, 8, 8, 8))
 

@@ -109,6 +109,8 @@ def measure(
     """
     check_device(device)
     _check_input_and_threads(input_size, threads)
+    checks.check_int("warmup", warmup, minimum=0)
+    checks.check_positive_number("min_run_time_s", min_run_time_s)
     steady_allocator()
 
     previous_threads = torch.get_num_threads()
@@ -195,7 +197,15 @@ def fastest(modules: dict[str, nn.Module], input_size: tuple[int, ...], **timing
     networks that differ by little: on the course's 216-network NAS table (about 1 ms each, on a
     shared 2-core VM) two runs agree with correlation 0.94 with it, 0.40 with `compare`'s medians.
     """
+    _statistic_is_the_functions("fastest", timing)
     return compare(modules, input_size, **{"calls": 5, **timing}, statistic="min")
+
+
+def _statistic_is_the_functions(name: str, timing: dict[str, Any]) -> None:
+    if "statistic" in timing:
+        raise TypeError(
+            f"{name} takes no statistic: it is {name}'s own; compare(..., statistic=...) takes one"
+        )
 
 
 def lower_quartile(
@@ -203,6 +213,7 @@ def lower_quartile(
 ) -> dict[str, float]:
     """The lower quartile (p25) of single forward calls in ms of each module, taken side by side
     as in `fastest`: the statistic an `lwcnn.lut.LatencyTable` predicts by default."""
+    _statistic_is_the_functions("lower_quartile", timing)
     return compare(modules, input_size, **{"calls": 5, **timing}, statistic="p25")
 
 
@@ -220,6 +231,7 @@ def time_side_by_side(
         raise ValueError("modules is empty: give at least one name -> module")
     checks.check_positive_int("rounds", rounds)
     checks.check_positive_int("calls", calls)
+    checks.check_int("warmup", warmup, minimum=0)
     _check_input_and_threads(input_size, threads)
     steady_allocator()
     previous_threads = torch.get_num_threads()
