@@ -27,6 +27,16 @@ DEFAULT_TABLE = paths.NASBENCH_TABLE
 HELDOUT_TABLE = paths.NASBENCH_HELDOUT_TABLE  # of HELDOUT_SPACE: where search settings are chosen
 
 
+def shipped_table(space: SearchSpace) -> Path:
+    """The shipped table of `space`: `HELDOUT_TABLE` for `HELDOUT_SPACE`, else the course's."""
+    return Path(HELDOUT_TABLE if space == HELDOUT_SPACE else DEFAULT_TABLE)
+
+
+def _space_of(path: str | Path) -> SearchSpace:
+    """The space a shipped table at `path` was built from (`TABLE_SPACE` for any other file)."""
+    return HELDOUT_SPACE if Path(path).resolve() == shipped_table(HELDOUT_SPACE).resolve() else TABLE_SPACE
+
+
 @dataclass(frozen=True)
 class TableRow:
     """One trained network of the tabular benchmark: `accuracy` is the mean over its training
@@ -48,8 +58,7 @@ def load_table(path: str | Path = DEFAULT_TABLE, space: SearchSpace | None = Non
     space of the same shape would decode to other networks, so each row's recorded parameter
     count must be its decoded network's, or a ValueError says so.
     """
-    if space is None:
-        space = HELDOUT_SPACE if Path(path).resolve() == Path(HELDOUT_TABLE).resolve() else TABLE_SPACE
+    space = _space_of(path) if space is None else space
     rows, seeded = paths.read_recorded_csv(path, "benchmarks/nasbench_build.py", minutes=35)
     table = [
         TableRow(

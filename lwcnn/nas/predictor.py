@@ -77,9 +77,9 @@ from sklearn.linear_model import Ridge
 from sklearn.neural_network import MLPRegressor
 
 from lwcnn import checks
-from lwcnn.nas.benchmark import DEFAULT_TABLE, HELDOUT_TABLE, TableRow, load_table, table_task
+from lwcnn.nas.benchmark import TableRow, load_table, shipped_table, table_task
 from lwcnn.nas.reward import SOFT, mnas_reward
-from lwcnn.nas.space import HELDOUT_SPACE, TABLE_SPACE, Arch, BlockChoice, SearchSpace
+from lwcnn.nas.space import TABLE_SPACE, Arch, BlockChoice, SearchSpace
 from lwcnn.nas.strategies import RegularizedEvolution
 
 # --- the encoding -------------------------------------------------------------------------------
@@ -391,8 +391,7 @@ def predictor_strategy(
     `rows` default to the shipped table of `space` (`TABLE_SPACE`: the course's, `HELDOUT_SPACE`:
     the held-out one); `settings` override `PREDICTOR_SETTINGS`."""
     space = TABLE_SPACE if space is None else space
-    if rows is None:
-        rows = load_table(HELDOUT_TABLE if space == HELDOUT_SPACE else DEFAULT_TABLE, space)
+    rows = load_table(shipped_table(space), space) if rows is None else rows
     latency = {row.arch: row.latency_ms for row in rows}
     target = table_task(rows)[0]
     return PredictorEvolution(
