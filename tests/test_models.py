@@ -26,7 +26,7 @@ from reference import outcome, reference_cost, reference_network_cost
 from torch import nn
 
 from lwcnn import blocks, models
-from lwcnn.blocks.spec import BOOL_TYPES
+from lwcnn.blocks.spec import switch_fields
 
 TORCHVISION_NAMES = models.TORCHVISION_NAMES
 
@@ -809,10 +809,6 @@ def test_unchecked_width_rounding_is_make_divisible(width, channels, groups):
     assert network.stages()[0].layers[0].out_channels == C.make_divisible(24 * width, g)
 
 
-def _bool_fields(spec):
-    return [f.name for f in dataclasses.fields(spec) if f.type in BOOL_TYPES[0] + BOOL_TYPES[1]]
-
-
 @pytest.mark.parametrize("name", models.MODEL_NAMES)
 def test_a_switch_takes_true_or_false_only(name):
     """`classifier_norm="no"` is truthy: taken as it is, it would add the BatchNorm it asks to
@@ -823,7 +819,7 @@ def test_a_switch_takes_true_or_false_only(name):
     layers = [layer for layer, _ in lut.network_blocks(network, 64)]
     switched = 0
     for spec in (network, *layers):
-        for field in _bool_fields(spec):
+        for field in switch_fields(dataclasses.fields(spec)):
             for value in ("no", 0, 1):
                 with pytest.raises(TypeError, match=f"{field} must be .*True or False, got {value!r}"):
                     dataclasses.replace(spec, **{field: value})

@@ -112,6 +112,14 @@ class trusted_fields:  # noqa: N801 - used as a function: `with trusted_fields()
 BOOL_TYPES = ((bool, "bool"), ("bool | None", "None | bool", "Optional[bool]"))  # plain, optional
 
 
+def switch_fields(fields: tuple[dataclasses.Field, ...]) -> dict[str, bool]:
+    """{name: optional} of the fields declared `bool` (optional: `bool | None`), the switches
+    `frozen_spec` checks."""
+    return {
+        f.name: f.type in BOOL_TYPES[1] for f in fields if f.type in BOOL_TYPES[0] or f.type in BOOL_TYPES[1]
+    }
+
+
 def frozen_spec(cls: type | None = None, /, *, kw_only: bool = False, always_check: bool = False) -> Any:
     """`@dataclass(frozen=True)`, with an `__init__` that sets all the fields in one step.
 
@@ -147,11 +155,10 @@ def frozen_spec(cls: type | None = None, /, *, kw_only: bool = False, always_che
     values = "".join(f"\n    fields[{f.name!r}] = {f.name}" for f in fields)
     # a field declared bool takes True or False only: a truthy "no" must not switch a part on
     checks_ = "".join(
-        f"\n    if {f.name} is not None and type({f.name}) is not bool: _check_bool({f.name!r}, {f.name}, True)"
-        if f.type in BOOL_TYPES[1]
-        else f"\n    if type({f.name}) is not bool: _check_bool({f.name!r}, {f.name})"
-        for f in fields
-        if f.type in BOOL_TYPES[0] or f.type in BOOL_TYPES[1]
+        f"\n    if {name} is not None and type({name}) is not bool: _check_bool({name!r}, {name}, True)"
+        if optional
+        else f"\n    if type({name}) is not bool: _check_bool({name!r}, {name})"
+        for name, optional in switch_fields(fields).items()
     )
     if hasattr(cls, "__post_init__"):
         checks_ += "\n    self.__post_init__()"
